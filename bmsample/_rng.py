@@ -1,0 +1,191 @@
+"""Counter-based random streams: one stream per chain, independent of threads.
+
+Every random number a sampler uses is a pure function of
+
+    (key, chain index, draw index, unit index)
+
+through the Philox4x32-10 bijection (Salmon et al., SC'11, the generator of
+cuRAND, JAX and NumPy's ``Philox``).  Unit ``j`` of chain ``c`` at draw ``d``
+takes word ``j % 4`` of ``philox(counter=(j // 4, c, d_lo, d_hi), key)``.
+Consequences:
+
+* a chain's trajectory does not depend on the number of threads, nor on how
+  many other chains run beside it (chain ``c`` is chain ``c`` in a batch of
+  10 or of 10 000);
+* the whole state of a run's randomness is two integers, the key and the draw
+  counter, so checkpoints store it exactly;
+* the CUDA kernels can compute the very same numbers in any thread layout.
+
+A *draw* is one pass over a layer of all chains (for example sampling the
+hidden layer once); ``ChainStreams.next_draw`` hands out draw indices.
+"""
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+_M0 = np.uint64(0xD2511F53)
+_M1 = np.uint64(0xCD9E8D57)
+_W0 = np.uint32(0x9E3779B9)
+_W1 = np.uint32(0xBB67AE85)
+_LOW32 = np.uint64(0xFFFFFFFF)
+_SHIFT32 = np.uint64(32)
+
+
+# Numba widens arithmetic on narrow integers to 64 bits: every result is
+# narrowed back to uint32 explicitly.
+@njit(inline="always")
+def _philox_round(c0, c1, c2, c3, k0, k1):
+    p0 = np.uint64(c0) * _M0
+    p1 = np.uint64(c2) * _M1
+    return (
+        np.uint32((p1 >> _SHIFT32) ^ c1 ^ k0),
+        np.uint32(p1 & _LOW32),
+        np.uint32((p0 >> _SHIFT32) ^ c3 ^ k1),
+        np.uint32(p0 & _LOW32),
+    )
+
+
+@njit(inline="always")
+def philox4x32(c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 of the counter (c0, c1, c2, c3) under key (k0, k1), all uint32."""
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    for _ in range(9):
+        k0 = np.uint32(k0 + _W0)
+        k1 = np.uint32(k1 + _W1)
+        c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
+    return c0, c1, c2, c3
+
+
+def uniform_from_bits(bits, like):
+    """Map 32 random bits to a uniform in [0, 1) of the dtype of the scalar ``like``.
+
+    float32 keeps the top 24 bits, float64 all 32: every value is exact.
+    """
+    return bits_to_uniform(np.uint32(bits), np.asarray(like).dtype)
+
+
+@overload(uniform_from_bits, inline="always")
+def _uniform_from_bits_overload(bits, like):
+    if like == types.float32:
+        return lambda bits, like: np.float32(bits >> np.uint32(8)) * np.float32(2.0**-24)
+    if like == types.float64:
+        return lambda bits, like: np.float64(bits) * 2.0**-32
+    return None
+
+
+def philox4x32_reference(counters, key):
+    """NumPy reference of Philox4x32-10, for tests.
+
+    Parameters
+    ----------
+    counters : array_like of uint32, shape (..., 4)
+    key : array_like of uint32, shape (2,)
+
+    Returns
+    -------
+    ndarray of uint32, shape (..., 4)
+    """
+    c = [np.asarray(counters, dtype=np.uint64)[..., i] for i in range(4)]
+    k0, k1 = (np.uint64(int(x)) for x in key)
+    mask = np.uint64(0xFFFFFFFF)
+    for r in range(10):
+        if r:
+            k0 = (k0 + np.uint64(_W0)) & mask
+            k1 = (k1 + np.uint64(_W1)) & mask
+        p0 = c[0] * _M0
+        p1 = c[2] * _M1
+        c = [(p1 >> _SHIFT32) ^ c[1] ^ k0, p1 & mask, (p0 >> _SHIFT32) ^ c[3] ^ k1, p0 & mask]
+    return np.stack(c, axis=-1).astype(np.uint32)
+
+
+def reference_uniforms(key, draw, chains, num_units, dtype):
+    """Uniforms the kernels use for ``chains`` at ``draw`` (NumPy reference).
+
+    Returns
+    -------
+    ndarray, shape (len(chains), num_units)
+    """
+    chains = np.asarray(chains, dtype=np.uint64)
+    blocks = np.arange((num_units + 3) // 4, dtype=np.uint64)
+    counters = np.zeros((chains.size, blocks.size, 4), dtype=np.uint64)
+    counters[..., 0] = blocks[None, :]
+    counters[..., 1] = chains[:, None]
+    counters[..., 2] = draw & 0xFFFFFFFF
+    counters[..., 3] = draw >> 32
+    bits = philox4x32_reference(counters, key).reshape(chains.size, -1)[:, :num_units]
+    return bits_to_uniform(bits, dtype)
+
+
+def bits_to_uniform(bits, dtype):
+    """The kernels' map from uint32 bits to [0, 1): 24 bits for float32, 32 for float64."""
+    if np.dtype(dtype) == np.float32:
+        return (bits >> np.uint32(8)).astype(np.float32) * np.float32(2.0**-24)
+    return bits.astype(np.float64) * 2.0**-32
+
+
+class ChainStreams:
+    """The random state of a set of chains: a Philox key and a draw counter.
+
+    Parameters
+    ----------
+    key : tuple of two ints in [0, 2**32)
+    draw : int
+        Index of the next draw (one draw = one random number per unit of a
+        layer for every chain).
+
+    Notes
+    -----
+    Saving ``(key, draw)`` and restoring it continues every chain exactly.
+    """
+
+    def __init__(self, key, draw=0):
+        self.key = (int(key[0]) & 0xFFFFFFFF, int(key[1]) & 0xFFFFFFFF)
+        self.draw = int(draw)
+
+    @classmethod
+    def from_seed_sequence(cls, seed_sequence):
+        words = seed_sequence.generate_state(2, dtype=np.uint32)
+        return cls((int(words[0]), int(words[1])))
+
+    def next_draw(self):
+        """Reserve and return the next draw index."""
+        draw = self.draw
+        self.draw += 1
+        return draw
+
+    def kernel_args(self):
+        """(key0, key1) as the uint32 scalars the kernels take."""
+        return np.uint32(self.key[0]), np.uint32(self.key[1])
+
+    def state(self):
+        """JSON-serialisable state."""
+        return {"key": list(self.key), "draw": self.draw}
+
+    @classmethod
+    def from_state(cls, state):
+        return cls(state["key"], state["draw"])
+
+    def __repr__(self):
+        return f"ChainStreams(key={self.key}, draw={self.draw})"
+
+
+def seed_sequence(rng):
+    """Normalise the public ``rng`` argument to a ``numpy.random.SeedSequence``.
+
+    Parameters
+    ----------
+    rng : None, int, SeedSequence or Generator
+        ``None`` draws fresh entropy; a ``Generator`` contributes 128 bits.
+    """
+    if rng is None or isinstance(rng, (int, np.integer)):
+        if rng is not None and int(rng) < 0:
+            raise ValueError(f"rng: a seed must be a non-negative integer, got {rng}")
+        return np.random.SeedSequence(None if rng is None else int(rng))
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(rng.integers(0, 2**32, size=4, dtype=np.uint64).tolist())
+    raise TypeError(
+        f"rng: expected None, an int, a numpy SeedSequence or Generator, got {type(rng).__name__}"
+    )

@@ -1,0 +1,137 @@
+"""Bundled datasets and loaders for data files.
+
+Bundled sets (shipped in the package, nothing is downloaded):
+
+* ``mnist``: binarised MNIST training set, 60000 x 784 (pixel >= 128);
+* ``mnist-test``: binarised MNIST test set, 10000 x 784;
+* ``digits``: binarised scikit-learn digits, 1797 x 64 (value >= 8).
+
+Files: ``.npy``; ``.npz`` with one array or a key ``X`` or ``data``;
+``.txt`` (whitespace separated) and ``.csv`` (comma separated).
+"""
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+BUNDLED = {"mnist": "mnist.npz", "mnist-test": "mnist-test.npz", "digits": "digits.npz"}
+FILE_SUFFIXES = (".npy", ".npz", ".txt", ".csv")
+
+
+@dataclass
+class Dataset:
+    """A loaded dataset.
+
+    Attributes
+    ----------
+    data : ndarray, shape (num_samples, num_features)
+    name : str
+        Bundled name or file path.
+    labels : ndarray or None
+    image_shape : tuple or None
+        (height, width) for image data.
+    metadata : dict
+    """
+
+    data: np.ndarray
+    name: str
+    labels: np.ndarray | None = None
+    image_shape: tuple | None = None
+    metadata: dict | None = None
+
+
+def _bundled_path(filename):
+    try:
+        path = resources.files("bmsample.data") / filename
+        if path.is_file():
+            return path
+    except ModuleNotFoundError:
+        pass
+    # Running from a source checkout: the package maps data/ to bmsample.data.
+    return Path(__file__).resolve().parent.parent / "data" / filename
+
+
+def _load_bundled(name, dtype):
+    with resources.as_file(_bundled_path(BUNDLED[name])) as path:
+        with np.load(path, allow_pickle=False) as archive:
+            n, d = (int(x) for x in archive["shape"])
+            bits = np.unpackbits(archive["packed"], axis=1, count=d)
+            labels = archive["labels"]
+            meta = json.loads(str(archive["metadata"]))
+    image = meta.get("image_shape")
+    return Dataset(bits.astype(dtype), name, labels, tuple(image) if image else None, meta)
+
+
+def _load_file(path, dtype):
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FILE_SUFFIXES:
+        raise ValueError(f"data: unknown file type {suffix!r} for {path}; "
+                         f"expected one of {', '.join(FILE_SUFFIXES)} or a bundled name "
+                         f"({', '.join(BUNDLED)})")
+    if not path.is_file():
+        raise FileNotFoundError(f"data: file not found: {path}")
+    try:
+        if suffix == ".npy":
+            array = np.load(path, allow_pickle=False)
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                keys = archive.files
+                key = next((k for k in ("X", "data") if k in keys), keys[0] if len(keys) == 1 else None)
+                if key is None:
+                    raise ValueError(f"data: {path} holds {len(keys)} arrays ({', '.join(keys)}); "
+                                     "expected one array or a key 'X' or 'data'")
+                array = archive[key]
+        else:
+            array = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+    except (OSError, ValueError, EOFError) as exc:
+        message = str(exc)
+        if message.startswith("data:"):
+            raise
+        raise ValueError(f"data: cannot read {path}: {message.splitlines()[0] if message else type(exc).__name__}") from None
+    if array.dtype == object:
+        raise ValueError(f"data: {path} holds an object array")
+    if array.ndim == 1:
+        array = array[:, None] if suffix in (".txt", ".csv") else array[None, :]
+    return Dataset(array, str(path), metadata={"source": str(path)})
+
+
+def load_dataset(name_or_path, dtype="float32"):
+    """Load a bundled dataset by name, or a data file.
+
+    Parameters
+    ----------
+    name_or_path : str or Path
+        ``"mnist"``, ``"mnist-test"``, ``"digits"``, or a path to a ``.npy``,
+        ``.npz``, ``.txt`` or ``.csv`` file.
+    dtype : str
+        dtype of the returned bundled data (files keep their own dtype until
+        validated by the model).
+
+    Returns
+    -------
+    Dataset
+    """
+    key = str(name_or_path)
+    if key in BUNDLED:
+        return _load_bundled(key, np.dtype(dtype))
+    if Path(key).suffix.lower() in FILE_SUFFIXES or Path(key).exists():
+        return _load_file(key, dtype)
+    raise ValueError(f"data: unknown dataset {key!r}; bundled datasets are {', '.join(BUNDLED)}, "
+                     f"or give a file ({', '.join(FILE_SUFFIXES)})")
+
+
+def list_datasets():
+    """Bundled datasets: list of dicts with name, shape, licence, attribution, binarisation."""
+    out = []
+    for name, filename in BUNDLED.items():
+        with resources.as_file(_bundled_path(filename)) as path:
+            with np.load(path, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["metadata"]))
+                shape = tuple(int(x) for x in archive["shape"])
+        out.append({"name": name, "shape": shape, "licence": meta.get("licence"),
+                    "attribution": meta.get("attribution"), "binarisation": meta.get("threshold")})
+    return out

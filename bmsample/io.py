@@ -1,0 +1,171 @@
+"""Versioned ``.npz`` model and checkpoint files (no pickle), written atomically.
+
+A model file holds the arrays ``weight_matrix``, ``vbias``, ``hbias``,
+optionally ``data_means`` (visible means of the training data) and ``chains``
+(PCD persistent chains), and ``metadata``: a 0-d string array with JSON
+
+    {"format": "bmsample", "schema_version": 1, "family": "bernoulli_rbm",
+     "dtype": "float32", "num_visibles": ..., "num_hiddens": ...,
+     "training": {"scheme": "rdm", "k": 10, "init": "uniform",
+                  "sampler": "block-gibbs", ...},
+     "seed": 0, "package_version": "..."}
+
+Checkpoints are model files with a ``"checkpoint"`` block (update, epoch,
+random-stream states) in the metadata.
+"""
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ._version import __version__
+from .rbm.model import BernoulliRBM
+
+SCHEMA_VERSION = 1
+FAMILIES = {BernoulliRBM.family: BernoulliRBM}
+
+
+class ModelFileError(ValueError):
+    """A file that is not a readable bmsample model."""
+
+
+def atomic_write(path, write):
+    """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename.
+
+    A crash at any instant leaves either the old file or the new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    try:
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:
+        pass
+    finally:
+        os.close(dir_fd)
+
+
+def model_metadata(model, *, seed=None, extra=None):
+    meta = {
+        "format": "bmsample",
+        "schema_version": SCHEMA_VERSION,
+        "family": model.family,
+        "dtype": model.dtype.name,
+        "num_visibles": model.num_visibles,
+        "num_hiddens": model.num_hiddens,
+        "training": model.process,
+        "seed": seed,
+        "package_version": __version__,
+    }
+    if extra:
+        meta.update(extra)
+    return meta
+
+
+def save_model(path, model, *, chains=None, seed=None, extra_metadata=None):
+    """Write ``model`` (and optional persistent ``chains``) to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Destination ``.npz`` file; replaced atomically if it exists.
+    model : BernoulliRBM
+    chains : ndarray, shape (num_chains, num_visibles), optional
+    seed : int, optional
+        Seed of the run, recorded in the metadata.
+    extra_metadata : dict, optional
+        Merged into the metadata (e.g. a checkpoint block).
+    """
+    arrays = {
+        "weight_matrix": model.weight_matrix,
+        "vbias": model.vbias,
+        "hbias": model.hbias,
+        "metadata": np.array(json.dumps(model_metadata(model, seed=seed, extra=extra_metadata))),
+    }
+    if model.data_means is not None:
+        arrays["data_means"] = model.data_means
+    if chains is not None:
+        arrays["chains"] = np.ascontiguousarray(chains)
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
+
+
+class ModelFile:
+    """A loaded model file: ``model``, ``chains`` (or None) and ``metadata`` (dict)."""
+
+    def __init__(self, model, chains, metadata):
+        self.model = model
+        self.chains = chains
+        self.metadata = metadata
+
+
+def read_model_file(path):
+    """Load a model file, checking that it is a bmsample model.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ModelFileError
+        The file is not an ``.npz`` archive, is corrupt, holds pickled data,
+        or is not a bmsample model of a known family and schema.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"model file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            if not isinstance(archive, np.lib.npyio.NpzFile):
+                raise ModelFileError(f"{path}: not a bmsample model file (not an .npz archive)")
+            if "metadata" not in archive.files:
+                raise ModelFileError(f"{path}: not a bmsample model file (no metadata entry)")
+            metadata = json.loads(str(archive["metadata"]))
+            if not isinstance(metadata, dict) or metadata.get("format") != "bmsample":
+                raise ModelFileError(f"{path}: not a bmsample model file (foreign metadata)")
+            version = metadata.get("schema_version")
+            if not isinstance(version, int) or version > SCHEMA_VERSION:
+                raise ModelFileError(f"{path}: schema version {version!r} is not supported by "
+                                     f"bmsample {__version__} (supports <= {SCHEMA_VERSION})")
+            family = FAMILIES.get(metadata.get("family"))
+            if family is None:
+                raise ModelFileError(f"{path}: unknown model family {metadata.get('family')!r}")
+            arrays = {name: archive[name] for name in archive.files if name != "metadata"}
+    except ModelFileError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path}: not a readable bmsample model file ({exc})") from None
+    missing = {"weight_matrix", "vbias", "hbias"} - set(arrays)
+    if missing:
+        raise ModelFileError(f"{path}: model file lacks {', '.join(sorted(missing))}")
+    try:
+        model = family(arrays["weight_matrix"], arrays["vbias"], arrays["hbias"],
+                       dtype=metadata.get("dtype"), process=metadata.get("training"),
+                       data_means=arrays.get("data_means"))
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path}: inconsistent model file ({exc})") from None
+    for name in ("weight_matrix", "vbias", "hbias"):
+        if not np.all(np.isfinite(getattr(model, name))):
+            raise ModelFileError(f"{path}: {name} contains NaN or inf")
+    return ModelFile(model, arrays.get("chains"), metadata)
+
+
+def load_model(path):
+    """Load the model stored at ``path`` (see ``read_model_file``)."""
+    return read_model_file(path).model

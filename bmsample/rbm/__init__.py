@@ -1,0 +1,2 @@
+"""Bernoulli-Bernoulli RBM: reference maths (``model``), CPU kernels (``_cpu``),
+sampling (``sample``) and training updates (``train``)."""

@@ -1,0 +1,301 @@
+"""Training loop: configuration, schemes (Rdm-k, CD-k, PCD-k), logging and checkpoints.
+
+``fit`` trains a Bernoulli RBM by minibatch gradient ascent on the
+log-likelihood.  The three schemes differ only in where the negative chains
+start at every update (THEORY.md section 1):
+
+* ``rdm``: fresh draws from p0 (uniform bits, or the independent-site law of
+  the data with ``init="bias"``), run for exactly k steps;
+* ``cd``: the current minibatch, run for k steps;
+* ``pcd``: persistent chains, run for k more steps.
+
+An Rdm-k model matches the data through the k-step process from p0, so the
+model records its process and ``sample`` reproduces it by default.
+"""
+
+import json
+import math
+import shutil
+import sys
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from . import io
+from ._rng import ChainStreams
+from ._validation import (check_binary_data, check_choice, check_dtype, check_int,
+                          check_positive_float)
+from .rbm.model import BernoulliRBM
+from .rbm.train import RBMTrainer
+
+SCHEMES = ("rdm", "cd", "pcd")
+P0_LAWS = ("uniform", "bias")
+
+
+class TrainingDiverged(RuntimeError):
+    """Parameters became non-finite; the message names the update."""
+
+
+@dataclass
+class TrainingConfig:
+    """Hyperparameters of a training run.
+
+    Parameters
+    ----------
+    num_hiddens : int
+    scheme : {"rdm", "cd", "pcd"}
+    k : int
+        Gibbs steps per gradient estimate.
+    init : {"uniform", "bias"}
+        p0 of the Rdm-k chains (and of the initial PCD chains).
+    learning_rate : float
+    batch_size : int
+    num_chains : int or None
+        Negative chains for Rdm-k and PCD-k (default: ``batch_size``); CD-k
+        runs one chain per minibatch row.
+    epochs, updates : int or None
+        Length of the run; give at most one (default 20 epochs).
+    l2 : float
+        Weight decay on ``weight_matrix``.
+    centered : bool
+        Use the centred gradient.
+    centering_rate : float
+        Rate of the running hidden-mean offset of the centred gradient.
+    dtype : {"float32", "float64"}
+    seed : int or None
+        None draws fresh entropy (recorded in the model).
+    weight_scale : float
+        Standard deviation of the initial weights.
+    """
+
+    num_hiddens: int = 500
+    scheme: str = "rdm"
+    k: int = 10
+    init: str = "uniform"
+    learning_rate: float = 0.01
+    batch_size: int = 100
+    num_chains: int | None = None
+    epochs: int | None = None
+    updates: int | None = None
+    l2: float = 0.0
+    centered: bool = False
+    centering_rate: float = 0.01
+    dtype: str = "float32"
+    seed: int | None = None
+    weight_scale: float = 0.01
+
+    def validated(self):
+        """A checked copy with defaults resolved."""
+        cfg = TrainingConfig(**asdict(self))
+        cfg.num_hiddens = check_int(cfg.num_hiddens, "num_hiddens")
+        check_choice(cfg.scheme, "scheme", SCHEMES)
+        cfg.k = check_int(cfg.k, "k")
+        check_choice(cfg.init, "init", P0_LAWS)
+        cfg.learning_rate = check_positive_float(cfg.learning_rate, "learning_rate")
+        cfg.batch_size = check_int(cfg.batch_size, "batch_size")
+        cfg.num_chains = cfg.batch_size if cfg.num_chains is None else check_int(cfg.num_chains, "num_chains")
+        if cfg.epochs is not None and cfg.updates is not None:
+            raise ValueError("epochs, updates: give one of them, not both")
+        if cfg.updates is not None:
+            cfg.updates = check_int(cfg.updates, "updates")
+        else:
+            cfg.epochs = check_int(20 if cfg.epochs is None else cfg.epochs, "epochs")
+        cfg.l2 = check_positive_float(cfg.l2, "l2", allow_zero=True)
+        cfg.centered = bool(cfg.centered)
+        cfg.centering_rate = check_positive_float(cfg.centering_rate, "centering_rate")
+        cfg.dtype = check_dtype(cfg.dtype).name
+        if cfg.seed is None:
+            cfg.seed = int(np.random.SeedSequence().entropy)
+        cfg.seed = check_int(cfg.seed, "seed", minimum=0)
+        cfg.weight_scale = check_positive_float(cfg.weight_scale, "weight_scale")
+        return cfg
+
+    @classmethod
+    def from_mapping(cls, mapping, source="config"):
+        """Build from a dict (e.g. a TOML table), refusing unknown keys."""
+        known = {f.name for f in fields(cls)}
+        unknown = set(mapping) - known
+        if unknown:
+            raise ValueError(f"{source}: unknown setting(s) {', '.join(sorted(unknown))}; "
+                             f"known: {', '.join(sorted(known))}")
+        return cls(**mapping)
+
+
+@dataclass
+class FitResult:
+    """Output of ``fit``: the trained ``model``, PCD ``chains`` (or None), the
+    logged ``history`` (list of dicts) and the resolved ``config``."""
+
+    model: BernoulliRBM
+    chains: np.ndarray | None
+    history: list = field(default_factory=list)
+    config: TrainingConfig | None = None
+
+
+def log_spaced_updates(total):
+    """1, 2, 5, 10, 20, 50, ... up to ``total``, plus ``total``."""
+    marks, decade = set(), 1
+    while decade <= total:
+        marks.update(m * decade for m in (1, 2, 5) if m * decade <= total)
+        decade *= 10
+    marks.add(total)
+    return marks
+
+
+def prepare_run_directory(out, overwrite):
+    """Check that ``out`` may be written; with ``overwrite`` remove only a previous run's files."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out: {out} exists and is not a directory")
+    if out.exists() and any(out.iterdir()):
+        if not overwrite:
+            raise ValueError(f"out: {out} already exists and is not empty; pass --overwrite "
+                             "(overwrite=True) to replace the run in it")
+    return out
+
+
+def _clear_previous_run(out):
+    for name in ("model.npz", "log.jsonl", "config.json"):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "checkpoints", ignore_errors=True)
+
+
+def process_record(cfg, data_name):
+    """The generation process the model remembers (see ``BernoulliRBM.process``)."""
+    return {"scheme": cfg.scheme, "k": cfg.k, "init": cfg.init, "sampler": "block-gibbs",
+            "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
+            "num_chains": cfg.num_chains if cfg.scheme != "cd" else cfg.batch_size,
+            "epochs": cfg.epochs, "updates": cfg.updates, "l2": cfg.l2, "centered": cfg.centered,
+            "data": data_name}
+
+
+def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_name=None, **settings):
+    """Train a Bernoulli RBM on {0,1} ``data``.
+
+    Parameters
+    ----------
+    data : array_like, shape (num_samples, num_visibles)
+        Exact 0/1 values.
+    config : TrainingConfig, optional
+        Settings; keyword ``settings`` override its fields (e.g. ``k=20``).
+    out : str or Path, optional
+        Run directory: ``model.npz``, ``checkpoints/update_XXXXXXXX.npz`` at
+        log-spaced updates, ``log.jsonl`` and ``config.json``.
+    overwrite : bool
+        Replace a previous run in ``out``.
+    progress : callable(dict), optional
+        Called with every logged record and, about twice a second, with a
+        live record (``"live": True``).
+    data_name : str, optional
+        Name recorded in the model (a bundled dataset name or a path).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    TrainingDiverged
+        Parameters became NaN or inf; the last good checkpoint stays on disk.
+    """
+    cfg = (config or TrainingConfig())
+    if settings:
+        cfg = TrainingConfig(**{**asdict(cfg), **settings})
+    cfg = cfg.validated()
+    data = check_binary_data(data, "data", dtype=cfg.dtype)
+    if data.shape[0] < cfg.batch_size:
+        raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
+    run_dir = prepare_run_directory(out, overwrite) if out is not None else None
+
+    init_seed, chain_seed, order_seed = np.random.SeedSequence(cfg.seed).spawn(3)
+    model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
+                                   dtype=cfg.dtype, weight_scale=cfg.weight_scale)
+    model.process = process_record(cfg, data_name)
+    streams = ChainStreams.from_seed_sequence(chain_seed)
+    order = np.random.default_rng(order_seed)
+    trainer = RBMTrainer(model, cfg, streams)
+
+    batches_per_epoch = data.shape[0] // cfg.batch_size
+    total = cfg.updates if cfg.updates is not None else cfg.epochs * batches_per_epoch
+    marks = log_spaced_updates(total)
+    writer = _RunWriter(run_dir, cfg) if run_dir is not None else None
+    history, start, last_live = [], time.perf_counter(), 0.0
+    last_checkpoint = None
+    update = 0
+    while update < total:
+        epoch = update // batches_per_epoch
+        permutation = order.permutation(data.shape[0])
+        for i in range(batches_per_epoch):
+            if update >= total:
+                break
+            batch = data[np.sort(permutation[i * cfg.batch_size:(i + 1) * cfg.batch_size])]
+            metrics = trainer.update(batch, cfg.learning_rate)
+            update += 1
+            if not trainer.parameters_finite():
+                where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
+                raise TrainingDiverged(f"training diverged: parameters became NaN or inf at update "
+                                       f"{update} (epoch {epoch + 1}){where}; try a smaller learning rate")
+            now = time.perf_counter() - start
+            end_of_epoch = i == batches_per_epoch - 1
+            if update in marks or end_of_epoch:
+                record = {"update": update, "epoch": epoch + 1, "seconds": round(now, 4), **metrics,
+                          **_norms(model)}
+                history.append(record)
+                if writer is not None:
+                    if update in marks:
+                        last_checkpoint = writer.checkpoint(model, trainer, update, epoch + 1, streams)
+                    writer.log(record)
+                if progress is not None:
+                    progress({**record, "total_updates": total})
+            elif progress is not None and now - last_live > 0.5:
+                last_live = now
+                progress({"live": True, "update": update, "epoch": epoch + 1, "seconds": now,
+                          "total_updates": total, **metrics})
+    chains = trainer.chains
+    if writer is not None:
+        writer.final(model, chains)
+    return FitResult(model, chains, history, cfg)
+
+
+def _norms(model):
+    return {"weight_norm": float(np.linalg.norm(model.weight_matrix)),
+            "vbias_norm": float(np.linalg.norm(model.vbias)),
+            "hbias_norm": float(np.linalg.norm(model.hbias))}
+
+
+class _RunWriter:
+    """Writes a run directory: config, log lines, checkpoints and the final model."""
+
+    def __init__(self, run_dir, cfg):
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _clear_previous_run(self.dir)
+        self.cfg = cfg
+        io.atomic_write(self.dir / "config.json",
+                        lambda h: h.write(json.dumps(asdict(cfg), indent=2).encode() + b"\n"))
+        self.log_path = self.dir / "log.jsonl"
+        self.log_path.write_text("")
+
+    def log(self, record):
+        with open(self.log_path, "a") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def checkpoint(self, model, trainer, update, epoch, streams):
+        path = self.dir / "checkpoints" / f"update_{update:08d}.npz"
+        block = {"checkpoint": {"update": update, "epoch": epoch, "streams": streams.state()}}
+        io.save_model(path, model, chains=trainer.chains, seed=self.cfg.seed, extra_metadata=block)
+        return path
+
+    def final(self, model, chains):
+        io.save_model(self.dir / "model.npz", model, chains=chains, seed=self.cfg.seed)
+
+
+def format_progress(record):
+    """One human-readable progress line for a ``fit`` progress record."""
+    rate = record["update"] / record["seconds"] if record.get("seconds") else float("nan")
+    total = record.get("total_updates")
+    pct = f" ({100 * record['update'] / total:.0f}%)" if total else ""
+    return (f"epoch {record['epoch']}  update {record['update']}/{total}{pct}  "
+            f"{rate:.1f} updates/s  magnetisation rmse {record['magnetisation_rmse']:.4f}")

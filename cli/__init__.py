@@ -1,0 +1,1 @@
+"""The ``bmsample`` command line (installed as ``bmsample.cli``)."""

@@ -1,0 +1,260 @@
+"""``bmsample`` command line: a thin shell over the Python API.
+
+Heavy imports (NumPy, Numba) happen inside the commands so that
+``bmsample --help`` stays fast.  Every expected failure becomes one line on
+stderr and a non-zero exit: 2 for bad usage or input, 3 when training
+diverged, 130 when interrupted.
+"""
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_INPUT = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+SETTINGS = {  # CLI option name -> TrainingConfig field
+    "hidden": "num_hiddens", "scheme": "scheme", "steps": "k", "init": "init",
+    "epochs": "epochs", "updates": "updates", "batch_size": "batch_size", "chains": "num_chains",
+    "learning_rate": "learning_rate", "l2": "l2", "centered": "centered", "dtype": "dtype",
+    "seed": "seed",
+}
+
+
+def fail(message, code=EXIT_INPUT):
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def handle_errors(command):
+    """Turn expected exceptions into a one-line error and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        from bmsample.training import TrainingDiverged
+
+        try:
+            return command(*args, **kwargs)
+        except TrainingDiverged as exc:
+            fail(str(exc), EXIT_DIVERGED)
+        except KeyboardInterrupt:
+            fail("interrupted", EXIT_INTERRUPTED)
+        except (ValueError, TypeError, OSError) as exc:
+            fail(_one_line(exc))
+
+    return wrapper
+
+
+def _one_line(exc):
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        text = f"{exc.strerror}: {exc.filename}"
+    return text.splitlines()[0]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="bmsample")
+def main():
+    """Train and sample Boltzmann machines (Rdm-k, CD-k, PCD-k) on the CPU."""
+
+
+def _read_config(path):
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    try:
+        with open(path, "rb") as handle:
+            table = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ValueError(f"config: {path} is not valid TOML ({exc})") from None
+    return table.get("fit", table)
+
+
+def _live_printer(quiet):
+    """Progress: a live line on a terminal, plain log lines otherwise."""
+    from bmsample.training import format_progress
+
+    if quiet:
+        return None
+    tty = sys.stderr.isatty()
+
+    def show(record):
+        if tty:
+            end = "" if record.get("live") else "\n"
+            click.echo("\r\033[K" + format_progress(record), err=True, nl=False)
+            if end:
+                click.echo("", err=True)
+        elif not record.get("live"):
+            click.echo(format_progress(record), err=True)
+
+    return show
+
+
+@main.command()
+@click.argument("data")
+@click.option("--hidden", type=int, help="Number of hidden units [500].")
+@click.option("--scheme", type=click.Choice(["rdm", "cd", "pcd"]), help="Training scheme [rdm].")
+@click.option("-k", "--steps", type=int, help="Gibbs steps per gradient estimate [10].")
+@click.option("--init", type=click.Choice(["uniform", "bias"]),
+              help="p0 of the Rdm-k / initial PCD chains [uniform].")
+@click.option("--epochs", type=int, help="Passes over the data [20].")
+@click.option("--updates", type=int, help="Number of parameter updates (instead of --epochs).")
+@click.option("--batch-size", type=int, help="Minibatch size [100].")
+@click.option("--chains", type=int, help="Negative chains for rdm/pcd [batch size].")
+@click.option("--learning-rate", type=float, help="Learning rate [0.01].")
+@click.option("--l2", type=float, help="L2 weight decay [0].")
+@click.option("--centered/--no-centered", default=None, help="Centred gradient [off].")
+@click.option("--dtype", type=str, help="float32 or float64 [float32].")
+@click.option("--seed", type=int, help="Random seed [fresh, recorded in the model].")
+@click.option("--threads", type=int, help="Threads for kernels and BLAS [CPUs available to this process].")
+@click.option("--out", type=click.Path(path_type=Path), help="Run directory [runs/<data name>].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path),
+              help="TOML file of settings (keys as in TrainingConfig); flags override it.")
+@click.option("--quiet", is_flag=True, help="No progress output.")
+@handle_errors
+def fit(data, threads, out, overwrite, config_file, quiet, **flags):
+    """Train a Bernoulli RBM on DATA (bundled name: mnist, mnist-test, digits; or a
+    .npy/.npz/.txt/.csv file)."""
+    import bmsample
+    from bmsample.training import TrainingConfig
+
+    settings = _read_config(config_file) if config_file else {}
+    settings = dict(settings)
+    for option, name in SETTINGS.items():
+        if flags.get(option) is not None:
+            settings[name] = flags[option]
+    config = TrainingConfig.from_mapping(settings, source=str(config_file or "settings")).validated()
+    dataset = bmsample.load_dataset(data, dtype=config.dtype)
+    out = out or Path("runs") / Path(dataset.name).stem
+    _set_threads(threads)
+    result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite,
+                          progress=_live_printer(quiet), data_name=dataset.name)
+    last = result.history[-1] if result.history else {}
+    click.echo(f"wrote {out / 'model.npz'} ({config.scheme}-{config.k}, {last.get('update', 0)} updates, "
+               f"{last.get('seconds', 0):.1f} s)")
+
+
+def _set_threads(threads):
+    from bmsample._threads import available_cpus, set_num_threads
+
+    set_num_threads(available_cpus() if threads is None else threads)
+
+
+def _parse_times(text):
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise ValueError(f"record: expected comma-separated integers, got {text!r}") from None
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.option("--chains", type=int, help="Number of chains [1000, or the saved chains].")
+@click.option("--steps", type=int, help="Gibbs steps [the model's k].")
+@click.option("--init", type=click.Choice(["uniform", "bias", "data", "chains"]),
+              help="Initial law [the model's training process].")
+@click.option("--data", "data_name", help="Dataset for --init data [the training data].")
+@click.option("--record", help="Comma-separated times at which to store the chains, e.g. 0,1,10.")
+@click.option("--means", is_flag=True, help="Also store P(v=1|h) of the last half-step.")
+@click.option("--seed", type=int, help="Random seed [fresh].")
+@click.option("--threads", type=int, help="Threads [CPUs available to this process].")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("samples.npz"), show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@handle_errors
+def sample(model_path, chains, steps, init, data_name, record, means, seed, threads, out, overwrite):
+    """Sample visible states from a saved MODEL (.npz).
+
+    By default this reproduces the model's training process: an Rdm-k model
+    draws fresh chains from its p0 and runs exactly k steps."""
+    import numpy as np
+
+    import bmsample
+    from bmsample.io import atomic_write
+
+    if out.exists() and not overwrite:
+        raise ValueError(f"out: {out} exists; pass --overwrite to replace it")
+    loaded = bmsample.read_model_file(model_path)
+    model = loaded.model
+    from bmsample.rbm.sample import default_process
+
+    resolved_init = init or default_process(model, loaded.chains)[0]
+    data = None
+    if resolved_init == "data":
+        name = data_name or (model.process or {}).get("data")
+        if name is None:
+            raise ValueError("data: --init data needs --data (the model does not record its dataset)")
+        data = bmsample.load_dataset(name, dtype=model.dtype).data
+    _set_threads(threads)
+    times = _parse_times(record) if record else None
+    seed = int(np.random.SeedSequence().entropy) if seed is None else seed
+    result = bmsample.sample(model, chains, steps, init=resolved_init, data=data, chains=loaded.chains,
+                             rng=seed, record=times, return_means=means)
+    arrays = {"visible": result.visible}
+    if result.recorded is not None:
+        arrays["recorded"] = result.recorded
+        arrays["times"] = np.asarray(result.times)
+    if result.visible_means is not None:
+        arrays["visible_means"] = result.visible_means
+    meta = {"model": str(model_path), "init": result.init, "steps": result.steps, "seed": seed,
+            "num_chains": int(result.visible.shape[0]), "package_version": bmsample.__version__}
+    arrays["metadata"] = np.array(json.dumps(meta))
+    atomic_write(out, lambda handle: np.savez(handle, **arrays))
+    click.echo(f"wrote {out}: {result.visible.shape[0]} chains x {result.visible.shape[1]} units, "
+               f"{result.steps} steps from {result.init}")
+
+
+@main.command()
+@handle_errors
+def datasets():
+    """List the bundled datasets."""
+    import bmsample
+
+    rows = bmsample.list_datasets()
+    click.echo(f"{'name':<12} {'samples x features':<20} {'binarised':<15} licence")
+    for row in rows:
+        shape = f"{row['shape'][0]} x {row['shape'][1]}"
+        click.echo(f"{row['name']:<12} {shape:<20} {row['binarisation']:<15} {row['licence']}")
+
+
+@main.command()
+@handle_errors
+def info():
+    """Versions, threads, Numba threading layer, GPU availability."""
+    import numba
+    import numpy as np
+
+    import bmsample
+    from bmsample._threads import thread_info
+
+    details = thread_info()
+    click.echo(f"bmsample {bmsample.__version__}")
+    click.echo(f"python {sys.version.split()[0]}, numpy {np.__version__}, numba {numba.__version__}, "
+               f"click {click.__version__}")
+    click.echo(f"cpus available {details['available_cpus']}, numba threads {details['numba_threads']}, "
+               f"threading layer {details['numba_threading_layer']}")
+    for blas in details["blas"]:
+        click.echo(f"blas {blas['library']} {blas['version']}, threads {blas['threads']}")
+    click.echo(f"gpu {_gpu_status()}")
+
+
+def _gpu_status():
+    try:
+        from numba import cuda
+    except Exception:  # noqa: BLE001 - any import failure means no GPU
+        return "not usable (numba-cuda not installed)"
+    try:
+        if cuda.is_available():
+            return f"usable: {cuda.get_current_device().name.decode()}"
+    except Exception:  # noqa: BLE001
+        pass
+    return "not usable (no CUDA driver or device)"
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
