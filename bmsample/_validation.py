@@ -69,7 +69,7 @@ def check_binary_data(data, name="data", num_columns=None, dtype="float32"):
         bad = (array != 0) & (array != 1)
         if bad.any():
             row, col = np.argwhere(bad)[0]
-            raise ValueError(f"{name}: a Bernoulli model needs 0/1 values, got {array[row, col]!r} "
+            raise ValueError(f"{name}: a Bernoulli model needs 0/1 values, got {array[row, col].item()!r} "
                              f"at row {row}, column {col}")
     return np.ascontiguousarray(array, dtype=check_dtype(dtype))
 

@@ -11,6 +11,8 @@ Files: ``.npy``; ``.npz`` with one array or a key ``X`` or ``data``;
 """
 
 import json
+import warnings
+import zipfile
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -86,16 +88,17 @@ def _load_file(path, dtype):
                                      "expected one array or a key 'X' or 'data'")
                 array = archive[key]
         else:
-            array = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
-    except (OSError, ValueError, EOFError) as exc:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # an empty file is reported below, not warned about
+                array = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         message = str(exc)
         if message.startswith("data:"):
             raise
-        raise ValueError(f"data: cannot read {path}: {message.splitlines()[0] if message else type(exc).__name__}") from None
+        reason = message.splitlines()[0] if message else type(exc).__name__
+        raise ValueError(f"data: cannot read {path}: {reason}") from None
     if array.dtype == object:
         raise ValueError(f"data: {path} holds an object array")
-    if array.ndim == 1:
-        array = array[:, None] if suffix in (".txt", ".csv") else array[None, :]
     return Dataset(array, str(path), metadata={"source": str(path)})
 
 

@@ -33,6 +33,12 @@ class ModelFileError(ValueError):
     """A file that is not a readable bmsample model."""
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write):
     """Call ``write(fileobj)`` on a temporary file beside ``path``, fsync, then rename.
 
@@ -42,6 +48,7 @@ def atomic_write(path, write):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_current_umask())  # mkstemp makes 0600 files
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -131,9 +138,10 @@ def read_model_file(path):
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            if not isinstance(archive, np.lib.npyio.NpzFile):
-                raise ModelFileError(f"{path}: not a bmsample model file (not an .npz archive)")
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            raise ModelFileError(f"{path}: not a bmsample model file (not an .npz archive)")
+        with loaded as archive:
             if "metadata" not in archive.files:
                 raise ModelFileError(f"{path}: not a bmsample model file (no metadata entry)")
             metadata = json.loads(str(archive["metadata"]))

@@ -14,9 +14,7 @@ model records its process and ``sample`` reproduces it by default.
 """
 
 import json
-import math
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -25,8 +23,7 @@ import numpy as np
 
 from . import io
 from ._rng import ChainStreams
-from ._validation import (check_binary_data, check_choice, check_dtype, check_int,
-                          check_positive_float)
+from ._validation import check_binary_data, check_choice, check_dtype, check_int, check_positive_float
 from .rbm.model import BernoulliRBM
 from .rbm.train import RBMTrainer
 
@@ -182,7 +179,8 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         Settings; keyword ``settings`` override its fields (e.g. ``k=20``).
     out : str or Path, optional
         Run directory: ``model.npz``, ``checkpoints/update_XXXXXXXX.npz`` at
-        log-spaced updates, ``log.jsonl`` and ``config.json``.
+        log-spaced updates (1, 2, 5, 10, 20, ...), ``log.jsonl`` (those
+        updates and every 1 % of the run) and ``config.json``.
     overwrite : bool
         Replace a previous run in ``out``.
     progress : callable(dict), optional
@@ -220,6 +218,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     batches_per_epoch = data.shape[0] // cfg.batch_size
     total = cfg.updates if cfg.updates is not None else cfg.epochs * batches_per_epoch
     marks = log_spaced_updates(total)
+    log_interval = max(1, total // 100)
     writer = _RunWriter(run_dir, cfg) if run_dir is not None else None
     history, start, last_live = [], time.perf_counter(), 0.0
     last_checkpoint = None
@@ -238,8 +237,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
                 raise TrainingDiverged(f"training diverged: parameters became NaN or inf at update "
                                        f"{update} (epoch {epoch + 1}){where}; try a smaller learning rate")
             now = time.perf_counter() - start
-            end_of_epoch = i == batches_per_epoch - 1
-            if update in marks or end_of_epoch:
+            if update in marks or update % log_interval == 0:
                 record = {"update": update, "epoch": epoch + 1, "seconds": round(now, 4), **metrics,
                           **_norms(model)}
                 history.append(record)
@@ -260,9 +258,10 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
 
 
 def _norms(model):
-    return {"weight_norm": float(np.linalg.norm(model.weight_matrix)),
-            "vbias_norm": float(np.linalg.norm(model.vbias)),
-            "hbias_norm": float(np.linalg.norm(model.hbias))}
+    with np.errstate(over="ignore"):  # huge but finite parameters give inf norms, not warnings
+        return {"weight_norm": float(np.linalg.norm(model.weight_matrix)),
+                "vbias_norm": float(np.linalg.norm(model.vbias)),
+                "hbias_norm": float(np.linalg.norm(model.hbias))}
 
 
 class _RunWriter:

@@ -9,6 +9,7 @@ diverged, 130 when interrupted.
 import functools
 import json
 import sys
+from importlib import metadata
 from pathlib import Path
 
 import click
@@ -235,7 +236,7 @@ def info():
     details = thread_info()
     click.echo(f"bmsample {bmsample.__version__}")
     click.echo(f"python {sys.version.split()[0]}, numpy {np.__version__}, numba {numba.__version__}, "
-               f"click {click.__version__}")
+               f"click {metadata.version('click')}")
     click.echo(f"cpus available {details['available_cpus']}, numba threads {details['numba_threads']}, "
                f"threading layer {details['numba_threading_layer']}")
     for blas in details["blas"]:

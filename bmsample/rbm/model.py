@@ -231,3 +231,33 @@ def data_distribution(data, num_visibles):
     """Empirical law of {0,1} rows in ``all_binary_states`` order."""
     counts = np.bincount(state_index(data), minlength=2**num_visibles)
     return counts / counts.sum()
+
+
+def exact_process_distribution(model, initial_distribution, steps):
+    """Law of the visible chains after ``steps`` block-Gibbs steps from ``initial_distribution``.
+
+    Parameters
+    ----------
+    initial_distribution : ndarray, shape (2**num_visibles,)
+    steps : int
+
+    Returns
+    -------
+    ndarray, shape (2**num_visibles,)  (p0 T^steps)
+    """
+    return np.asarray(initial_distribution, dtype=np.float64) @ np.linalg.matrix_power(
+        exact_gibbs_transition(model), steps)
+
+
+def exact_gradient(model, data_law, chain_law):
+    """Exact log-likelihood gradient estimate with the negative phase under ``chain_law``.
+
+    ``chain_law`` is p(v) for maximum likelihood, ``p0 T^k`` for Rdm-k and
+    ``data_law T^k`` for CD-k (both in ``all_binary_states`` order).
+
+    Returns
+    -------
+    tuple (grad_w, grad_a, grad_b)
+    """
+    pos, neg = exact_statistics(model, data_law), exact_statistics(model, chain_law)
+    return pos["vh"] - neg["vh"], pos["v"] - neg["v"], pos["h"] - neg["h"]

@@ -69,11 +69,19 @@ class RBMTrainer:
         _cpu.bernoulli_means(out, self.model.hbias, out)
         return out
 
-    def update(self, batch, learning_rate):
-        """One gradient step on ``batch`` (batch_size, num_visibles); returns cheap metrics."""
+    def gradient(self, batch):
+        """Estimate the log-likelihood gradient on ``batch`` (batch_size, num_visibles).
+
+        Returns
+        -------
+        grads : tuple (grad_w, grad_a, grad_b)
+            Shapes (num_visibles, num_hiddens), (num_visibles,), (num_hiddens,).
+        metrics : dict
+            Cheap diagnostics: rms error of the chains' visible means against the batch.
+        """
         model, cfg = self.model, self.config
         chains = self.negative_chains(batch)
-        batch_hidden = self._hidden_means(batch, self.batch_hidden)
+        batch_hidden = self._hidden_means(batch, self.batch_hidden[:batch.shape[0]])
         chain_hidden = self._hidden_means(chains, self.chain_hidden)
         v_data, v_model = batch.mean(axis=0), chains.mean(axis=0)
         h_data, h_model = batch_hidden.mean(axis=0), chain_hidden.mean(axis=0)
@@ -94,11 +102,17 @@ class RBMTrainer:
             grad_b = h_data - h_model
         if cfg.l2:
             grad_w -= model.dtype.type(cfg.l2) * model.weight_matrix
-        lr = model.dtype.type(learning_rate)
-        model.weight_matrix += lr * grad_w
-        model.vbias += lr * grad_a
-        model.hbias += lr * grad_b
-        return {"magnetisation_rmse": float(np.sqrt(np.mean((v_model - v_data) ** 2)))}
+        metrics = {"magnetisation_rmse": float(np.sqrt(np.mean((v_model - v_data) ** 2)))}
+        return (grad_w, grad_a, grad_b), metrics
+
+    def update(self, batch, learning_rate):
+        """One gradient-ascent step on ``batch``; returns the metrics of ``gradient``."""
+        (grad_w, grad_a, grad_b), metrics = self.gradient(batch)
+        lr = self.model.dtype.type(learning_rate)
+        self.model.weight_matrix += lr * grad_w
+        self.model.vbias += lr * grad_a
+        self.model.hbias += lr * grad_b
+        return metrics
 
     def parameters_finite(self):
         m = self.model

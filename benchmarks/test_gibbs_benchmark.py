@@ -1,0 +1,53 @@
+"""Gibbs step and training update of the Bernoulli RBM against their bare-GEMM floor."""
+
+import numpy as np
+import pytest
+
+import bmsample
+from bmsample._rng import ChainStreams
+from bmsample.rbm.sample import GibbsWorkspace, gibbs_steps
+from bmsample.rbm.train import RBMTrainer
+from bmsample.training import TrainingConfig
+
+SIZES = [(100, 50), (784, 500), (784, 2000)]
+
+
+def make_model(num_visibles, num_hiddens, dtype):
+    rng = np.random.default_rng(0)
+    return bmsample.BernoulliRBM(rng.standard_normal((num_visibles, num_hiddens)) * 0.05,
+                                 rng.standard_normal(num_visibles) * 0.1, np.zeros(num_hiddens), dtype=dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("chains", [100, 1000])
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("what", ["bare-gemms", "gibbs-step"])
+def test_gibbs_step(benchmark, what, size, chains, dtype):
+    model = make_model(*size, dtype)
+    benchmark.group = f"gibbs {size[0]}x{size[1]} chains={chains} {dtype}"
+    visible = (np.random.default_rng(1).random((chains, size[0])) < 0.5).astype(dtype)
+    work = GibbsWorkspace(model, chains)
+    if what == "bare-gemms":
+        def run():
+            np.matmul(visible, model.weight_matrix, out=work.hidden_field)
+            np.matmul(work.hidden, model.weight_matrix.T, out=work.visible_field)
+    else:
+        streams = ChainStreams((1, 2))
+
+        def run():
+            gibbs_steps(model, visible, 1, streams, work)
+    run()
+    benchmark.pedantic(run, rounds=30, iterations=1, warmup_rounds=3)
+
+
+@pytest.mark.parametrize("scheme", ["rdm", "cd", "pcd"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_training_update(benchmark, scheme, dtype):
+    """One update, batch 100, 784 x 500, k = 10 (the MNIST default)."""
+    data = bmsample.load_dataset("mnist-test", dtype=dtype).data[:1000]
+    cfg = TrainingConfig(num_hiddens=500, scheme=scheme, k=10, batch_size=100, dtype=dtype, seed=0).validated()
+    model = bmsample.BernoulliRBM.from_data(data, 500, rng=0, dtype=dtype)
+    trainer = RBMTrainer(model, cfg, ChainStreams((3, 4)))
+    batch = np.ascontiguousarray(data[:100])
+    benchmark.group = f"training update 784x500 batch=100 k=10 {dtype}"
+    benchmark.pedantic(lambda: trainer.update(batch, 1e-4), rounds=10, iterations=1, warmup_rounds=1)

@@ -1,0 +1,111 @@
+"""Block-Gibbs sampler against exact enumeration on tiny RBMs."""
+
+import numpy as np
+import pytest
+from conftest import chi_square_ok, random_rbm
+
+import bmsample
+from bmsample.rbm.model import all_binary_states, exact_gibbs_transition, exact_visible_distribution, state_index
+
+NUM_CHAINS = 100_000
+
+
+def exact_after(model, p0, t):
+    return p0 @ np.linalg.matrix_power(exact_gibbs_transition(model), t)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_distribution_after_t_steps_from_uniform(dtype):
+    model = random_rbm(4, 3, scale=1.5, seed=4, dtype=dtype)
+    times = [0, 1, 2, 5]
+    result = bmsample.sample(model, NUM_CHAINS, steps=5, init="uniform", rng=0, record=times)
+    assert result.visible.dtype == np.dtype(dtype)
+    p0 = np.full(16, 1 / 16)
+    for i, t in enumerate(times):
+        counts = np.bincount(state_index(result.recorded[i]), minlength=16)
+        stat, dof, ok = chi_square_ok(counts, exact_after(model, p0, t))
+        assert ok, f"t={t}: chi2 {stat:.1f} with {dof} dof"
+    np.testing.assert_array_equal(result.recorded[-1], result.visible)
+
+
+def test_long_runs_reach_the_equilibrium_distribution():
+    model = random_rbm(5, 3, scale=1.0, seed=7)
+    p = exact_visible_distribution(model)
+    # Check the chain has mixed after 60 steps in the exact dynamics first.
+    assert np.abs(exact_after(model, np.full(32, 1 / 32), 60) - p).sum() < 1e-9
+    result = bmsample.sample(model, NUM_CHAINS, steps=60, init="uniform", rng=1)
+    stat, dof, ok = chi_square_ok(np.bincount(state_index(result.visible), minlength=32), p)
+    assert ok, f"chi2 {stat:.1f} with {dof} dof"
+
+
+def test_bias_init_is_the_independent_site_law_of_the_data():
+    model = random_rbm(4, 2, seed=3)
+    model.data_means = np.array([0.1, 0.5, 0.9, 0.0])
+    result = bmsample.sample(model, NUM_CHAINS, steps=0, init="bias", rng=2)
+    probs = np.clip(model.data_means, 1e-3, 1 - 1e-3)
+    sd = np.sqrt(probs * (1 - probs) / NUM_CHAINS)
+    assert np.all(np.abs(result.visible.mean(0) - probs) < 5 * sd)
+
+
+def test_visible_means_are_the_last_conditional():
+    model = random_rbm(4, 3, seed=5)
+    result = bmsample.sample(model, NUM_CHAINS, steps=3, init="uniform", rng=3, return_means=True)
+    # E[v | h] = means, so the chains' averages agree up to sampling noise.
+    diff = (result.visible - result.visible_means).mean(0)
+    assert np.all(np.abs(diff) < 5 * 0.5 / np.sqrt(NUM_CHAINS))
+    exact = exact_after(model, np.full(16, 1 / 16), 3) @ all_binary_states(4)
+    assert np.all(np.abs(result.visible_means.mean(0) - exact) < 5 * 0.5 / np.sqrt(NUM_CHAINS))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_same_seed_same_chains_with_one_or_two_threads(dtype):
+    model = random_rbm(20, 13, scale=0.7, seed=8, dtype=dtype)
+    runs = []
+    for threads in (1, 2, 1):
+        bmsample.set_num_threads(threads)
+        runs.append(bmsample.sample(model, 3000, steps=7, init="uniform", rng=42).visible)
+    bmsample.set_num_threads(2)
+    np.testing.assert_array_equal(runs[0], runs[1])
+    np.testing.assert_array_equal(runs[0], runs[2])
+
+
+def test_a_chain_does_not_depend_on_how_many_run_beside_it():
+    model = random_rbm(9, 5, seed=9)
+    small = bmsample.sample(model, 10, steps=4, init="uniform", rng=6).visible
+    large = bmsample.sample(model, 5000, steps=4, init="uniform", rng=6).visible
+    np.testing.assert_array_equal(small, large[:10])
+    other_seed = bmsample.sample(model, 5000, steps=4, init="uniform", rng=7).visible
+    assert not np.array_equal(large, other_seed)
+
+
+def test_rdm_model_samples_its_own_process_by_default():
+    model = random_rbm(4, 3, seed=10)
+    model.process = {"scheme": "rdm", "k": 3, "init": "uniform"}
+    result = bmsample.sample(model, 50, rng=0)
+    assert (result.steps, result.init) == (3, "uniform")
+    model.process = {"scheme": "pcd", "k": 2, "init": "uniform"}
+    chains = np.ones((7, 4))
+    result = bmsample.sample(model, chains=chains, rng=0)
+    assert (result.steps, result.init, result.visible.shape) == (2, "chains", (7, 4))
+
+
+def test_steps_zero_returns_the_initial_chains():
+    model = random_rbm(4, 3, seed=11)
+    data = all_binary_states(4)[[3, 5]]
+    result = bmsample.sample(model, 6, steps=0, init="data", data=data, rng=0)
+    assert set(state_index(result.visible)) <= {3, 5}
+
+
+@pytest.mark.parametrize("kwargs, error", [
+    ({"steps": -1}, ValueError),
+    ({"steps": 2, "num_chains": 0}, ValueError),
+    ({"steps": 2, "init": "noise"}, ValueError),
+    ({"steps": 2, "record": [0, 3]}, ValueError),
+    ({"steps": 2, "init": "data"}, ValueError),
+    ({"steps": 2, "init": "chains"}, ValueError),
+    ({"steps": 2, "init": "bias"}, ValueError),
+    ({}, ValueError),
+])
+def test_sample_rejects_bad_arguments(kwargs, error):
+    with pytest.raises(error):
+        bmsample.sample(random_rbm(4, 3), **kwargs)
