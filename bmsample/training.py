@@ -230,7 +230,8 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
             if update >= total:
                 break
             batch = data[np.sort(permutation[i * cfg.batch_size:(i + 1) * cfg.batch_size])]
-            metrics = trainer.update(batch, cfg.learning_rate)
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
+                metrics = trainer.update(batch, cfg.learning_rate)
             update += 1
             if not trainer.parameters_finite():
                 where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""

@@ -165,7 +165,8 @@ def _parse_times(text):
 @click.option("--means", is_flag=True, help="Also store P(v=1|h) of the last half-step.")
 @click.option("--seed", type=int, help="Random seed [fresh].")
 @click.option("--threads", type=int, help="Threads [CPUs available to this process].")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("samples.npz"), show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), default=Path("samples.npz"), show_default=True,
+              help="Output .npz: visible (chains x visibles), optional recorded, times, visible_means.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @handle_errors
 def sample(model_path, chains, steps, init, data_name, record, means, seed, threads, out, overwrite):

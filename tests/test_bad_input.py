@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bmsample.cli.main import main
 from click.testing import CliRunner
+
+from bmsample.cli.main import main
 
 SMALL = ["--hidden", "16", "--batch-size", "50", "-k", "2", "--seed", "0", "--threads", "1", "--quiet"]
 UPDATES = ["--updates", "20"]

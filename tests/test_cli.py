@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from bmsample.cli.main import main
 from click.testing import CliRunner
 
 import bmsample
+from bmsample.cli.main import main
 
 SMALL = ["--hidden", "16", "--updates", "20", "--batch-size", "50", "-k", "2", "--seed", "0",
          "--threads", "1", "--quiet"]
@@ -497,3 +497,20 @@ def test_process_existing_run_directory(tmp_path):
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error: out: ")
     assert (out / "model.npz").read_bytes() == b"previous"
+
+
+def test_divergent_training_exits_3_with_one_line_and_keeps_the_last_good_checkpoint(tmp_path):
+    out = tmp_path / "run"
+    data = tmp_path / "eye.npy"
+    np.save(data, np.eye(4)[[0, 1, 2, 3] * 10])
+    proc = subprocess.run([sys.executable, "-m", "bmsample.cli.main", "fit", str(data), "--out", str(out),
+                           "--hidden", "3", "--batch-size", "10", "--updates", "50", "--learning-rate", "1e38",
+                           "--seed", "0", "--quiet"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 3
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: training diverged") and "update" in lines[0]
+    assert not (out / "model.npz").exists()
+    checkpoints = sorted((out / "checkpoints").glob("update_*.npz"))
+    if checkpoints:
+        assert str(checkpoints[-1]) in lines[0]
+        assert np.all(np.isfinite(bmsample.load_model(checkpoints[-1]).weight_matrix))

@@ -25,11 +25,6 @@ class GibbsWorkspace:
         self.hidden = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.visible_field = np.empty((num_chains, model.num_visibles), dtype=dtype)
 
-    def fits(self, model, num_chains):
-        return (self.num_chains == num_chains and self.hidden.shape[1] == model.num_hiddens
-                and self.visible_field.shape[1] == model.num_visibles
-                and self.hidden.dtype == model.dtype)
-
 
 def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
                 visible_means=None, on_step=None):

@@ -115,10 +115,8 @@ class RBMTrainer:
         return metrics
 
     def parameters_finite(self):
+        """False when a parameter is NaN or inf, or so large that its sum overflows."""
         m = self.model
-        return bool(np.isfinite(m.weight_matrix.sum()) and np.isfinite(m.vbias.sum())
-                    and np.isfinite(m.hbias.sum()))
-
-    def state_arrays(self):
-        """Arrays a checkpoint needs beyond the parameters."""
-        return {"chains": self.chains} if self.chains is not None else {}
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool(np.isfinite(m.weight_matrix.sum()) and np.isfinite(m.vbias.sum())
+                        and np.isfinite(m.hbias.sum()))
