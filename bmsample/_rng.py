@@ -24,6 +24,8 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
+from ._numerics import KERNEL_FASTMATH, fast_log, fast_sincos_turns
+
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
 _W0 = np.uint32(0x9E3779B9)
@@ -47,14 +49,25 @@ def _philox_round(c0, c1, c2, c3, k0, k1):
 
 
 @njit(inline="always")
+def _bump(key, weyl, times):
+    return np.uint32((np.uint64(key) + np.uint64(weyl) * np.uint64(times)) & _LOW32)
+
+
+@njit(inline="always")
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of the counter (c0, c1, c2, c3) under key (k0, k1), all uint32."""
+    # Ten rounds written out: a loop here trips Numba's SSA pass when this is
+    # inlined into other inlined helpers, and LLVM would unroll it anyway.
     c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    for _ in range(9):
-        k0 = np.uint32(k0 + _W0)
-        k1 = np.uint32(k1 + _W1)
-        c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    return c0, c1, c2, c3
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 1), _bump(k1, _W1, 1))
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 2), _bump(k1, _W1, 2))
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 3), _bump(k1, _W1, 3))
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 4), _bump(k1, _W1, 4))
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 5), _bump(k1, _W1, 5))
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 6), _bump(k1, _W1, 6))
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 7), _bump(k1, _W1, 7))
+    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 8), _bump(k1, _W1, 8))
+    return _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 9), _bump(k1, _W1, 9))
 
 
 def uniform_from_bits(bits, like):
@@ -189,3 +202,88 @@ def seed_sequence(rng):
     raise TypeError(
         f"rng: expected None, an int, a numpy SeedSequence or Generator, got {type(rng).__name__}"
     )
+
+
+def normal_block(block, stream, draw_lo, draw_hi, key0, key1, like):
+    """Standard normals of one Philox block: 4 for float32, 2 for float64 (see ``normals_reference``)."""
+    raise NotImplementedError("only callable inside Numba kernels")
+
+
+def normals_per_block(like):
+    """4 for float32, 2 for float64 (a compile-time constant inside kernels)."""
+    return 4 if np.asarray(like).dtype == np.float32 else 2
+
+
+@overload(normals_per_block, inline="always")
+def _normals_per_block_overload(like):
+    if like == types.float32:
+        return lambda like: 4
+    if like == types.float64:
+        return lambda like: 2
+    return None
+
+
+@overload(normal_block, inline="always", fastmath=KERNEL_FASTMATH)
+def _normal_block_overload(block, stream, draw_lo, draw_hi, key0, key1, like):
+    if like == types.float32:
+
+        def impl(block, stream, draw_lo, draw_hi, key0, key1, like):
+            w0, w1, w2, w3 = philox4x32(block, stream, draw_lo, draw_hi, key0, key1)
+            r0 = np.sqrt(np.float32(-2.0) * fast_log(np.float32(1.0) - uniform_from_bits(w0, like)))
+            s0, c0 = fast_sincos_turns(uniform_from_bits(w1, like))
+            r1 = np.sqrt(np.float32(-2.0) * fast_log(np.float32(1.0) - uniform_from_bits(w2, like)))
+            s1, c1 = fast_sincos_turns(uniform_from_bits(w3, like))
+            return r0 * c0, r0 * s0, r1 * c1, r1 * s1
+
+        return impl
+    if like == types.float64:
+
+        def impl(block, stream, draw_lo, draw_hi, key0, key1, like):
+            w0, w1, w2, w3 = philox4x32(block, stream, draw_lo, draw_hi, key0, key1)
+            u1 = _uniform53(w0, w1)
+            u2 = _uniform53(w2, w3)
+            r = np.sqrt(-2.0 * fast_log(1.0 - u1))
+            s, c = fast_sincos_turns(u2)
+            return r * c, r * s
+
+        return impl
+    return None
+
+
+@njit(inline="always")
+def _uniform53(hi, lo):
+    return np.float64((np.uint64(hi) << np.uint64(21)) | (np.uint64(lo) >> np.uint64(11))) * 2.0**-53
+
+
+def normals_reference(key, draw, chains, num_units, dtype):
+    """NumPy reference of the normals the kernels use (Box-Muller on Philox words).
+
+    float32: block j // 4 gives units 4b..4b+3 as (r0 cos, r0 sin, r1 cos, r1 sin)
+    from the word pairs (w0, w1), (w2, w3) with 24-bit uniforms; float64: block
+    j // 2 gives (r cos, r sin) from 53-bit uniforms made of (w0, w1) and (w2, w3).
+    Radius r = sqrt(-2 log(1 - u1)), angle 2 pi u2.
+
+    Returns
+    -------
+    ndarray, shape (len(chains), num_units), float64
+    """
+    per = 4 if np.dtype(dtype) == np.float32 else 2
+    chains = np.asarray(chains, dtype=np.uint64)
+    blocks = np.arange((num_units + per - 1) // per, dtype=np.uint64)
+    counters = np.zeros((chains.size, blocks.size, 4), dtype=np.uint64)
+    counters[..., 0] = blocks[None, :]
+    counters[..., 1] = chains[:, None]
+    counters[..., 2] = draw & 0xFFFFFFFF
+    counters[..., 3] = draw >> 32
+    w = philox4x32_reference(counters, key).astype(np.uint64)
+    if per == 4:
+        u = bits_to_uniform(w.astype(np.uint32), np.float32).astype(np.float64)
+        r0, r1 = np.sqrt(-2 * np.log1p(-u[..., 0])), np.sqrt(-2 * np.log1p(-u[..., 2]))
+        a0, a1 = 2 * np.pi * u[..., 1], 2 * np.pi * u[..., 3]
+        z = np.stack([r0 * np.cos(a0), r0 * np.sin(a0), r1 * np.cos(a1), r1 * np.sin(a1)], axis=-1)
+    else:
+        u1 = ((w[..., 0] << np.uint64(21)) | (w[..., 1] >> np.uint64(11))).astype(np.float64) * 2.0**-53
+        u2 = ((w[..., 2] << np.uint64(21)) | (w[..., 3] >> np.uint64(11))).astype(np.float64) * 2.0**-53
+        r = np.sqrt(-2 * np.log1p(-u1))
+        z = np.stack([r * np.cos(2 * np.pi * u2), r * np.sin(2 * np.pi * u2)], axis=-1)
+    return z.reshape(chains.size, -1)[:, :num_units]

@@ -82,3 +82,19 @@ def check_times(times, name="record"):
     if not np.issubdtype(values.dtype, np.integer) or (values < 0).any():
         raise ValueError(f"{name}: expected non-negative integer times, got {list(times)!r}")
     return sorted({int(t) for t in values})
+
+
+def check_real_data(data, name="data", num_columns=None, dtype="float32"):
+    """A non-empty finite 2-d numeric array, returned C-contiguous in ``dtype``."""
+    array = np.asarray(data)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name}: expected a numeric array, got dtype {array.dtype}")
+    if array.ndim != 2:
+        raise ValueError(f"{name}: expected a 2-d array (samples x units), got shape {array.shape}")
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise ValueError(f"{name}: is empty (shape {array.shape})")
+    if num_columns is not None and array.shape[1] != num_columns:
+        raise ValueError(f"{name}: expected {num_columns} columns (the model's units), got {array.shape[1]}")
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return np.ascontiguousarray(array, dtype=check_dtype(dtype))

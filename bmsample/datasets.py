@@ -4,7 +4,11 @@ Bundled sets (shipped in the package, nothing is downloaded):
 
 * ``mnist``: binarised MNIST training set, 60000 x 784 (pixel >= 128);
 * ``mnist-test``: binarised MNIST test set, 10000 x 784;
-* ``digits``: binarised scikit-learn digits, 1797 x 64 (value >= 8).
+* ``digits``: binarised scikit-learn digits, 1797 x 64 (value >= 8);
+* ``wine``: UCI wine, 178 x 13 real features;
+* ``breast-cancer``: UCI breast cancer Wisconsin (diagnostic), 569 x 30 real features.
+
+``gaussian_data`` draws Gaussian data with a prescribed spectrum.
 
 Files: ``.npy``; ``.npz`` with one array or a key ``X`` or ``data``;
 ``.txt`` (whitespace separated) and ``.csv`` (comma separated).
@@ -19,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-BUNDLED = {"mnist": "mnist.npz", "mnist-test": "mnist-test.npz", "digits": "digits.npz"}
+BUNDLED = {"mnist": "mnist.npz", "mnist-test": "mnist-test.npz", "digits": "digits.npz",
+           "wine": "wine.npz", "breast-cancer": "breast-cancer.npz"}
 FILE_SUFFIXES = (".npy", ".npz", ".txt", ".csv")
 
 
@@ -59,12 +64,15 @@ def _bundled_path(filename):
 def _load_bundled(name, dtype):
     with resources.as_file(_bundled_path(BUNDLED[name])) as path:
         with np.load(path, allow_pickle=False) as archive:
-            n, d = (int(x) for x in archive["shape"])
-            bits = np.unpackbits(archive["packed"], axis=1, count=d)
+            if "packed" in archive.files:  # binary sets are bit-packed
+                _, d = (int(x) for x in archive["shape"])
+                values = np.unpackbits(archive["packed"], axis=1, count=d)
+            else:
+                values = archive["data"]
             labels = archive["labels"]
             meta = json.loads(str(archive["metadata"]))
     image = meta.get("image_shape")
-    return Dataset(bits.astype(dtype), name, labels, tuple(image) if image else None, meta)
+    return Dataset(values.astype(dtype), name, labels, tuple(image) if image else None, meta)
 
 
 def _load_file(path, dtype):
@@ -134,7 +142,47 @@ def list_datasets():
         with resources.as_file(_bundled_path(filename)) as path:
             with np.load(path, allow_pickle=False) as archive:
                 meta = json.loads(str(archive["metadata"]))
-                shape = tuple(int(x) for x in archive["shape"])
+        shape = (int(meta["n_samples"]), int(meta["n_features"]))
         out.append({"name": name, "shape": shape, "licence": meta.get("licence"),
-                    "attribution": meta.get("attribution"), "binarisation": meta.get("threshold")})
+                    "attribution": meta.get("attribution"), "values": meta.get("threshold", "real")})
     return out
+
+
+def gaussian_data(variances, num_samples, *, mean=None, rotate=True, rng=None, dtype="float64"):
+    """Samples of N(mean, V diag(variances) V^T) with a prescribed spectrum.
+
+    Parameters
+    ----------
+    variances : array_like, shape (N,)
+        Eigenvalues of the covariance (positive).
+    num_samples : int
+    mean : array_like, shape (N,), optional
+        Zero by default.
+    rotate : bool
+        Random orthogonal eigenvectors V (Haar); identity when False.
+    rng : None, int, SeedSequence or Generator
+    dtype : str
+
+    Returns
+    -------
+    data : ndarray, shape (num_samples, N)
+    eigenvectors : ndarray, shape (N, N)
+        Columns are the principal axes, in the order of ``variances``.
+    """
+    from ._rng import seed_sequence
+    from ._validation import check_dtype, check_int
+
+    variances = np.asarray(variances, dtype=np.float64)
+    if variances.ndim != 1 or variances.size == 0 or not np.all(np.isfinite(variances)) or np.any(variances <= 0):
+        raise ValueError("variances: expected a non-empty 1-d array of positive finite numbers")
+    num_samples = check_int(num_samples, "num_samples")
+    n = variances.size
+    gen = np.random.default_rng(seed_sequence(rng))
+    if rotate:
+        q, r = np.linalg.qr(gen.standard_normal((n, n)))
+        eigenvectors = q * np.sign(np.diag(r))
+    else:
+        eigenvectors = np.eye(n)
+    mean = np.zeros(n) if mean is None else np.asarray(mean, dtype=np.float64)
+    data = (gen.standard_normal((num_samples, n)) * np.sqrt(variances)) @ eigenvectors.T + mean
+    return data.astype(check_dtype(dtype)), eigenvectors

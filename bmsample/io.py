@@ -1,8 +1,10 @@
 """Versioned ``.npz`` model and checkpoint files (no pickle), written atomically.
 
-A model file holds the arrays ``weight_matrix``, ``vbias``, ``hbias``,
-optionally ``data_means`` (visible means of the training data) and ``chains``
-(PCD persistent chains), and ``metadata``: a 0-d string array with JSON
+A model file holds the parameter arrays of its family (Bernoulli RBM:
+``weight_matrix``, ``vbias``, ``hbias`` and optionally ``data_means``;
+Gaussian model: ``coupling_matrix``, ``field`` and optionally ``data_mean``,
+``data_variance``), optionally ``chains`` (PCD persistent chains), and
+``metadata``: a 0-d string array with JSON
 
     {"format": "bmsample", "schema_version": 1, "family": "bernoulli_rbm",
      "dtype": "float32", "num_visibles": ..., "num_hiddens": ...,
@@ -23,10 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from ._version import __version__
+from .gaussian.model import GaussianModel
 from .rbm.model import BernoulliRBM
 
 SCHEMA_VERSION = 1
-FAMILIES = {BernoulliRBM.family: BernoulliRBM}
+FAMILIES = {cls.family: cls for cls in (BernoulliRBM, GaussianModel)}
 
 
 class ModelFileError(ValueError):
@@ -76,8 +79,7 @@ def model_metadata(model, *, seed=None, extra=None):
         "schema_version": SCHEMA_VERSION,
         "family": model.family,
         "dtype": model.dtype.name,
-        "num_visibles": model.num_visibles,
-        "num_hiddens": model.num_hiddens,
+        **model.shape_metadata(),
         "training": model.process,
         "seed": seed,
         "package_version": __version__,
@@ -94,21 +96,15 @@ def save_model(path, model, *, chains=None, seed=None, extra_metadata=None):
     ----------
     path : str or Path
         Destination ``.npz`` file; replaced atomically if it exists.
-    model : BernoulliRBM
-    chains : ndarray, shape (num_chains, num_visibles), optional
+    model : BernoulliRBM or GaussianModel
+    chains : ndarray, shape (num_chains, num_units), optional
     seed : int, optional
         Seed of the run, recorded in the metadata.
     extra_metadata : dict, optional
         Merged into the metadata (e.g. a checkpoint block).
     """
-    arrays = {
-        "weight_matrix": model.weight_matrix,
-        "vbias": model.vbias,
-        "hbias": model.hbias,
-        "metadata": np.array(json.dumps(model_metadata(model, seed=seed, extra=extra_metadata))),
-    }
-    if model.data_means is not None:
-        arrays["data_means"] = model.data_means
+    arrays = dict(model.to_arrays())
+    arrays["metadata"] = np.array(json.dumps(model_metadata(model, seed=seed, extra=extra_metadata)))
     if chains is not None:
         arrays["chains"] = np.ascontiguousarray(chains)
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
@@ -159,17 +155,14 @@ def read_model_file(path):
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: not a readable bmsample model file ({exc})") from None
-    missing = {"weight_matrix", "vbias", "hbias"} - set(arrays)
-    if missing:
-        raise ModelFileError(f"{path}: model file lacks {', '.join(sorted(missing))}")
     try:
-        model = family(arrays["weight_matrix"], arrays["vbias"], arrays["hbias"],
-                       dtype=metadata.get("dtype"), process=metadata.get("training"),
-                       data_means=arrays.get("data_means"))
+        model = family.from_arrays(arrays, metadata)
+    except KeyError as exc:
+        raise ModelFileError(f"{path}: model file lacks {exc.args[0]}") from None
     except (TypeError, ValueError) as exc:
         raise ModelFileError(f"{path}: inconsistent model file ({exc})") from None
-    for name in ("weight_matrix", "vbias", "hbias"):
-        if not np.all(np.isfinite(getattr(model, name))):
+    for name, array in model.to_arrays().items():
+        if not np.all(np.isfinite(array)):
             raise ModelFileError(f"{path}: {name} contains NaN or inf")
     return ModelFile(model, arrays.get("chains"), metadata)
 

@@ -1,11 +1,13 @@
 """Training loop: configuration, schemes (Rdm-k, CD-k, PCD-k), logging and checkpoints.
 
-``fit`` trains a Bernoulli RBM by minibatch gradient ascent on the
-log-likelihood.  The three schemes differ only in where the negative chains
-start at every update (THEORY.md section 1):
+``fit`` trains a model family (``model="rbm"``: Bernoulli RBM;
+``model="gaussian"``: Gaussian energy model) by minibatch gradient ascent on
+the log-likelihood.  The three schemes differ only in where the negative
+chains start at every update (THEORY.md section 1):
 
-* ``rdm``: fresh draws from p0 (uniform bits, or the independent-site law of
-  the data with ``init="bias"``), run for exactly k steps;
+* ``rdm``: fresh draws from p0, run for exactly k steps (RBM: uniform bits,
+  or the independent-site law of the data with ``init="bias"``; Gaussian:
+  zeros, uniform on [-a, a], Gaussian of std a, or data rows);
 * ``cd``: the current minibatch, run for k steps;
 * ``pcd``: persistent chains, run for k more steps.
 
@@ -23,12 +25,24 @@ import numpy as np
 
 from . import io
 from ._rng import ChainStreams
-from ._validation import check_binary_data, check_choice, check_dtype, check_int, check_positive_float
+from ._validation import (
+    check_binary_data,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_positive_float,
+    check_real_data,
+)
+from .gaussian import sample as gaussian_sample
+from .gaussian.model import GaussianModel
+from .gaussian.train import GaussianTrainer
 from .rbm.model import BernoulliRBM
 from .rbm.train import RBMTrainer
 
 SCHEMES = ("rdm", "cd", "pcd")
-P0_LAWS = ("uniform", "bias")
+MODELS = ("rbm", "gaussian")
+P0_LAWS = {"rbm": ("uniform", "bias"), "gaussian": gaussian_sample.INITS}
+SAMPLERS = {"rbm": ("block-gibbs",), "gaussian": gaussian_sample.SAMPLERS}
 
 
 class TrainingDiverged(RuntimeError):
@@ -41,12 +55,25 @@ class TrainingConfig:
 
     Parameters
     ----------
+    model : {"rbm", "gaussian"}
+        Model family: Bernoulli RBM or Gaussian energy model.
     num_hiddens : int
+        RBM hidden units.
     scheme : {"rdm", "cd", "pcd"}
     k : int
-        Gibbs steps per gradient estimate.
-    init : {"uniform", "bias"}
-        p0 of the Rdm-k chains (and of the initial PCD chains).
+        Sampler steps per gradient estimate (RBM: block-Gibbs steps;
+        Gaussian: Langevin steps or coordinate-Gibbs sweeps).
+    init : str
+        p0 of the Rdm-k chains (and of the initial PCD chains): RBM
+        {"uniform", "bias"}; Gaussian {"zeros", "uniform", "gaussian", "data"}.
+    init_scale : float
+        Gaussian p0 width: half-width a of uniform [-a, a], or std.
+    sampler : str or None
+        RBM "block-gibbs"; Gaussian "langevin" (default) or "gibbs".
+    step_size : float
+        Langevin step eps (Gaussian).
+    temperature : float
+        Langevin / Gibbs temperature (Gaussian).
     learning_rate : float
     batch_size : int
     num_chains : int or None
@@ -67,10 +94,15 @@ class TrainingConfig:
         Standard deviation of the initial weights.
     """
 
+    model: str = "rbm"
     num_hiddens: int = 500
     scheme: str = "rdm"
     k: int = 10
     init: str = "uniform"
+    init_scale: float = 1.0
+    sampler: str | None = None
+    step_size: float = 0.01
+    temperature: float = 1.0
     learning_rate: float = 0.01
     batch_size: int = 100
     num_chains: int | None = None
@@ -86,10 +118,16 @@ class TrainingConfig:
     def validated(self):
         """A checked copy with defaults resolved."""
         cfg = TrainingConfig(**asdict(self))
+        check_choice(cfg.model, "model", MODELS)
         cfg.num_hiddens = check_int(cfg.num_hiddens, "num_hiddens")
         check_choice(cfg.scheme, "scheme", SCHEMES)
         cfg.k = check_int(cfg.k, "k")
-        check_choice(cfg.init, "init", P0_LAWS)
+        check_choice(cfg.init, "init", P0_LAWS[cfg.model])
+        cfg.init_scale = check_positive_float(cfg.init_scale, "init_scale")
+        cfg.sampler = SAMPLERS[cfg.model][0] if cfg.sampler is None else cfg.sampler
+        check_choice(cfg.sampler, "sampler", SAMPLERS[cfg.model])
+        cfg.step_size = check_positive_float(cfg.step_size, "step_size")
+        cfg.temperature = check_positive_float(cfg.temperature, "temperature")
         cfg.learning_rate = check_positive_float(cfg.learning_rate, "learning_rate")
         cfg.batch_size = check_int(cfg.batch_size, "batch_size")
         cfg.num_chains = cfg.batch_size if cfg.num_chains is None else check_int(cfg.num_chains, "num_chains")
@@ -161,20 +199,36 @@ def _clear_previous_run(out):
 
 def process_record(cfg, data_name):
     """The generation process the model remembers (see ``BernoulliRBM.process``)."""
-    return {"scheme": cfg.scheme, "k": cfg.k, "init": cfg.init, "sampler": "block-gibbs",
-            "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
-            "num_chains": cfg.num_chains if cfg.scheme != "cd" else cfg.batch_size,
-            "epochs": cfg.epochs, "updates": cfg.updates, "l2": cfg.l2, "centered": cfg.centered,
-            "data": data_name}
+    record = {"scheme": cfg.scheme, "k": cfg.k, "init": cfg.init, "sampler": cfg.sampler,
+              "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
+              "num_chains": cfg.num_chains if cfg.scheme != "cd" else cfg.batch_size,
+              "epochs": cfg.epochs, "updates": cfg.updates, "data": data_name}
+    if cfg.model == "rbm":
+        record.update(l2=cfg.l2, centered=cfg.centered)
+    else:
+        record.update(init_scale=cfg.init_scale, step_size=cfg.step_size, temperature=cfg.temperature)
+    return record
+
+
+def _start(cfg, data, init_seed, chain_seed, order_seed):
+    """(model, trainer) of the configured family, from the checked data."""
+    streams = ChainStreams.from_seed_sequence(chain_seed)
+    if cfg.model == "rbm":
+        model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
+                                       dtype=cfg.dtype, weight_scale=cfg.weight_scale)
+        return model, RBMTrainer(model, cfg, streams), streams
+    model = GaussianModel.from_data(data, dtype=cfg.dtype)
+    trainer = GaussianTrainer(model, cfg, streams, data, np.random.default_rng(init_seed))
+    return model, trainer, streams
 
 
 def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_name=None, **settings):
-    """Train a Bernoulli RBM on {0,1} ``data``.
+    """Train a model on ``data``.
 
     Parameters
     ----------
-    data : array_like, shape (num_samples, num_visibles)
-        Exact 0/1 values.
+    data : array_like, shape (num_samples, num_units)
+        Exact 0/1 values for the RBM; finite reals for the Gaussian model.
     config : TrainingConfig, optional
         Settings; keyword ``settings`` override its fields (e.g. ``k=20``).
     out : str or Path, optional
@@ -202,18 +256,16 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     if settings:
         cfg = TrainingConfig(**{**asdict(cfg), **settings})
     cfg = cfg.validated()
-    data = check_binary_data(data, "data", dtype=cfg.dtype)
+    check = check_binary_data if cfg.model == "rbm" else check_real_data
+    data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
     run_dir = prepare_run_directory(out, overwrite) if out is not None else None
 
     init_seed, chain_seed, order_seed = np.random.SeedSequence(cfg.seed).spawn(3)
-    model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
-                                   dtype=cfg.dtype, weight_scale=cfg.weight_scale)
+    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, order_seed)
     model.process = process_record(cfg, data_name)
-    streams = ChainStreams.from_seed_sequence(chain_seed)
     order = np.random.default_rng(order_seed)
-    trainer = RBMTrainer(model, cfg, streams)
 
     batches_per_epoch = data.shape[0] // cfg.batch_size
     total = cfg.updates if cfg.updates is not None else cfg.epochs * batches_per_epoch
@@ -241,6 +293,8 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
             if update in marks or update % log_interval == 0:
                 record = {"update": update, "epoch": epoch + 1, "seconds": round(now, 4), **metrics,
                           **_norms(model)}
+                if hasattr(trainer, "check_stability"):
+                    trainer.check_stability()
                 history.append(record)
                 if writer is not None:
                     if update in marks:
@@ -259,10 +313,10 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
 
 
 def _norms(model):
+    """Norm of every parameter array, e.g. ``weight_matrix_norm``."""
     with np.errstate(over="ignore"):  # huge but finite parameters give inf norms, not warnings
-        return {"weight_norm": float(np.linalg.norm(model.weight_matrix)),
-                "vbias_norm": float(np.linalg.norm(model.vbias)),
-                "hbias_norm": float(np.linalg.norm(model.hbias))}
+        return {f"{name}_norm": float(np.linalg.norm(array)) for name, array in model.to_arrays().items()
+                if not name.startswith("data_")}
 
 
 class _RunWriter:
@@ -297,5 +351,6 @@ def format_progress(record):
     rate = record["update"] / record["seconds"] if record.get("seconds") else float("nan")
     total = record.get("total_updates")
     pct = f" ({100 * record['update'] / total:.0f}%)" if total else ""
-    return (f"epoch {record['epoch']}  update {record['update']}/{total}{pct}  "
-            f"{rate:.1f} updates/s  magnetisation rmse {record['magnetisation_rmse']:.4f}")
+    metric = next((key for key in ("magnetisation_rmse", "mean_rmse") if key in record), None)
+    shown = f"  {metric.replace('_', ' ')} {record[metric]:.4f}" if metric else ""
+    return f"epoch {record['epoch']}  update {record['update']}/{total}{pct}  {rate:.1f} updates/s{shown}"

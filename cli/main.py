@@ -19,7 +19,8 @@ EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
 
 SETTINGS = {  # CLI option name -> TrainingConfig field
-    "hidden": "num_hiddens", "scheme": "scheme", "steps": "k", "init": "init",
+    "model": "model", "hidden": "num_hiddens", "scheme": "scheme", "steps": "k", "init": "init",
+    "init_scale": "init_scale", "sampler": "sampler", "step_size": "step_size", "temperature": "temperature",
     "epochs": "epochs", "updates": "updates", "batch_size": "batch_size", "chains": "num_chains",
     "learning_rate": "learning_rate", "l2": "l2", "centered": "centered", "dtype": "dtype",
     "seed": "seed",
@@ -31,13 +32,20 @@ def fail(message, code=EXIT_INPUT):
     sys.exit(code)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    click.echo(f"warning: {message}", err=True)
+
+
 def handle_errors(command):
-    """Turn expected exceptions into a one-line error and an exit code."""
+    """Turn expected exceptions into a one-line error and an exit code; warnings into one line each."""
 
     @functools.wraps(command)
     def wrapper(*args, **kwargs):
+        import warnings
+
         from bmsample.training import TrainingDiverged
 
+        warnings.showwarning = _show_warning
         try:
             return command(*args, **kwargs)
         except TrainingDiverged as exc:
@@ -96,13 +104,24 @@ def _live_printer(quiet):
     return show
 
 
+FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
+
+
 @main.command()
 @click.argument("data")
-@click.option("--hidden", type=int, help="Number of hidden units [500].")
+@click.option("--model", type=click.Choice(["rbm", "gaussian"]),
+              help="Model family: Bernoulli RBM or Gaussian energy model [rbm].")
+@click.option("--hidden", type=int, help="Number of hidden units (rbm) [500].")
 @click.option("--scheme", type=click.Choice(["rdm", "cd", "pcd"]), help="Training scheme [rdm].")
-@click.option("-k", "--steps", type=int, help="Gibbs steps per gradient estimate [10].")
-@click.option("--init", type=click.Choice(["uniform", "bias"]),
-              help="p0 of the Rdm-k / initial PCD chains [uniform].")
+@click.option("-k", "--steps", type=int, help="Sampler steps per gradient estimate [10].")
+@click.option("--init", type=click.Choice(FIT_INITS),
+              help="p0 of the Rdm-k / initial PCD chains: rbm uniform|bias; gaussian "
+                   "zeros|uniform|gaussian|data [uniform].")
+@click.option("--init-scale", type=float, help="gaussian p0 width: uniform on [-a, a] or std a [1].")
+@click.option("--sampler", type=click.Choice(["block-gibbs", "langevin", "gibbs"]),
+              help="rbm block-gibbs; gaussian langevin|gibbs [langevin].")
+@click.option("--step-size", type=float, help="Langevin step eps (gaussian) [0.01].")
+@click.option("--temperature", type=float, help="Sampler temperature (gaussian) [1].")
 @click.option("--epochs", type=int, help="Passes over the data [20].")
 @click.option("--updates", type=int, help="Number of parameter updates (instead of --epochs).")
 @click.option("--batch-size", type=int, help="Minibatch size [100].")
@@ -120,8 +139,8 @@ def _live_printer(quiet):
 @click.option("--quiet", is_flag=True, help="No progress output.")
 @handle_errors
 def fit(data, threads, out, overwrite, config_file, quiet, **flags):
-    """Train a Bernoulli RBM on DATA (bundled name: mnist, mnist-test, digits; or a
-    .npy/.npz/.txt/.csv file)."""
+    """Train a model on DATA (bundled name: mnist, mnist-test, digits, wine,
+    breast-cancer; or a .npy/.npz/.txt/.csv file)."""
     import bmsample
     from bmsample.training import TrainingConfig
 
@@ -137,8 +156,8 @@ def fit(data, threads, out, overwrite, config_file, quiet, **flags):
     result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite,
                           progress=_live_printer(quiet), data_name=dataset.name)
     last = result.history[-1] if result.history else {}
-    click.echo(f"wrote {out / 'model.npz'} ({config.scheme}-{config.k}, {last.get('update', 0)} updates, "
-               f"{last.get('seconds', 0):.1f} s)")
+    click.echo(f"wrote {out / 'model.npz'} ({config.model}, {config.scheme}-{config.k}, "
+               f"{last.get('update', 0)} updates, {last.get('seconds', 0):.1f} s)")
 
 
 def _set_threads(threads):
@@ -157,20 +176,28 @@ def _parse_times(text):
 @main.command()
 @click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
 @click.option("--chains", type=int, help="Number of chains [1000, or the saved chains].")
-@click.option("--steps", type=int, help="Gibbs steps [the model's k].")
-@click.option("--init", type=click.Choice(["uniform", "bias", "data", "chains"]),
-              help="Initial law [the model's training process].")
+@click.option("--steps", type=int, help="Sampler steps [the model's k].")
+@click.option("--init", type=click.Choice(["uniform", "bias", "data", "chains", "zeros", "gaussian"]),
+              help="Initial law [the model's training process]: rbm uniform|bias|data|chains; "
+                   "gaussian zeros|uniform|gaussian|data.")
+@click.option("--init-scale", type=float, help="gaussian p0 width [the model's].")
+@click.option("--sampler", type=click.Choice(["langevin", "gibbs"]), help="gaussian sampler [the model's].")
+@click.option("--step-size", type=float, help="Langevin step [the model's].")
+@click.option("--temperature", type=float, help="gaussian temperature [the model's].")
 @click.option("--data", "data_name", help="Dataset for --init data [the training data].")
 @click.option("--record", help="Comma-separated times at which to store the chains, e.g. 0,1,10.")
-@click.option("--means", is_flag=True, help="Also store P(v=1|h) of the last half-step.")
+@click.option("--record-moments", is_flag=True,
+              help="gaussian: store only the chain means and covariances at the --record times.")
+@click.option("--means", is_flag=True, help="rbm: also store P(v=1|h) of the last half-step.")
 @click.option("--seed", type=int, help="Random seed [fresh].")
 @click.option("--threads", type=int, help="Threads [CPUs available to this process].")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("samples.npz"), show_default=True,
-              help="Output .npz: visible (chains x visibles), optional recorded, times, visible_means.")
+              help="Output .npz: visible (chains x units), optional recorded, times, means, covariances.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @handle_errors
-def sample(model_path, chains, steps, init, data_name, record, means, seed, threads, out, overwrite):
-    """Sample visible states from a saved MODEL (.npz).
+def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
+           record_moments, means, seed, threads, out, overwrite):
+    """Sample states from a saved MODEL (.npz).
 
     By default this reproduces the model's training process: an Rdm-k model
     draws fresh chains from its p0 and runs exactly k steps."""
@@ -183,32 +210,59 @@ def sample(model_path, chains, steps, init, data_name, record, means, seed, thre
         raise ValueError(f"out: {out} exists; pass --overwrite to replace it")
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
-    from bmsample.rbm.sample import default_process
-
-    resolved_init = init or default_process(model, loaded.chains)[0]
-    data = None
-    if resolved_init == "data":
-        name = data_name or (model.process or {}).get("data")
-        if name is None:
-            raise ValueError("data: --init data needs --data (the model does not record its dataset)")
-        data = bmsample.load_dataset(name, dtype=model.dtype).data
+    gaussian = isinstance(model, bmsample.GaussianModel)
+    _refuse_options(gaussian, {"--means": means, "--chains init": init == "chains", "--init bias": init == "bias"},
+                    {"--record-moments": record_moments, "--sampler": sampler, "--step-size": step_size,
+                     "--init-scale": init_scale, "--temperature": temperature, "--init zeros": init == "zeros",
+                     "--init gaussian": init == "gaussian"})
+    data = _data_for_init(model, loaded.chains, init, data_name)
     _set_threads(threads)
     times = _parse_times(record) if record else None
     seed = int(np.random.SeedSequence().entropy) if seed is None else seed
-    result = bmsample.sample(model, chains, steps, init=resolved_init, data=data, chains=loaded.chains,
-                             rng=seed, record=times, return_means=means)
+    if gaussian:
+        result = bmsample.sample(model, chains, steps, init=init, init_scale=init_scale, sampler=sampler,
+                                 step_size=step_size, temperature=temperature, data=data, rng=seed, record=times,
+                                 record_moments=record_moments)
+    else:
+        result = bmsample.sample(model, chains, steps, init=init, data=data, chains=loaded.chains, rng=seed,
+                                 record=times, return_means=means)
     arrays = {"visible": result.visible}
-    if result.recorded is not None:
-        arrays["recorded"] = result.recorded
+    for name in ("recorded", "visible_means", "means", "covariances"):
+        if getattr(result, name, None) is not None:
+            arrays[name] = getattr(result, name)
+    if result.times:
         arrays["times"] = np.asarray(result.times)
-    if result.visible_means is not None:
-        arrays["visible_means"] = result.visible_means
-    meta = {"model": str(model_path), "init": result.init, "steps": result.steps, "seed": seed,
-            "num_chains": int(result.visible.shape[0]), "package_version": bmsample.__version__}
+    meta = {"model": str(model_path), "family": model.family, "init": result.init, "steps": result.steps,
+            "seed": seed, "num_chains": int(result.visible.shape[0]), "package_version": bmsample.__version__}
     arrays["metadata"] = np.array(json.dumps(meta))
     atomic_write(out, lambda handle: np.savez(handle, **arrays))
     click.echo(f"wrote {out}: {result.visible.shape[0]} chains x {result.visible.shape[1]} units, "
                f"{result.steps} steps from {result.init}")
+
+
+def _refuse_options(gaussian, rbm_only, gaussian_only):
+    """One clear error for an option that does not apply to the model's family."""
+    wrong = [name for name, used in (rbm_only if gaussian else gaussian_only).items() if used]
+    if wrong:
+        family = "a Gaussian" if gaussian else "an RBM"
+        raise ValueError(f"{wrong[0]}: does not apply to {family} model")
+
+
+def _data_for_init(model, saved_chains, init, data_name):
+    """The dataset rows for --init data (explicit, or the model's own process)."""
+    import bmsample
+    from bmsample.rbm.sample import default_process
+
+    if isinstance(model, bmsample.BernoulliRBM):
+        resolved = init or default_process(model, saved_chains)[0]
+    else:
+        resolved = init or (model.process or {}).get("init", "uniform")
+    if resolved != "data":
+        return None
+    name = data_name or (model.process or {}).get("data")
+    if name is None:
+        raise ValueError("data: --init data needs --data (the model does not record its dataset)")
+    return bmsample.load_dataset(name, dtype=model.dtype).data
 
 
 @main.command()
@@ -218,10 +272,10 @@ def datasets():
     import bmsample
 
     rows = bmsample.list_datasets()
-    click.echo(f"{'name':<12} {'samples x features':<20} {'binarised':<15} licence")
+    click.echo(f"{'name':<14} {'samples x features':<20} {'values':<15} licence")
     for row in rows:
         shape = f"{row['shape'][0]} x {row['shape'][1]}"
-        click.echo(f"{row['name']:<12} {shape:<20} {row['binarisation']:<15} {row['licence']}")
+        click.echo(f"{row['name']:<14} {shape:<20} {row['values']:<15} {row['licence']}")
 
 
 @main.command()

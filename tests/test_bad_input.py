@@ -177,6 +177,8 @@ FIT_CASES = [
     ("csv-ragged", ["{d}/ragged.csv", *UPDATES], "cannot read"),
     ("unknown-dataset", ["digitz", *UPDATES], "unknown dataset"),
     ("k-0", ["digits", *UPDATES, "-k", "0"], "k:"),
+    ("rbm-init-data", ["digits", *UPDATES, "--init", "data"], "init:"),
+    ("rbm-sampler-langevin", ["digits", *UPDATES, "--sampler", "langevin"], "sampler:"),
     ("k-negative", ["digits", *UPDATES, "--steps=-3"], "k:"),
     ("hidden-0", ["digits", *UPDATES, "--hidden", "0"], "num_hiddens"),
     ("chains-0", ["digits", *UPDATES, "--chains", "0"], "num_chains"),
@@ -240,8 +242,8 @@ def test_fit_bad_input(case, args, expected, inputs, previous_run):
     assert not (inputs / "unpickled_npy").exists()
 
 
-@pytest.mark.parametrize("args", [["--scheme", "foo"], ["-k", "two"], ["--init", "data"], ["--bogus"]],
-                         ids=["scheme", "k-not-int", "init-data", "unknown-option"])
+@pytest.mark.parametrize("args", [["--scheme", "foo"], ["-k", "two"], ["--init", "noise"], ["--bogus"]],
+                         ids=["scheme", "k-not-int", "init-noise", "unknown-option"])
 def test_fit_usage_error(args, previous_run):
     before = snapshot(previous_run)
     result = invoke(["fit", "digits", "--out", previous_run, "--overwrite", *SMALL, *UPDATES, *args])

@@ -21,7 +21,7 @@ from bmsample.cli.main import main
 SMALL = ["--hidden", "16", "--updates", "20", "--batch-size", "50", "-k", "2", "--seed", "0",
          "--threads", "1", "--quiet"]
 CHECKPOINT_UPDATES = [1, 2, 5, 10, 20]  # log-spaced marks for --updates 20
-LOG_KEYS = {"update", "epoch", "seconds", "magnetisation_rmse", "weight_norm"}
+LOG_KEYS = {"update", "epoch", "seconds", "magnetisation_rmse", "weight_matrix_norm"}
 
 
 def make_runner():
@@ -125,7 +125,7 @@ def test_fit_writes_run_directory(tmp_path):
     for record in records:
         assert LOG_KEYS <= record.keys()
         assert record["epoch"] == 1
-        assert np.isfinite(record["magnetisation_rmse"]) and record["weight_norm"] > 0
+        assert np.isfinite(record["magnetisation_rmse"]) and record["weight_matrix_norm"] > 0
     assert [r["seconds"] for r in records] == sorted(r["seconds"] for r in records)
 
     config = json.loads((out / "config.json").read_text())
@@ -426,10 +426,12 @@ def test_datasets_command():
     result = invoke(["datasets"])
     assert result.exit_code == 0, result.output
     rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
-    assert list(rows) == ["mnist", "mnist-test", "digits"]
+    assert list(rows) == ["mnist", "mnist-test", "digits", "wine", "breast-cancer"]
     assert "60000 x 784" in rows["mnist"]
     assert "10000 x 784" in rows["mnist-test"]
     assert "1797 x 64" in rows["digits"]
+    assert "178 x 13" in rows["wine"] and "real" in rows["wine"]
+    assert "569 x 30" in rows["breast-cancer"]
 
 
 def test_info_command():

@@ -115,6 +115,21 @@ class BernoulliRBM:
         return BernoulliRBM(self.weight_matrix, self.vbias, self.hbias, process=self.process,
                             data_means=self.data_means)
 
+    # --- files -----------------------------------------------------------------
+    def to_arrays(self):
+        arrays = {"weight_matrix": self.weight_matrix, "vbias": self.vbias, "hbias": self.hbias}
+        if self.data_means is not None:
+            arrays["data_means"] = self.data_means
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays, metadata):
+        return cls(arrays["weight_matrix"], arrays["vbias"], arrays["hbias"], dtype=metadata.get("dtype"),
+                   process=metadata.get("training"), data_means=arrays.get("data_means"))
+
+    def shape_metadata(self):
+        return {"num_visibles": self.num_visibles, "num_hiddens": self.num_hiddens}
+
     def __repr__(self):
         return (f"BernoulliRBM(num_visibles={self.num_visibles}, num_hiddens={self.num_hiddens}, "
                 f"dtype={self.dtype.name}, process={self.process})")

@@ -151,7 +151,7 @@ class SampleResult:
     visible_means: np.ndarray | None = None
 
 
-def sample(model, num_chains=None, steps=None, *, init=None, data=None, chains=None, rng=None,
+def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chains=None, rng=None,
            record=None, return_means=False):
     """Sample visible states of ``model`` with block Gibbs.
 

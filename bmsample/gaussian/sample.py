@@ -1,0 +1,212 @@
+"""Langevin and coordinate-Gibbs sampling of a Gaussian energy model (public layer over ``_cpu``)."""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._rng import ChainStreams, seed_sequence
+from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
+from . import _cpu
+from .model import GaussianModel
+
+SAMPLERS = ("langevin", "gibbs")
+INITS = ("zeros", "uniform", "gaussian", "data")
+
+
+def initial_variance(init, init_scale):
+    """Per-coordinate variance s0^2 of p0 (uniform on [-a, a]: a^2 / 3)."""
+    return {"zeros": 0.0, "uniform": init_scale**2 / 3.0, "gaussian": init_scale**2}[init]
+
+
+class GaussianWorkspace:
+    """Scratch arrays for ``num_chains`` chains of an N-dimensional model."""
+
+    def __init__(self, model, num_chains):
+        self.field = np.empty((num_chains, model.num_units), dtype=model.dtype)
+        self.noise = np.empty((num_chains, model.num_units), dtype=model.dtype)
+
+
+def stability_warning(model, step_size):
+    """Warn when eps times the largest eigenvalue of J reaches 1 (Langevin becomes unstable at 2)."""
+    top = model.eigenvalues()[-1]
+    if step_size * top >= 1.0:
+        warnings.warn(f"step_size * largest eigenvalue of J = {step_size * top:.3g} >= 1: "
+                      "the Langevin chain oscillates and is unstable past 2", RuntimeWarning, stacklevel=3)
+
+
+def langevin_steps(model, state, steps, streams, workspace, *, step_size, temperature=1.0, chain_offset=0,
+                   on_step=None):
+    """Run ``steps`` unadjusted Langevin steps in place on ``state`` (num_chains, N)."""
+    dt = model.dtype.type
+    eps, noise = dt(step_size), dt(np.sqrt(2.0 * step_size * temperature))
+    key0, key1 = streams.kernel_args()
+    for t in range(1, steps + 1):
+        np.matmul(state, model.coupling_matrix, out=workspace.field)
+        _cpu.langevin_update(workspace.field, model.field, eps, noise, key0, key1, streams.next_draw(),
+                             chain_offset, state)
+        if on_step is not None:
+            on_step(t, state)
+
+
+def gibbs_sweeps(model, state, sweeps, streams, workspace, *, temperature=1.0, chain_offset=0, on_step=None):
+    """Run ``sweeps`` sequential coordinate-Gibbs sweeps in place on ``state`` (needs J_ii > 0)."""
+    dt = model.dtype.type
+    diagonal = np.diag(model.coupling_matrix).astype(np.float64)
+    inverse = (1.0 / diagonal).astype(model.dtype)
+    noise_std = np.sqrt(temperature / diagonal).astype(model.dtype)
+    key0, key1 = streams.kernel_args()
+    for t in range(1, sweeps + 1):
+        _cpu.fill_normal(dt(0), dt(1), key0, key1, streams.next_draw(), chain_offset, workspace.noise)
+        np.matmul(state, model.coupling_matrix, out=workspace.field)
+        _cpu.gibbs_sweep(model.coupling_matrix, model.field, inverse, noise_std, workspace.noise, workspace.field,
+                         state)
+        if on_step is not None:
+            on_step(t, state)
+
+
+def run_sampler(model, state, steps, streams, workspace, *, sampler, step_size, temperature, chain_offset=0,
+                on_step=None):
+    if sampler == "langevin":
+        langevin_steps(model, state, steps, streams, workspace, step_size=step_size, temperature=temperature,
+                       chain_offset=chain_offset, on_step=on_step)
+    else:
+        gibbs_sweeps(model, state, steps, streams, workspace, temperature=temperature, chain_offset=chain_offset,
+                     on_step=on_step)
+
+
+def initial_states(num_chains, num_units, init, init_scale, streams, generator, dtype, *, data=None):
+    """Draw ``num_chains`` states from p0, shape (num_chains, num_units)."""
+    check_choice(init, "init", INITS)
+    dt = np.dtype(dtype).type
+    out = np.zeros((num_chains, num_units), dtype=dtype)
+    key0, key1 = streams.kernel_args()
+    draw = streams.next_draw()
+    if init == "uniform":
+        _cpu.fill_uniform(dt(-init_scale), dt(init_scale), key0, key1, draw, 0, out)
+    elif init == "gaussian":
+        _cpu.fill_normal(dt(0), dt(init_scale), key0, key1, draw, 0, out)
+    elif init == "data":
+        if data is None:
+            raise ValueError("init: 'data' needs a dataset (data=...)")
+        rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
+        out[...] = data[rows]
+    return out
+
+
+def check_sampler_settings(model, sampler, step_size, temperature):
+    check_choice(sampler, "sampler", SAMPLERS)
+    step_size = check_positive_float(step_size, "step_size")
+    temperature = check_positive_float(temperature, "temperature")
+    if sampler == "gibbs" and np.any(np.diag(model.coupling_matrix) <= 0):
+        raise ValueError("sampler: coordinate Gibbs needs J_ii > 0 for every i")
+    return step_size, temperature
+
+
+@dataclass
+class GaussianSampleResult:
+    """Output of ``sample_gaussian``.
+
+    Attributes
+    ----------
+    visible : ndarray, shape (num_chains, N)
+        States after ``steps`` steps.
+    steps, init, sampler : the process that was run
+    times : list of int
+    recorded : ndarray, shape (len(times), num_chains, N) or None
+    means : ndarray, shape (len(times), N) or None
+        Chain means at the recorded times (``record_moments=True``).
+    covariances : ndarray, shape (len(times), N, N) or None
+        Chain covariances (population, over chains) at the recorded times.
+    """
+
+    visible: np.ndarray
+    steps: int
+    init: str
+    sampler: str
+    times: list
+    recorded: np.ndarray | None = None
+    means: np.ndarray | None = None
+    covariances: np.ndarray | None = None
+
+
+def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale=None, sampler=None, step_size=None,
+                    temperature=None, data=None, rng=None, record=None, record_moments=False):
+    """Sample a Gaussian energy model with Langevin or coordinate Gibbs.
+
+    By default this reproduces the model's training process (its p0, sampler,
+    step size and k).  ``record`` stores the chains, or with
+    ``record_moments`` only their mean and covariance, at the given times.
+
+    Parameters
+    ----------
+    model : GaussianModel
+    num_chains : int, default 1000
+    steps : int, default: the model's k
+    init : {"zeros", "uniform", "gaussian", "data"}
+    init_scale : float
+        Half-width a of the uniform law on [-a, a], or std of the Gaussian law.
+    sampler : {"langevin", "gibbs"}
+    step_size : float
+        Langevin eps.
+    temperature : float
+    data : ndarray, shape (n, N), for ``init="data"``
+    rng : None, int, SeedSequence or Generator
+    record : iterable of int, optional
+    record_moments : bool
+
+    Returns
+    -------
+    GaussianSampleResult
+    """
+    if not isinstance(model, GaussianModel):
+        raise TypeError(f"model: expected a GaussianModel, got {type(model).__name__}")
+    process = model.process or {}
+    init = process.get("init", "uniform") if init is None else init
+    check_choice(init, "init", INITS)
+    init_scale = check_positive_float(process.get("init_scale", 1.0) if init_scale is None else init_scale,
+                                      "init_scale")
+    sampler = process.get("sampler", "langevin") if sampler is None else sampler
+    step_size = process.get("step_size", 0.01) if step_size is None else step_size
+    temperature = process.get("temperature", 1.0) if temperature is None else temperature
+    step_size, temperature = check_sampler_settings(model, sampler, step_size, temperature)
+    steps = process.get("k") if steps is None else steps
+    if steps is None:
+        raise ValueError("steps: this model records no training process; give the number of steps")
+    steps = check_int(steps, "steps", minimum=0)
+    num_chains = check_int(1000 if num_chains is None else num_chains, "num_chains")
+    times = check_times(record) if record is not None else []
+    if times and times[-1] > steps:
+        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
+    if init == "data":
+        data = check_real_data(data, "data", model.num_units, model.dtype) if data is not None else None
+    if sampler == "langevin":
+        stability_warning(model, step_size)
+
+    chain_seed, data_seed = seed_sequence(rng).spawn(2)
+    streams = ChainStreams.from_seed_sequence(chain_seed)
+    state = initial_states(num_chains, model.num_units, init, init_scale, streams,
+                           np.random.default_rng(data_seed), model.dtype, data=data)
+    slot = {t: i for i, t in enumerate(times)}
+    recorded = means = covariances = None
+    if times and record_moments:
+        means = np.empty((len(times), model.num_units))
+        covariances = np.empty((len(times), model.num_units, model.num_units))
+    elif times:
+        recorded = np.empty((len(times), num_chains, model.num_units), dtype=model.dtype)
+
+    def keep(t, x):
+        if t not in slot:
+            return
+        if record_moments:
+            mean = x.mean(axis=0, dtype=np.float64)
+            centred = x - mean.astype(x.dtype)
+            means[slot[t]] = mean
+            covariances[slot[t]] = (centred.T @ centred).astype(np.float64) / x.shape[0]
+        else:
+            recorded[slot[t]] = x
+
+    keep(0, state)
+    run_sampler(model, state, steps, streams, GaussianWorkspace(model, num_chains), sampler=sampler,
+                step_size=step_size, temperature=temperature, on_step=keep if times else None)
+    return GaussianSampleResult(state, steps, init, sampler, times, recorded, means, covariances)

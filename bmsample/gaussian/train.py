@@ -1,0 +1,101 @@
+"""Gradient estimation and updates of a Gaussian energy model under Rdm-k, CD-k and PCD-k."""
+
+import warnings
+
+import numpy as np
+
+from .sample import GaussianWorkspace, initial_states, run_sampler
+
+
+def data_variance_warning(data, step_size):
+    """Warn when a data variance (eigenvalue of the covariance) is below 2 eps: Langevin cannot reach it."""
+    variances = np.linalg.eigvalsh(np.cov(np.asarray(data, dtype=np.float64), rowvar=False, bias=True).reshape(
+        data.shape[1], data.shape[1]))
+    low = int(np.sum(variances < 2.0 * step_size))
+    if low:
+        warnings.warn(f"{low} data variance(s) below 2 * step_size = {2 * step_size:.3g} (smallest "
+                      f"{variances[0]:.3g}): every Langevin step adds 2 eps of variance, so they cannot be "
+                      "matched", RuntimeWarning, stacklevel=3)
+
+
+class GaussianTrainer:
+    """Negative-phase chains and updates of one Gaussian training run.
+
+    Parameters
+    ----------
+    model : GaussianModel
+        Updated in place.
+    config : TrainingConfig
+    streams : ChainStreams
+    data : ndarray, shape (num_samples, N)
+        Source of p0 rows for ``init="data"``.
+    generator : numpy Generator
+        Picks the p0 rows for ``init="data"``.
+
+    Notes
+    -----
+    With the log-likelihood gradient dL/dJ = -1/2 (<x x^T>_data - <x x^T>_chains)
+    and dL/dh = <x>_data - <x>_chains, J stays symmetric.  The chains are fresh
+    p0 draws run for k steps (Rdm-k), the minibatch run for k steps (CD-k) or
+    persistent chains (PCD-k).
+    """
+
+    def __init__(self, model, config, streams, data, generator):
+        self.model = model
+        self.config = config
+        self.streams = streams
+        self.data = data
+        self.generator = generator
+        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+        self.workspace = GaussianWorkspace(model, self.num_chains)
+        self.chains = self._draw_p0() if config.scheme == "pcd" else None
+        self._stability_warned = False
+        if config.sampler == "langevin":
+            data_variance_warning(data, config.step_size)
+
+    def _draw_p0(self):
+        cfg = self.config
+        return initial_states(self.num_chains, self.model.num_units, cfg.init, cfg.init_scale, self.streams,
+                              self.generator, self.model.dtype, data=self.data)
+
+    def negative_chains(self, batch):
+        scheme = self.config.scheme
+        chains = self._draw_p0() if scheme == "rdm" else (batch.copy() if scheme == "cd" else self.chains)
+        cfg = self.config
+        run_sampler(self.model, chains, cfg.k, self.streams, self.workspace, sampler=cfg.sampler,
+                    step_size=cfg.step_size, temperature=cfg.temperature)
+        return chains
+
+    def gradient(self, batch):
+        """((grad_J, grad_h), metrics) on ``batch`` (batch_size, N)."""
+        chains = self.negative_chains(batch)
+        dt = self.model.dtype.type
+        second = (batch.T @ batch) * dt(-0.5 / batch.shape[0])
+        second += (chains.T @ chains) * dt(0.5 / chains.shape[0])
+        mean_data, mean_chains = batch.mean(axis=0), chains.mean(axis=0)
+        metrics = {"mean_rmse": float(np.sqrt(np.mean((mean_chains - mean_data) ** 2))),
+                   "variance_rmse": float(np.sqrt(np.mean((chains.var(axis=0) - batch.var(axis=0)) ** 2)))}
+        return (second, mean_data - mean_chains), metrics
+
+    def update(self, batch, learning_rate):
+        (grad_j, grad_h), metrics = self.gradient(batch)
+        lr = self.model.dtype.type(learning_rate)
+        self.model.coupling_matrix += lr * grad_j
+        self.model.field += lr * grad_h
+        return metrics
+
+    def parameters_finite(self):
+        m = self.model
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool(np.isfinite(m.coupling_matrix.sum()) and np.isfinite(m.field.sum()))
+
+    def check_stability(self):
+        """Warn once when eps * largest eigenvalue of J reaches 1 (called at log points)."""
+        if self.config.sampler != "langevin" or self._stability_warned:
+            return
+        top = np.linalg.eigvalsh(self.model.coupling_matrix.astype(np.float64))[-1]
+        if self.config.step_size * top >= 1.0:
+            self._stability_warned = True
+            warnings.warn(f"step_size * largest eigenvalue of J reached {self.config.step_size * top:.3g} >= 1: "
+                          "the Langevin chains oscillate and become unstable past 2; lower --step-size",
+                          RuntimeWarning, stacklevel=3)
