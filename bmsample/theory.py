@@ -82,7 +82,8 @@ def _out(x):
 
 def _times(coefficient, value):
     """``coefficient * value`` with 0 * inf = 0 (a zero initial variance or mean stays zero)."""
-    return np.where(coefficient == 0, 0.0, coefficient * value)
+    with np.errstate(invalid="ignore"):
+        return np.where(coefficient == 0, 0.0, coefficient * value)
 
 
 def _power_and_sum(d, n):
@@ -275,6 +276,19 @@ def stationary_variance(j, eps=None):
 def critical_variance(k, eps, s0_sq):
     """Data variance above which the Rdm-k eigenvalue is negative: c_k(0) = s0^2 + 2 k eps.
 
+    Parameters
+    ----------
+    k : int or array_like of int
+        Steps >= 1.
+    eps : float or array_like, broadcastable
+        Step size > 0.
+    s0_sq : float or array_like, broadcastable
+        Variance of p0, >= 0.
+
+    Returns
+    -------
+    ndarray, shape broadcast(k, eps, s0_sq)
+
     Notes
     -----
     At j = 0 (a = 1) the k-step variance is s0^2 + 2 eps k both for the
@@ -290,13 +304,13 @@ def critical_variance(k, eps, s0_sq):
 
 def _float_key(x):
     """int64 keys in the order of the float64 values (-0.0 and 0.0 both map to 0)."""
-    bits = np.ascontiguousarray(x, dtype=np.float64).view(np.int64)
+    bits = np.array(x, dtype=np.float64).view(np.int64)
     return np.where(bits < 0, -(bits & 0x7FFFFFFFFFFFFFFF), bits)
 
 
 def _key_float(key):
     """Inverse of ``_float_key``."""
-    magnitude = np.ascontiguousarray(np.abs(key)).view(np.float64)
+    magnitude = np.array(np.abs(key), dtype=np.int64).view(np.float64)
     return np.where(key < 0, -magnitude, magnitude)
 
 
@@ -306,9 +320,9 @@ def _solve_decreasing(func, target, lo, hi, active):
     Bisection on the integer keys of the doubles: each step halves the number
     of doubles left in the bracket, so at most 64 steps reach two adjacent
     doubles whatever the bracket.  Of those two, the one with the smaller
-    residual is returned.  Requires func(lo) >= target >= func(hi) (only
-    interior points are evaluated, so a residual of rounding size at an end is
-    harmless).
+    residual is returned (on a tie the one nearer 0).  Requires
+    func(lo) >= target >= func(hi) (only interior points are evaluated, so a
+    residual of rounding size at an end is harmless).
     """
     lo_key, hi_key = _float_key(lo), _float_key(hi)
     for _ in range(66):
@@ -360,7 +374,9 @@ def rdm_eigenvalue(data_variance, k, eps, s0_sq, continuous=False):
       (lambda = 2 eps gives j = 1/eps: a = 0, one step forgets p0);
     * lambda < 2 eps: no root at any j, because c_k(j) >= 2 eps for every
       real j (every step adds 2 eps of variance): NaN.  Training then
-      drives j up without bound (past 2/eps the chain diverges).
+      drives j up without bound (past 2/eps the chain diverges);
+    * k = 1 with s0 = 0: c_1 = 2 eps whatever j (one step from a point mass
+      only adds the noise), so j is not determined: NaN for every lambda.
 
     The mirror value 2/eps - j* (a -> -a) gives the same variance at every
     step but is not returned: it lies where c_k increases with j, so there
@@ -389,9 +405,10 @@ def rdm_eigenvalue(data_variance, k, eps, s0_sq, continuous=False):
     else:
         def variance(j):
             return _discrete_variance(j, k, eps, s0_sq)
-        valid = np.isfinite(lam) & (lam >= 2.0 * eps)
+        valid = np.isfinite(lam) & (lam >= 2.0 * eps) & ((k > 1) | (s0_sq > 0))
     lam_safe = np.where(valid, lam, 1.0)
-    negative = lam_safe > variance(np.zeros_like(lam_safe))  # c(0) = s0^2 + 2 k eps
+    at_zero = variance(np.zeros_like(lam_safe))  # c(0) = s0^2 + 2 k eps
+    negative = lam_safe > at_zero
     with np.errstate(all="ignore"):
         lo = np.where(valid & negative, -1.0 / t, 0.0)
         hi = np.where(valid & ~negative, 1.0 / eps if not continuous else 1.0 / lam_safe, 0.0)
@@ -403,6 +420,7 @@ def rdm_eigenvalue(data_variance, k, eps, s0_sq, continuous=False):
             lo = np.where(grow_lo, 2.0 * lo, lo)
             hi = np.where(grow_hi, 2.0 * hi, hi)
         root = _solve_decreasing(variance, lam_safe, lo, hi, valid)
+    root = np.where(lam_safe == at_zero, 0.0, root)  # exact: rounding noise in c near j = 0 could move it
     return _out(np.where(valid, root, np.nan))
 
 

@@ -45,9 +45,11 @@ def handle_errors(command):
 
         from bmsample.training import TrainingDiverged
 
-        warnings.showwarning = _show_warning
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")  # show each warning once per place, never as an error
+                warnings.showwarning = _show_warning
+                return command(*args, **kwargs)
         except TrainingDiverged as exc:
             fail(str(exc), EXIT_DIVERGED)
         except KeyboardInterrupt:

@@ -6,7 +6,7 @@ import pytest
 import bmsample
 from bmsample.datasets import gaussian_data
 from bmsample.gaussian.model import GaussianModel, exact_gibbs_moments, exact_langevin_moments
-from bmsample.gaussian.sample import initial_variance
+from bmsample.theory import init_variance
 
 CHAINS = 100_000
 
@@ -35,7 +35,7 @@ def test_langevin_moments_after_n_steps(dtype, init, scale):
     eps, times = 0.05, [0, 1, 4, 10]
     result = bmsample.sample(model, CHAINS, 10, init=init, init_scale=scale, sampler="langevin", step_size=eps,
                              rng=3, record=times, record_moments=True)
-    s0 = initial_variance(init, scale)
+    s0 = init_variance(init, scale)
     for i, t in enumerate(times):
         mean, cov = exact_langevin_moments(model, np.zeros(5), s0 * np.eye(5), t, eps)
         if t == 0 and init == "zeros":
@@ -156,3 +156,86 @@ def test_gaussian_data_has_the_prescribed_spectrum():
     np.testing.assert_allclose(vectors.T @ vectors, np.eye(3), atol=1e-12)
     projected = np.var(data @ vectors, axis=0)
     assert np.all(np.abs(projected - variances) < 5 * variances * np.sqrt(2 / 200_000))
+
+
+# --- command line ------------------------------------------------------------------------
+
+def run_cli(args):
+    from click.testing import CliRunner
+
+    from bmsample.cli.main import main
+
+    return CliRunner().invoke(main, [str(a) for a in args])
+
+
+@pytest.fixture
+def gaussian_run(tmp_path):
+    data, _ = gaussian_data([0.3, 1.0, 2.0], 600, rng=0)
+    np.save(tmp_path / "g.npy", data)
+    out = tmp_path / "run"
+    result = run_cli(["fit", tmp_path / "g.npy", "--model", "gaussian", "-k", "20", "--step-size", "0.02",
+                      "--init", "gaussian", "--init-scale", "0.5", "--updates", "30", "--batch-size", "100",
+                      "--seed", "0", "--out", out, "--quiet"])
+    assert result.exit_code == 0, result.output
+    return tmp_path, out / "model.npz"
+
+
+def test_cli_fit_and_sample_a_gaussian_model(gaussian_run):
+    tmp_path, model_path = gaussian_run
+    meta = bmsample.read_model_file(model_path).metadata
+    assert meta["family"] == "gaussian" and meta["num_units"] == 3
+    training = meta["training"]
+    assert (training["k"], training["sampler"], training["init"]) == (20, "langevin", "gaussian")
+    out = tmp_path / "s.npz"
+    result = run_cli(["sample", model_path, "--chains", "40", "--seed", "1", "--out", out, "--record", "0,20",
+                      "--record-moments"])
+    assert result.exit_code == 0, result.output
+    with np.load(out, allow_pickle=False) as f:
+        assert f["visible"].shape == (40, 3) and f["means"].shape == (2, 3) and f["covariances"].shape == (2, 3, 3)
+        assert list(f["times"]) == [0, 20]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--means"], "--means"),
+    (["--init", "bias"], "--init bias"),
+    (["--step-size", "0"], "step_size"),
+    (["--sampler", "gibbs", "--temperature", "-1"], "temperature"),
+])
+def test_cli_gaussian_sample_bad_options(gaussian_run, args, message):
+    tmp_path, model_path = gaussian_run
+    result = run_cli(["sample", model_path, "--out", tmp_path / "s.npz", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--step-size", "0"], "step_size"),
+    (["--step-size", "-0.1"], "step_size"),
+    (["--init", "bias"], "init"),
+    (["--sampler", "block-gibbs"], "sampler"),
+])
+def test_cli_gaussian_fit_bad_options(tmp_path, args, message):
+    np.save(tmp_path / "g.npy", np.random.default_rng(0).standard_normal((50, 3)))
+    result = run_cli(["fit", tmp_path / "g.npy", "--model", "gaussian", "--out", tmp_path / "run", "--updates", "2",
+                      "--batch-size", "10", *args])
+    assert result.exit_code == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_gaussian_fit_refuses_nan_data(tmp_path):
+    data = np.random.default_rng(0).standard_normal((50, 3))
+    data[3, 1] = np.nan
+    np.save(tmp_path / "g.npy", data)
+    result = run_cli(["fit", tmp_path / "g.npy", "--model", "gaussian", "--out", tmp_path / "run"])
+    assert result.exit_code == 2 and "NaN" in result.stderr
+
+
+def test_cli_warnings_are_one_line(tmp_path):
+    data, _ = gaussian_data([0.001, 1.0], 200, rng=0)
+    np.save(tmp_path / "g.npy", data)
+    result = run_cli(["fit", tmp_path / "g.npy", "--model", "gaussian", "--out", tmp_path / "run", "--updates", "2",
+                      "--batch-size", "50", "--quiet"])
+    assert result.exit_code == 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("warning:") and "2 * step_size" in lines[0]

@@ -14,11 +14,6 @@ SAMPLERS = ("langevin", "gibbs")
 INITS = ("zeros", "uniform", "gaussian", "data")
 
 
-def initial_variance(init, init_scale):
-    """Per-coordinate variance s0^2 of p0 (uniform on [-a, a]: a^2 / 3)."""
-    return {"zeros": 0.0, "uniform": init_scale**2 / 3.0, "gaussian": init_scale**2}[init]
-
-
 class GaussianWorkspace:
     """Scratch arrays for ``num_chains`` chains of an N-dimensional model."""
 
