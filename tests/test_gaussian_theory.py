@@ -153,3 +153,32 @@ def test_monte_carlo_rdm_training_comes_close_to_the_prediction(data):
     soft = np.arange(5) != stiff
     assert np.all(np.abs(error[soft]) < 0.05)
     assert -0.15 < error[stiff] < 0
+
+
+def test_cli_theory_gaussian_prints_the_prediction_and_a_trained_model(tmp_path, data):
+    import json
+
+    from click.testing import CliRunner
+
+    from bmsample.cli.main import main
+
+    np.save(tmp_path / "d.npy", data)
+    runner = CliRunner()
+    fitted = runner.invoke(main, ["fit", str(tmp_path / "d.npy"), "--model", "gaussian", "-k", str(K),
+                                  "--step-size", str(EPS), "--updates", "3", "--batch-size", "1000", "--quiet",
+                                  "--out", str(tmp_path / "run"), "--dtype", "float64"])
+    assert fitted.exit_code == 0, fitted.output
+    result = runner.invoke(main, ["theory", "gaussian", str(tmp_path / "d.npy"), "-k", str(K), "--step-size",
+                                  str(EPS), "--model", str(tmp_path / "run" / "model.npz"),
+                                  "--json", str(tmp_path / "t.json")])
+    assert result.exit_code == 0, result.output
+    document = json.loads((tmp_path / "t.json").read_text())
+    prediction = theory.predict_gaussian_rdm(data, K, EPS)
+    np.testing.assert_allclose([row["rdm"] for row in document["modes"]], prediction.eigenvalues)
+    model = bmsample.load_model(tmp_path / "run" / "model.npz")
+    V = prediction.eigenvectors
+    np.testing.assert_allclose([row["trained"] for row in document["modes"]],
+                               np.diag(V.T @ model.coupling_matrix @ V), rtol=1e-12)
+    assert "trained" in result.stdout and len(result.stdout.splitlines()) == 2 + 5
+    bad = runner.invoke(main, ["theory", "gaussian", str(tmp_path / "d.npy"), "-k", "0", "--step-size", "0.1"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: k:")
