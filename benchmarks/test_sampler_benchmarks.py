@@ -1,4 +1,5 @@
-"""Gibbs step and training update of the Bernoulli RBM against their bare-GEMM floor."""
+"""Sampler steps (RBM block Gibbs, Gaussian Langevin and coordinate Gibbs) and RBM training updates
+against their bare-GEMM floor (same group, same process)."""
 
 import numpy as np
 import pytest
@@ -51,3 +52,30 @@ def test_training_update(benchmark, scheme, dtype):
     batch = np.ascontiguousarray(data[:100])
     benchmark.group = f"training update 784x500 batch=100 k=10 {dtype}"
     benchmark.pedantic(lambda: trainer.update(batch, 1e-4), rounds=10, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("chains", [100, 1000])
+@pytest.mark.parametrize("num_units", [100, 784])
+@pytest.mark.parametrize("what", ["bare-gemm", "langevin-step", "gibbs-sweep"])
+def test_gaussian_step(benchmark, what, num_units, chains, dtype):
+    from bmsample.gaussian.sample import GaussianWorkspace, gibbs_sweeps, langevin_steps
+
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((num_units, num_units)) / np.sqrt(num_units)
+    model = bmsample.GaussianModel(a @ a.T + np.eye(num_units), np.zeros(num_units), dtype=dtype)
+    state = rng.standard_normal((chains, num_units)).astype(dtype)
+    work = GaussianWorkspace(model, chains)
+    streams = ChainStreams((1, 2))
+    benchmark.group = f"gaussian N={num_units} chains={chains} {dtype}"
+    if what == "bare-gemm":
+        def run():
+            np.matmul(state, model.coupling_matrix, out=work.field)
+    elif what == "langevin-step":
+        def run():
+            langevin_steps(model, state, 1, streams, work, step_size=0.01)
+    else:
+        def run():
+            gibbs_sweeps(model, state, 1, streams, work)
+    run()
+    benchmark.pedantic(run, rounds=20, iterations=1, warmup_rounds=2)
