@@ -257,12 +257,13 @@ def _refuse_options(gaussian, rbm_only, gaussian_only):
 def _data_for_init(model, saved_chains, init, data_name):
     """The dataset rows for --init data (explicit, or the model's own process)."""
     import bmsample
+    from bmsample.gaussian.sample import default_init
     from bmsample.rbm.sample import default_process
 
     if isinstance(model, bmsample.BernoulliRBM):
         resolved = init or default_process(model, saved_chains)[0]
     else:
-        resolved = init or (model.process or {}).get("init", "uniform")
+        resolved = init or default_init(model)
     if resolved != "data":
         return None
     name = data_name or (model.process or {}).get("data")

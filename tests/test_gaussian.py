@@ -239,3 +239,17 @@ def test_cli_warnings_are_one_line(tmp_path):
     assert result.exit_code == 0
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("warning:") and "2 * step_size" in lines[0]
+
+
+def test_cd_model_samples_from_the_data_by_default(tmp_path):
+    data, _ = gaussian_data([0.5, 1.0], 300, mean=[5.0, -5.0], rng=0)
+    np.save(tmp_path / "g.npy", data)
+    result = run_cli(["fit", tmp_path / "g.npy", "--model", "gaussian", "--scheme", "cd", "-k", "1", "--updates", "2",
+                      "--batch-size", "50", "--out", tmp_path / "run", "--quiet", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "s.npz"
+    result = run_cli(["sample", tmp_path / "run" / "model.npz", "--steps", "0", "--chains", "20", "--out", out])
+    assert result.exit_code == 0, result.output
+    with np.load(out, allow_pickle=False) as f:
+        rows = {tuple(r) for r in f["visible"].astype(np.float64).round(4)}
+    assert rows <= {tuple(r) for r in data.astype(np.float32).astype(np.float64).round(4)}

@@ -89,6 +89,12 @@ def initial_states(num_chains, num_units, init, init_scale, streams, generator, 
     return out
 
 
+def default_init(model):
+    """p0 of the model's training process: its own p0, or the data for a CD-k model."""
+    process = model.process or {}
+    return "data" if process.get("scheme") == "cd" else process.get("init", "uniform")
+
+
 def check_sampler_settings(model, sampler, step_size, temperature):
     check_choice(sampler, "sampler", SAMPLERS)
     step_size = check_positive_float(step_size, "step_size")
@@ -130,7 +136,7 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     """Sample a Gaussian energy model with Langevin or coordinate Gibbs.
 
     By default this reproduces the model's training process (its p0, sampler,
-    step size and k).  ``record`` stores the chains, or with
+    step size and k; rows of ``data`` for a CD-k model).  ``record`` stores the chains, or with
     ``record_moments`` only their mean and covariance, at the given times.
 
     Parameters
@@ -157,7 +163,7 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     if not isinstance(model, GaussianModel):
         raise TypeError(f"model: expected a GaussianModel, got {type(model).__name__}")
     process = model.process or {}
-    init = process.get("init", "uniform") if init is None else init
+    init = default_init(model) if init is None else init
     check_choice(init, "init", INITS)
     init_scale = check_positive_float(process.get("init_scale", 1.0) if init_scale is None else init_scale,
                                       "init_scale")
