@@ -2,6 +2,8 @@
 
 from .gaussian.model import GaussianModel
 from .gaussian.sample import sample_gaussian
+from .grbm.model import GaussianBernoulliRBM
+from .grbm.sample import sample_grbm
 from .rbm.model import BernoulliRBM
 from .rbm.sample import sample_rbm
 
@@ -9,12 +11,15 @@ from .rbm.sample import sample_rbm
 def sample(model, num_chains=None, steps=None, **options):
     """Sample ``model``; by default reproduce the process it was trained with.
 
-    Dispatches to ``bmsample.rbm.sample.sample_rbm`` (Bernoulli RBM) or
-    ``bmsample.gaussian.sample.sample_gaussian`` (Gaussian energy model);
-    see those for the options.
+    Dispatches to ``bmsample.rbm.sample.sample_rbm`` (Bernoulli RBM),
+    ``bmsample.gaussian.sample.sample_gaussian`` (Gaussian energy model) or
+    ``bmsample.grbm.sample.sample_grbm`` (Gaussian-Bernoulli RBM); see those
+    for the options.
     """
     if isinstance(model, BernoulliRBM):
         return sample_rbm(model, num_chains, steps, **options)
     if isinstance(model, GaussianModel):
         return sample_gaussian(model, num_chains, steps, **options)
+    if isinstance(model, GaussianBernoulliRBM):
+        return sample_grbm(model, num_chains, steps, **options)
     raise TypeError(f"model: expected a bmsample model, got {type(model).__name__}")

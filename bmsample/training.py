@@ -36,13 +36,20 @@ from ._validation import (
 from .gaussian import sample as gaussian_sample
 from .gaussian.model import GaussianModel
 from .gaussian.train import GaussianTrainer
+from .grbm import sample as grbm_sample
+from .grbm.model import GaussianBernoulliRBM
+from .grbm.train import GRBMTrainer
 from .rbm.model import BernoulliRBM
 from .rbm.train import RBMTrainer
 
 SCHEMES = ("rdm", "cd", "pcd")
-MODELS = ("rbm", "gaussian")
-P0_LAWS = {"rbm": ("uniform", "bias"), "gaussian": gaussian_sample.INITS}
-SAMPLERS = {"rbm": ("block-gibbs",), "gaussian": gaussian_sample.SAMPLERS}
+MODELS = ("rbm", "gaussian", "gaussian-rbm")
+#: p0 laws of each family; the first is the default.
+P0_LAWS = {"rbm": ("uniform", "bias"), "gaussian": ("uniform", "zeros", "gaussian", "data"),
+           "gaussian-rbm": ("gaussian", "zeros", "data")}
+SAMPLERS = {"rbm": ("block-gibbs",), "gaussian": gaussian_sample.SAMPLERS, "gaussian-rbm": ("block-gibbs",)}
+assert set(P0_LAWS["gaussian"]) == set(gaussian_sample.INITS) and set(P0_LAWS["gaussian-rbm"]) == set(
+    grbm_sample.INITS)
 
 
 class TrainingDiverged(RuntimeError):
@@ -55,19 +62,23 @@ class TrainingConfig:
 
     Parameters
     ----------
-    model : {"rbm", "gaussian"}
-        Model family: Bernoulli RBM or Gaussian energy model.
+    model : {"rbm", "gaussian", "gaussian-rbm"}
+        Model family: Bernoulli RBM, Gaussian energy model, or
+        Gaussian-Bernoulli RBM (real visible units, trained on standardised
+        data; the standardisation is recorded in the model).
     num_hiddens : int
         RBM hidden units.
     scheme : {"rdm", "cd", "pcd"}
     k : int
         Sampler steps per gradient estimate (RBM: block-Gibbs steps;
         Gaussian: Langevin steps or coordinate-Gibbs sweeps).
-    init : str
+    init : str or None
         p0 of the Rdm-k chains (and of the initial PCD chains): RBM
-        {"uniform", "bias"}; Gaussian {"zeros", "uniform", "gaussian", "data"}.
+        {"uniform", "bias"}; Gaussian {"uniform", "zeros", "gaussian",
+        "data"}; Gaussian-Bernoulli RBM {"gaussian", "zeros", "data"}
+        (standardised units).  Default: the first of the family's list.
     init_scale : float
-        Gaussian p0 width: half-width a of uniform [-a, a], or std.
+        Width of a real p0: half-width a of uniform [-a, a], or std.
     sampler : str or None
         RBM "block-gibbs"; Gaussian "langevin" (default) or "gibbs".
     step_size : float
@@ -98,7 +109,7 @@ class TrainingConfig:
     num_hiddens: int = 500
     scheme: str = "rdm"
     k: int = 10
-    init: str = "uniform"
+    init: str | None = None
     init_scale: float = 1.0
     sampler: str | None = None
     step_size: float = 0.01
@@ -122,6 +133,7 @@ class TrainingConfig:
         cfg.num_hiddens = check_int(cfg.num_hiddens, "num_hiddens")
         check_choice(cfg.scheme, "scheme", SCHEMES)
         cfg.k = check_int(cfg.k, "k")
+        cfg.init = P0_LAWS[cfg.model][0] if cfg.init is None else cfg.init
         check_choice(cfg.init, "init", P0_LAWS[cfg.model])
         cfg.init_scale = check_positive_float(cfg.init_scale, "init_scale")
         cfg.sampler = SAMPLERS[cfg.model][0] if cfg.sampler is None else cfg.sampler
@@ -205,21 +217,31 @@ def process_record(cfg, data_name):
               "epochs": cfg.epochs, "updates": cfg.updates, "data": data_name}
     if cfg.model == "rbm":
         record.update(l2=cfg.l2, centered=cfg.centered)
-    else:
+    elif cfg.model == "gaussian":
         record.update(init_scale=cfg.init_scale, step_size=cfg.step_size, temperature=cfg.temperature)
+    else:
+        record.update(init_scale=cfg.init_scale, l2=cfg.l2)
     return record
 
 
-def _start(cfg, data, init_seed, chain_seed, order_seed):
-    """(model, trainer) of the configured family, from the checked data."""
+def _start(cfg, data, init_seed, chain_seed, rows_seed):
+    """(model, trainer, streams) of the configured family, from the checked data.
+
+    ``init_seed`` draws the initial parameters, ``chain_seed`` keys the
+    chains' streams and ``rows_seed`` picks the p0 rows of ``init="data"``.
+    """
     streams = ChainStreams.from_seed_sequence(chain_seed)
     if cfg.model == "rbm":
         model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
                                        dtype=cfg.dtype, weight_scale=cfg.weight_scale)
         return model, RBMTrainer(model, cfg, streams), streams
-    model = GaussianModel.from_data(data, dtype=cfg.dtype)
-    trainer = GaussianTrainer(model, cfg, streams, data, np.random.default_rng(init_seed))
-    return model, trainer, streams
+    if cfg.model == "gaussian":
+        model = GaussianModel.from_data(data, dtype=cfg.dtype)
+        return model, GaussianTrainer(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
+    model = GaussianBernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
+                                           dtype=cfg.dtype, weight_scale=cfg.weight_scale)
+    rows = np.ascontiguousarray(model.standardise(data), dtype=cfg.dtype)
+    return model, GRBMTrainer(model, cfg, streams, rows, np.random.default_rng(rows_seed)), streams
 
 
 def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_name=None, **settings):
@@ -262,9 +284,11 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
     run_dir = prepare_run_directory(out, overwrite) if out is not None else None
 
-    init_seed, chain_seed, order_seed = np.random.SeedSequence(cfg.seed).spawn(3)
-    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, order_seed)
+    init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
+    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed)
     model.process = process_record(cfg, data_name)
+    if cfg.model == "gaussian-rbm":  # trained in standardised units, recorded in the model
+        data = trainer.data
     order = np.random.default_rng(order_seed)
 
     batches_per_epoch = data.shape[0] // cfg.batch_size

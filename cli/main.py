@@ -115,15 +115,15 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 
 @main.command()
 @click.argument("data")
-@click.option("--model", type=click.Choice(["rbm", "gaussian"]),
-              help="Model family: Bernoulli RBM or Gaussian energy model [rbm].")
-@click.option("--hidden", type=int, help="Number of hidden units (rbm) [500].")
+@click.option("--model", type=click.Choice(["rbm", "gaussian", "gaussian-rbm"]),
+              help="Model family: Bernoulli RBM, Gaussian energy model, Gaussian-Bernoulli RBM [rbm].")
+@click.option("--hidden", type=int, help="Number of hidden units (rbm, gaussian-rbm) [500].")
 @click.option("--scheme", type=click.Choice(["rdm", "cd", "pcd"]), help="Training scheme [rdm].")
 @click.option("-k", "--steps", type=int, help="Sampler steps per gradient estimate [10].")
 @click.option("--init", type=click.Choice(FIT_INITS),
-              help="p0 of the Rdm-k / initial PCD chains: rbm uniform|bias; gaussian "
-                   "zeros|uniform|gaussian|data [uniform].")
-@click.option("--init-scale", type=float, help="gaussian p0 width: uniform on [-a, a] or std a [1].")
+              help="p0 of the Rdm-k / initial PCD chains: rbm uniform|bias [uniform]; gaussian "
+                   "uniform|zeros|gaussian|data [uniform]; gaussian-rbm gaussian|zeros|data [gaussian].")
+@click.option("--init-scale", type=float, help="Real p0 width: uniform on [-a, a] or std a [1].")
 @click.option("--sampler", type=click.Choice(["block-gibbs", "langevin", "gibbs"]),
               help="rbm block-gibbs; gaussian langevin|gibbs [langevin].")
 @click.option("--step-size", type=float, help="Langevin step eps (gaussian) [0.01].")
@@ -185,8 +185,8 @@ def _parse_times(text):
 @click.option("--steps", type=int, help="Sampler steps [the model's k].")
 @click.option("--init", type=click.Choice(["uniform", "bias", "data", "chains", "zeros", "gaussian"]),
               help="Initial law [the model's training process]: rbm uniform|bias|data|chains; "
-                   "gaussian zeros|uniform|gaussian|data.")
-@click.option("--init-scale", type=float, help="gaussian p0 width [the model's].")
+                   "gaussian zeros|uniform|gaussian|data; gaussian-rbm zeros|gaussian|data.")
+@click.option("--init-scale", type=float, help="Real p0 width [the model's].")
 @click.option("--sampler", type=click.Choice(["langevin", "gibbs"]), help="gaussian sampler [the model's].")
 @click.option("--step-size", type=float, help="Langevin step [the model's].")
 @click.option("--temperature", type=float, help="gaussian temperature [the model's].")
@@ -216,22 +216,22 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
         raise ValueError(f"out: {out} exists; pass --overwrite to replace it")
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
-    gaussian = isinstance(model, bmsample.GaussianModel)
-    _refuse_options(gaussian, {"--means": means, "--chains init": init == "chains", "--init bias": init == "bias"},
-                    {"--record-moments": record_moments, "--sampler": sampler, "--step-size": step_size,
-                     "--init-scale": init_scale, "--temperature": temperature, "--init zeros": init == "zeros",
-                     "--init gaussian": init == "gaussian"})
+    used = {"--means": means, "--record-moments": record_moments, "--sampler": sampler, "--step-size": step_size,
+            "--temperature": temperature, "--init-scale": init_scale, f"--init {init}": init}
+    _refuse_options(model.family, [name for name, value in used.items() if value])
     data = _data_for_init(model, loaded.chains, init, data_name)
     _set_threads(threads)
     times = _parse_times(record) if record else None
     seed = int(np.random.SeedSequence().entropy) if seed is None else seed
-    if gaussian:
-        result = bmsample.sample(model, chains, steps, init=init, init_scale=init_scale, sampler=sampler,
-                                 step_size=step_size, temperature=temperature, data=data, rng=seed, record=times,
-                                 record_moments=record_moments)
+    options = {"init": init, "data": data, "rng": seed, "record": times}
+    if model.family == "gaussian":
+        options.update(init_scale=init_scale, sampler=sampler, step_size=step_size, temperature=temperature,
+                       record_moments=record_moments)
+    elif model.family == "bernoulli_rbm":
+        options.update(chains=loaded.chains, return_means=means)
     else:
-        result = bmsample.sample(model, chains, steps, init=init, data=data, chains=loaded.chains, rng=seed,
-                                 record=times, return_means=means)
+        options.update(init_scale=init_scale)
+    result = bmsample.sample(model, chains, steps, **options)
     arrays = {"visible": result.visible}
     for name in ("recorded", "visible_means", "means", "covariances"):
         if getattr(result, name, None) is not None:
@@ -246,24 +246,39 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
                f"{result.steps} steps from {result.init}")
 
 
-def _refuse_options(gaussian, rbm_only, gaussian_only):
-    """One clear error for an option that does not apply to the model's family."""
-    wrong = [name for name, used in (rbm_only if gaussian else gaussian_only).items() if used]
-    if wrong:
-        family = "a Gaussian" if gaussian else "an RBM"
-        raise ValueError(f"{wrong[0]}: does not apply to {family} model")
+#: Sample options that apply to some families only (others apply to all).
+OPTION_FAMILIES = {
+    "--means": {"bernoulli_rbm"},
+    "--record-moments": {"gaussian"}, "--sampler": {"gaussian"}, "--step-size": {"gaussian"},
+    "--temperature": {"gaussian"}, "--init-scale": {"gaussian", "gaussian_bernoulli_rbm"},
+    "--init uniform": {"bernoulli_rbm", "gaussian"}, "--init bias": {"bernoulli_rbm"},
+    "--init chains": {"bernoulli_rbm"},
+    "--init zeros": {"gaussian", "gaussian_bernoulli_rbm"}, "--init gaussian": {"gaussian", "gaussian_bernoulli_rbm"},
+}
+FAMILY_NAMES = {"bernoulli_rbm": "a Bernoulli RBM", "gaussian": "a Gaussian", "gaussian_bernoulli_rbm":
+                "a Gaussian-Bernoulli RBM"}
+
+
+def _refuse_options(family, used):
+    """One clear error for the first option in ``used`` that does not apply to ``family``."""
+    for name in used:
+        if family not in OPTION_FAMILIES.get(name, {family}):
+            raise ValueError(f"{name}: does not apply to {FAMILY_NAMES[family]} model")
 
 
 def _data_for_init(model, saved_chains, init, data_name):
     """The dataset rows for --init data (explicit, or the model's own process)."""
     import bmsample
     from bmsample.gaussian.sample import default_init
+    from bmsample.grbm.sample import default_process as grbm_default
     from bmsample.rbm.sample import default_process
 
     if isinstance(model, bmsample.BernoulliRBM):
         resolved = init or default_process(model, saved_chains)[0]
-    else:
+    elif isinstance(model, bmsample.GaussianModel):
         resolved = init or default_init(model)
+    else:
+        resolved = init or grbm_default(model)[0]
     if resolved != "data":
         return None
     name = data_name or (model.process or {}).get("data")

@@ -48,3 +48,17 @@ def test_python_example(tmp_path, monkeypatch):
     later = namespace["later"]
     assert later.times == [10, 100, 1000] and later.recorded.shape == (3, 500, 64)
     assert set(np.unique(later.recorded)) <= {0, 1}
+
+
+def test_every_subpackage_is_listed_for_installation():
+    """A non-editable install ships only the packages pyproject.toml names."""
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover
+        import tomli as tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(("bmsample", *p.parent.relative_to(ROOT / "bmsample").parts))
+             for p in (ROOT / "bmsample").rglob("__init__.py")}
+    assert "bmsample.gaussian" in found and found <= listed

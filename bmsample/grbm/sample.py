@@ -1,0 +1,221 @@
+"""Block-Gibbs sampling of a Gaussian-Bernoulli RBM (public layer over ``_cpu``).
+
+Chains run in standardised units z (see ``bmsample.grbm.model``);
+``sample_grbm`` takes ``data`` and returns states in data units.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._rng import ChainStreams, seed_sequence
+from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
+from ..gaussian._cpu import fill_normal
+from . import _cpu
+from .model import GaussianBernoulliRBM
+
+INITS = ("zeros", "gaussian", "data")
+
+
+class GRBMWorkspace:
+    """Scratch arrays for block-Gibbs steps of ``num_chains`` chains.
+
+    Allocated once and reused across steps and training updates.
+    ``scaled_weights`` holds W / sigma (rows divided by sigma_i), refreshed at
+    every ``gibbs_steps`` call, so that the hidden field (z / sigma) W is one
+    GEMM z @ (W / sigma) with no per-step elementwise pass over the chains.
+    """
+
+    def __init__(self, model, num_chains):
+        dtype = model.dtype
+        self.num_chains = num_chains
+        self.scaled_weights = np.empty((model.num_visibles, model.num_hiddens), dtype=dtype)
+        self.hidden_field = np.empty((num_chains, model.num_hiddens), dtype=dtype)
+        self.hidden = np.empty((num_chains, model.num_hiddens), dtype=dtype)
+        self.visible_field = np.empty((num_chains, model.num_visibles), dtype=dtype)
+
+
+def scaled_weights(model, out):
+    """Write W / sigma[:, None] into ``out`` (num_visibles, num_hiddens) and return it."""
+    return np.divide(model.weight_matrix, model.sigma[:, None], out=out)
+
+
+def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0, visible_means=None, on_step=None):
+    """Run ``steps`` block-Gibbs steps z -> h -> z in place on ``visible`` (standardised units).
+
+    Parameters
+    ----------
+    model : GaussianBernoulliRBM
+    visible : ndarray, shape (num_chains, num_visibles)
+        C-contiguous, model dtype, standardised units; overwritten with the chains after ``steps``.
+    steps : int
+        Number of full steps (0 leaves ``visible`` unchanged).
+    streams : ChainStreams
+        Advanced by two draws per step (hidden layer, then visible layer).
+    workspace : GRBMWorkspace
+        After the call, ``workspace.hidden`` holds the last hidden states.
+    chain_offset : int
+        Stream index of row 0.
+    visible_means : ndarray, shape (num_chains, num_visibles) or None
+        If given, receives E[z | h] = a + sigma * (W h) of the last half-step.
+    on_step : callable(t, visible) or None
+        Called after every step t = 1..steps with the current chains (do not keep a reference).
+
+    Notes
+    -----
+    h_a ~ Bernoulli(sigmoid(b_a + (z @ (W / sigma))_a)), then
+    z_i = a_i + sigma_i (W h)_i + sigma_i xi_i.  1/sigma is folded into a scaled
+    copy of W once per call (``workspace.scaled_weights``).
+    """
+    if steps == 0:
+        return
+    W, a, b, sigma = model.weight_matrix, model.vbias, model.hbias, model.sigma
+    Ws = scaled_weights(model, workspace.scaled_weights)
+    key0, key1 = streams.kernel_args()
+    for t in range(1, steps + 1):
+        np.matmul(visible, Ws, out=workspace.hidden_field)
+        _cpu.sample_bernoulli_layer(workspace.hidden_field, b, key0, key1, streams.next_draw(), chain_offset,
+                                    workspace.hidden)
+        np.matmul(workspace.hidden, W.T, out=workspace.visible_field)
+        if t == steps and visible_means is not None:
+            _cpu.sample_gaussian_visible_with_means(workspace.visible_field, a, sigma, key0, key1,
+                                                    streams.next_draw(), chain_offset, visible, visible_means)
+        else:
+            _cpu.sample_gaussian_visible(workspace.visible_field, a, sigma, key0, key1, streams.next_draw(),
+                                         chain_offset, visible)
+        if on_step is not None:
+            on_step(t, visible)
+
+
+def initial_states(model, num_chains, init, init_scale, streams, generator, *, data=None, chain_offset=0):
+    """Draw ``num_chains`` visible states from p0, standardised units, shape (num_chains, num_visibles).
+
+    Parameters
+    ----------
+    init : {"zeros", "gaussian", "data"}
+        All zeros (the data mean), N(0, init_scale^2) per unit, or random rows of ``data``.
+    init_scale : float
+        Standard deviation of the "gaussian" law (standardised units).
+    streams : ChainStreams
+        Always advanced by one draw, whatever ``init``.
+    generator : numpy Generator
+        Picks the rows for "data" (with replacement only if num_chains > len(data)).
+    data : ndarray, shape (num_samples, num_visibles), optional
+        ALREADY STANDARDISED rows in the model dtype, for "data".
+    """
+    check_choice(init, "init", INITS)
+    dt = model.dtype.type
+    out = np.zeros((num_chains, model.num_visibles), dtype=model.dtype)
+    key0, key1 = streams.kernel_args()
+    draw = streams.next_draw()
+    if init == "gaussian":
+        fill_normal(dt(0), dt(init_scale), key0, key1, draw, chain_offset, out)
+    elif init == "data":
+        if data is None:
+            raise ValueError("init: 'data' needs a dataset (data=...)")
+        rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
+        out[...] = data[rows]
+    return out
+
+
+def default_process(model):
+    """(init, init_scale, steps) that reproduce how ``model`` was trained (see ``sample_grbm``)."""
+    process = model.process or {}
+    init = "data" if process.get("scheme") == "cd" else process.get("init", "gaussian")
+    return init, process.get("init_scale", 1.0), process.get("k")
+
+
+@dataclass
+class GRBMSampleResult:
+    """Output of ``sample_grbm``.
+
+    Attributes
+    ----------
+    visible : ndarray, shape (num_chains, num_visibles)
+        Chains after ``steps`` steps, in DATA units (x = z * data_std + data_mean), model dtype.
+    steps : int
+    init : str
+    times : list of int
+        Recorded times (empty when nothing was recorded).
+    recorded : ndarray, shape (len(times), num_chains, num_visibles) or None
+        Chains at each recorded time (time 0 is the initial state), in data units, model dtype.
+    """
+
+    visible: np.ndarray
+    steps: int
+    init: str
+    times: list
+    recorded: np.ndarray | None = None
+
+
+def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=None, data=None, rng=None, record=None):
+    """Sample visible states of a Gaussian-Bernoulli RBM with block Gibbs.
+
+    By default this reproduces the process the model was trained with: fresh
+    chains from its p0 (``model.process["init"]``, ``["init_scale"]``) run
+    for exactly k (``["k"]``) steps; a CD-k model starts from rows of ``data``.
+
+    Parameters
+    ----------
+    model : GaussianBernoulliRBM
+    num_chains : int, optional
+        Number of independent chains (default 1000).
+    steps : int, optional
+        Number of block-Gibbs steps z -> h -> z (default: the model's k).
+    init : {"zeros", "gaussian", "data"}, optional
+        Initial law in standardised units: all zeros (the data mean),
+        N(0, init_scale^2) per unit, or random rows of ``data``.
+    init_scale : float, optional
+        Standard deviation of the "gaussian" law, standardised units (default: the model's, else 1).
+    data : ndarray, shape (num_samples, num_visibles), optional
+        Rows for ``init="data"``, in DATA units (standardised here with the model's data_mean and data_std).
+    rng : None, int, SeedSequence or Generator
+    record : iterable of int, optional
+        Times t (0 <= t <= steps) at which to store the chains.
+
+    Returns
+    -------
+    GRBMSampleResult
+        States in data units.
+
+    Notes
+    -----
+    Visible units are real, hidden units {0, 1}.  The chains run in
+    standardised units z = (x - data_mean) / data_std, where the model's
+    parameters act; results are returned as x = z * data_std + data_mean.
+    Chain ``c`` uses its own random stream, so results do not depend on the
+    number of threads or on ``num_chains``.
+    """
+    if not isinstance(model, GaussianBernoulliRBM):
+        raise TypeError(f"model: expected a GaussianBernoulliRBM, got {type(model).__name__}")
+    default_init, default_scale, default_steps = default_process(model)
+    init = default_init if init is None else init
+    check_choice(init, "init", INITS)
+    init_scale = check_positive_float(default_scale if init_scale is None else init_scale, "init_scale")
+    steps = default_steps if steps is None else steps
+    if steps is None:
+        raise ValueError("steps: this model records no training process; give the number of steps")
+    steps = check_int(steps, "steps", minimum=0)
+    num_chains = check_int(1000 if num_chains is None else num_chains, "num_chains")
+    times = check_times(record) if record is not None else []
+    if times and times[-1] > steps:
+        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
+    if init == "data":
+        if data is None:
+            raise ValueError("init: 'data' needs a dataset (data=...)")
+        data = model.standardise(check_real_data(data, "data", model.num_visibles, "float64"))
+
+    chain_seed, data_seed = seed_sequence(rng).spawn(2)
+    streams = ChainStreams.from_seed_sequence(chain_seed)
+    visible = initial_states(model, num_chains, init, init_scale, streams, np.random.default_rng(data_seed),
+                             data=data)
+    recorded = np.empty((len(times), num_chains, model.num_visibles), dtype=model.dtype) if times else None
+    slot = {t: i for i, t in enumerate(times)}
+
+    def keep(t, states):
+        if t in slot:
+            recorded[slot[t]] = model.destandardise(states)
+
+    keep(0, visible)
+    gibbs_steps(model, visible, steps, streams, GRBMWorkspace(model, num_chains), on_step=keep if times else None)
+    return GRBMSampleResult(model.destandardise(visible), steps, init, times, recorded)

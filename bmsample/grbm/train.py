@@ -1,0 +1,130 @@
+"""Gradient estimation and parameter updates of a Gaussian-Bernoulli RBM under the
+Rdm-k, CD-k and PCD-k schemes (see ``bmsample.training`` for the loop).
+
+Everything here is in standardised units: the loop standardises the data once
+with the model's ``data_mean`` / ``data_std`` (``model.standardise``) and hands
+over standardised minibatches.
+"""
+
+import numpy as np
+
+from . import _cpu
+from .sample import GRBMWorkspace, gibbs_steps, initial_states, scaled_weights
+
+
+class GRBMTrainer:
+    """Holds the negative-phase chains and workspaces of one training run.
+
+    Parameters
+    ----------
+    model : GaussianBernoulliRBM
+        Updated in place (W, vbias, hbias; sigma, data_mean and data_std are fixed).
+    config : TrainingConfig
+        Uses scheme, k, init ("zeros", "gaussian", "data"), init_scale,
+        batch_size, num_chains and l2.
+    streams : ChainStreams
+        Random streams of the negative chains.
+    data : ndarray, shape (num_samples, num_visibles)
+        The STANDARDISED training data (model dtype), source of the p0 rows for ``init="data"``.
+    generator : numpy Generator
+        Picks the p0 rows for ``init="data"``.
+    chains : ndarray, shape (num_chains, num_visibles), optional
+        Persistent chains to resume a PCD run (standardised units); default: fresh p0 draws.
+
+    Notes
+    -----
+    Gradient ascent on the log-likelihood with P(h|z) on both phases and sigma fixed:
+
+        dW = <(z/sigma) P(h|z)^T>_data - <(z/sigma) P(h|z)^T>_chains - l2 W
+        da = <(z - a)/sigma^2>_data - <(z - a)/sigma^2>_chains = (<z>_data - <z>_chains) / sigma^2
+        db = <P(h|z)>_data - <P(h|z)>_chains
+
+    where the chains are, at every update, fresh draws from p0 run for k
+    block-Gibbs steps (Rdm-k), the minibatch run for k steps (CD-k), or the
+    persistent chains run for k more steps (PCD-k).  ``chains`` holds the PCD
+    chains in standardised units (None for the other schemes).
+    """
+
+    def __init__(self, model, config, streams, data, generator, chains=None):
+        self.model = model
+        self.config = config
+        self.streams = streams
+        self.data = data
+        self.generator = generator
+        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+        self.workspace = GRBMWorkspace(model, self.num_chains)
+        self.chain_hidden = np.empty((self.num_chains, model.num_hiddens), dtype=model.dtype)
+        self.batch_hidden = np.empty((config.batch_size, model.num_hiddens), dtype=model.dtype)
+        self.chains = chains
+        if config.scheme == "pcd" and self.chains is None:
+            self.chains = self._draw_p0()
+
+    def _draw_p0(self):
+        cfg = self.config
+        return initial_states(self.model, self.num_chains, cfg.init, cfg.init_scale, self.streams, self.generator,
+                              data=self.data)
+
+    def negative_chains(self, batch):
+        """The chains of this update's negative phase after k steps, shape (num_chains, num_visibles)."""
+        scheme = self.config.scheme
+        if scheme == "rdm":
+            chains = self._draw_p0()
+        elif scheme == "cd":
+            chains = batch.copy()
+        else:
+            chains = self.chains
+        gibbs_steps(self.model, chains, self.config.k, self.streams, self.workspace)
+        return chains
+
+    def _hidden_means(self, visible, out):
+        """P(h = 1 | z) = sigmoid(z @ (W / sigma) + b) into ``out``."""
+        np.matmul(visible, self.workspace.scaled_weights, out=out)
+        _cpu.bernoulli_means(out, self.model.hbias, out)
+        return out
+
+    def gradient(self, batch):
+        """Estimate the log-likelihood gradient on the standardised ``batch`` (batch_size, num_visibles).
+
+        Returns
+        -------
+        grads : tuple (grad_w, grad_a, grad_b)
+            Shapes (num_visibles, num_hiddens), (num_visibles,), (num_hiddens,), model dtype.
+        metrics : dict
+            "mean_rmse": rms error of the chains' visible means against the batch's;
+            "variance_rmse": the same for the per-unit variances (standardised units).
+        """
+        model, cfg = self.model, self.config
+        dt = model.dtype.type
+        chains = self.negative_chains(batch)
+        scaled_weights(model, self.workspace.scaled_weights)
+        batch_hidden = self._hidden_means(batch, self.batch_hidden[:batch.shape[0]])
+        chain_hidden = self._hidden_means(chains, self.chain_hidden)
+        inv_sigma = dt(1) / model.sigma
+        # (z / sigma)^T P: the 1/sigma row scaling is applied once to the (num_visibles, num_hiddens) result.
+        grad_w = (batch.T @ batch_hidden) * dt(1.0 / batch.shape[0])
+        grad_w += (chains.T @ chain_hidden) * dt(-1.0 / chains.shape[0])
+        grad_w *= inv_sigma[:, None]
+        mean_data, mean_chains = batch.mean(axis=0), chains.mean(axis=0)
+        grad_a = (mean_data - mean_chains) * inv_sigma * inv_sigma
+        grad_b = batch_hidden.mean(axis=0) - chain_hidden.mean(axis=0)
+        if cfg.l2:
+            grad_w -= dt(cfg.l2) * model.weight_matrix
+        metrics = {"mean_rmse": float(np.sqrt(np.mean((mean_chains - mean_data) ** 2))),
+                   "variance_rmse": float(np.sqrt(np.mean((chains.var(axis=0) - batch.var(axis=0)) ** 2)))}
+        return (grad_w, grad_a, grad_b), metrics
+
+    def update(self, batch, learning_rate):
+        """One gradient-ascent step on ``batch``; returns the metrics of ``gradient``."""
+        (grad_w, grad_a, grad_b), metrics = self.gradient(batch)
+        lr = self.model.dtype.type(learning_rate)
+        self.model.weight_matrix += lr * grad_w
+        self.model.vbias += lr * grad_a
+        self.model.hbias += lr * grad_b
+        return metrics
+
+    def parameters_finite(self):
+        """False when a parameter is NaN or inf, or so large that its sum overflows."""
+        m = self.model
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool(np.isfinite(m.weight_matrix.sum()) and np.isfinite(m.vbias.sum())
+                        and np.isfinite(m.hbias.sum()))
