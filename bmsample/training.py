@@ -85,6 +85,10 @@ class TrainingConfig:
         Langevin step eps (Gaussian).
     temperature : float
         Langevin / Gibbs temperature (Gaussian).
+    sigma : float
+        Gaussian-Bernoulli RBM visible standard deviation, in standardised
+        units (fixed, not learned; below 1 lets the model fit clusters
+        tighter than the data's overall spread).
     learning_rate : float
     batch_size : int
     num_chains : int or None
@@ -114,6 +118,7 @@ class TrainingConfig:
     sampler: str | None = None
     step_size: float = 0.01
     temperature: float = 1.0
+    sigma: float = 1.0
     learning_rate: float = 0.01
     batch_size: int = 100
     num_chains: int | None = None
@@ -140,6 +145,7 @@ class TrainingConfig:
         check_choice(cfg.sampler, "sampler", SAMPLERS[cfg.model])
         cfg.step_size = check_positive_float(cfg.step_size, "step_size")
         cfg.temperature = check_positive_float(cfg.temperature, "temperature")
+        cfg.sigma = check_positive_float(cfg.sigma, "sigma")
         cfg.learning_rate = check_positive_float(cfg.learning_rate, "learning_rate")
         cfg.batch_size = check_int(cfg.batch_size, "batch_size")
         cfg.num_chains = cfg.batch_size if cfg.num_chains is None else check_int(cfg.num_chains, "num_chains")
@@ -220,7 +226,7 @@ def process_record(cfg, data_name):
     elif cfg.model == "gaussian":
         record.update(init_scale=cfg.init_scale, step_size=cfg.step_size, temperature=cfg.temperature)
     else:
-        record.update(init_scale=cfg.init_scale, l2=cfg.l2)
+        record.update(init_scale=cfg.init_scale, l2=cfg.l2, sigma=cfg.sigma)
     return record
 
 
@@ -239,7 +245,7 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed):
         model = GaussianModel.from_data(data, dtype=cfg.dtype)
         return model, GaussianTrainer(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
     model = GaussianBernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
-                                           dtype=cfg.dtype, weight_scale=cfg.weight_scale)
+                                           dtype=cfg.dtype, weight_scale=cfg.weight_scale, sigma=cfg.sigma)
     rows = np.ascontiguousarray(model.standardise(data), dtype=cfg.dtype)
     return model, GRBMTrainer(model, cfg, streams, rows, np.random.default_rng(rows_seed)), streams
 

@@ -22,6 +22,7 @@ EXIT_INTERRUPTED = 130
 SETTINGS = {  # CLI option name -> TrainingConfig field
     "model": "model", "hidden": "num_hiddens", "scheme": "scheme", "steps": "k", "init": "init",
     "init_scale": "init_scale", "sampler": "sampler", "step_size": "step_size", "temperature": "temperature",
+    "sigma": "sigma",
     "epochs": "epochs", "updates": "updates", "batch_size": "batch_size", "chains": "num_chains",
     "learning_rate": "learning_rate", "l2": "l2", "centered": "centered", "dtype": "dtype",
     "seed": "seed",
@@ -128,6 +129,7 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
               help="rbm block-gibbs; gaussian langevin|gibbs [langevin].")
 @click.option("--step-size", type=float, help="Langevin step eps (gaussian) [0.01].")
 @click.option("--temperature", type=float, help="Sampler temperature (gaussian) [1].")
+@click.option("--sigma", type=float, help="Visible std in standardised units (gaussian-rbm, fixed) [1].")
 @click.option("--epochs", type=int, help="Passes over the data [20].")
 @click.option("--updates", type=int, help="Number of parameter updates (instead of --epochs).")
 @click.option("--batch-size", type=int, help="Minibatch size [100].")

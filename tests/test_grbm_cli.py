@@ -61,3 +61,14 @@ def test_fit_refuses_bad_input(tmp_path):
     assert result.exit_code == 2 and "NaN or inf" in result.stderr
     result = run_cli(["fit", "wine", "--model", "gaussian-rbm", "--init", "bias", "--out", tmp_path / "run"])
     assert result.exit_code == 2 and "init" in result.stderr
+
+
+def test_sigma_is_used_and_recorded(tmp_path):
+    result = run_cli(["fit", "wine", "--model", "gaussian-rbm", "--hidden", "4", "--updates", "3", "--batch-size",
+                      "50", "--sigma", "0.4", "--seed", "0", "--out", tmp_path / "run", "--quiet"])
+    assert result.exit_code == 0, result.output
+    model = bmsample.load_model(tmp_path / "run" / "model.npz")
+    np.testing.assert_allclose(model.sigma, 0.4, rtol=1e-6)
+    assert model.process["sigma"] == 0.4
+    bad = run_cli(["fit", "wine", "--model", "gaussian-rbm", "--sigma", "0", "--out", tmp_path / "bad"])
+    assert bad.exit_code == 2 and "sigma" in bad.stderr
