@@ -253,3 +253,12 @@ def test_cd_model_samples_from_the_data_by_default(tmp_path):
     with np.load(out, allow_pickle=False) as f:
         rows = {tuple(r) for r in f["visible"].astype(np.float64).round(4)}
     assert rows <= {tuple(r) for r in data.astype(np.float32).astype(np.float64).round(4)}
+
+
+def test_cli_gaussian_sample_refuses_data_of_the_wrong_width(gaussian_run):
+    tmp_path, model_path = gaussian_run
+    np.save(tmp_path / "wide.npy", np.zeros((10, 4)))
+    result = run_cli(["sample", model_path, "--init", "data", "--data", tmp_path / "wide.npy", "--out",
+                      tmp_path / "s.npz"])
+    assert result.exit_code == 2 and "expected 3 columns" in result.stderr
+    assert not (tmp_path / "s.npz").exists()
