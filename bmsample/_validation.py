@@ -45,14 +45,8 @@ def check_choice(value, name, choices):
     return value
 
 
-def check_binary_data(data, name="data", num_columns=None, dtype="float32"):
-    """A non-empty finite 2-d array of exact 0/1 values, returned C-contiguous in ``dtype``.
-
-    Parameters
-    ----------
-    num_columns : int or None
-        Required number of columns (the model's visible units).
-    """
+def _check_numeric_table(data, name, num_columns):
+    """A non-empty 2-d numeric array with ``num_columns`` columns and no NaN or inf."""
     array = np.asarray(data)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
         raise TypeError(f"{name}: expected a numeric array, got dtype {array.dtype}")
@@ -65,6 +59,18 @@ def check_binary_data(data, name="data", num_columns=None, dtype="float32"):
                          f"got {array.shape[1]}")
     if np.issubdtype(array.dtype, np.floating) and not np.all(np.isfinite(array)):
         raise ValueError(f"{name}: contains NaN or inf")
+    return array
+
+
+def check_binary_data(data, name="data", num_columns=None, dtype="float32"):
+    """A non-empty finite 2-d array of exact 0/1 values, returned C-contiguous in ``dtype``.
+
+    Parameters
+    ----------
+    num_columns : int or None
+        Required number of columns (the model's visible units).
+    """
+    array = _check_numeric_table(data, name, num_columns)
     if array.dtype != bool:
         bad = (array != 0) & (array != 1)
         if bad.any():
@@ -86,15 +92,4 @@ def check_times(times, name="record"):
 
 def check_real_data(data, name="data", num_columns=None, dtype="float32"):
     """A non-empty finite 2-d numeric array, returned C-contiguous in ``dtype``."""
-    array = np.asarray(data)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name}: expected a numeric array, got dtype {array.dtype}")
-    if array.ndim != 2:
-        raise ValueError(f"{name}: expected a 2-d array (samples x units), got shape {array.shape}")
-    if array.shape[0] == 0 or array.shape[1] == 0:
-        raise ValueError(f"{name}: is empty (shape {array.shape})")
-    if num_columns is not None and array.shape[1] != num_columns:
-        raise ValueError(f"{name}: expected {num_columns} columns (the model's units), got {array.shape[1]}")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: contains NaN or inf")
-    return np.ascontiguousarray(array, dtype=check_dtype(dtype))
+    return np.ascontiguousarray(_check_numeric_table(data, name, num_columns), dtype=check_dtype(dtype))

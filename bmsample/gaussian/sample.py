@@ -70,17 +70,30 @@ def run_sampler(model, state, steps, streams, workspace, *, sampler, step_size, 
                      on_step=on_step)
 
 
-def initial_states(num_chains, num_units, init, init_scale, streams, generator, dtype, *, data=None):
-    """Draw ``num_chains`` states from p0, shape (num_chains, num_units)."""
+def initial_states(num_chains, num_units, init, init_scale, streams, generator, dtype, *, data=None,
+                   chain_offset=0):
+    """Draw ``num_chains`` real states from p0, shape (num_chains, num_units).
+
+    Parameters
+    ----------
+    init : {"zeros", "uniform", "gaussian", "data"}
+        All zeros, uniform on [-init_scale, init_scale], N(0, init_scale^2),
+        or random rows of ``data``.
+    streams : ChainStreams
+        Always advanced by one draw, whatever ``init``.
+    generator : numpy Generator
+        Picks the rows for "data" (with replacement only if num_chains > len(data)).
+    data : ndarray, shape (num_samples, num_units), optional
+    """
     check_choice(init, "init", INITS)
     dt = np.dtype(dtype).type
     out = np.zeros((num_chains, num_units), dtype=dtype)
     key0, key1 = streams.kernel_args()
     draw = streams.next_draw()
     if init == "uniform":
-        _cpu.fill_uniform(dt(-init_scale), dt(init_scale), key0, key1, draw, 0, out)
+        _cpu.fill_uniform(dt(-init_scale), dt(init_scale), key0, key1, draw, chain_offset, out)
     elif init == "gaussian":
-        _cpu.fill_normal(dt(0), dt(init_scale), key0, key1, draw, 0, out)
+        _cpu.fill_normal(dt(0), dt(init_scale), key0, key1, draw, chain_offset, out)
     elif init == "data":
         if data is None:
             raise ValueError("init: 'data' needs a dataset (data=...)")

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
-from ..gaussian._cpu import fill_normal
+from ..gaussian.sample import initial_states as gaussian_initial_states
 from . import _cpu
 from .model import GaussianBernoulliRBM
 
@@ -104,18 +104,8 @@ def initial_states(model, num_chains, init, init_scale, streams, generator, *, d
         ALREADY STANDARDISED rows in the model dtype, for "data".
     """
     check_choice(init, "init", INITS)
-    dt = model.dtype.type
-    out = np.zeros((num_chains, model.num_visibles), dtype=model.dtype)
-    key0, key1 = streams.kernel_args()
-    draw = streams.next_draw()
-    if init == "gaussian":
-        fill_normal(dt(0), dt(init_scale), key0, key1, draw, chain_offset, out)
-    elif init == "data":
-        if data is None:
-            raise ValueError("init: 'data' needs a dataset (data=...)")
-        rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
-        out[...] = data[rows]
-    return out
+    return gaussian_initial_states(num_chains, model.num_visibles, init, init_scale, streams, generator, model.dtype,
+                                   data=data, chain_offset=chain_offset)
 
 
 def default_process(model):
