@@ -6,6 +6,7 @@ Public API::
     BernoulliRBM                      binary RBM and its reference maths
     GaussianModel                     Gaussian energy model E = x^T J x / 2 - h^T x
     GaussianBernoulliRBM              real visible, binary hidden units
+    IsingModel                        fully connected Boltzmann machine on +-1 spins
     fit, TrainingConfig, FitResult    Rdm-k / CD-k / PCD-k training
     sample                            sampling; reproduces the training process by default
     save_model, load_model            versioned .npz files
@@ -23,6 +24,7 @@ from .gaussian.model import GaussianModel  # noqa: E402
 from .gaussian.sample import GaussianSampleResult  # noqa: E402
 from .grbm.model import GaussianBernoulliRBM  # noqa: E402
 from .io import ModelFileError, load_model, read_model_file, save_model  # noqa: E402
+from .ising.model import IsingModel  # noqa: E402
 from .rbm.model import BernoulliRBM  # noqa: E402
 from .rbm.sample import SampleResult  # noqa: E402
 from .sampling import sample  # noqa: E402
@@ -30,6 +32,6 @@ from .training import FitResult, TrainingConfig, TrainingDiverged, fit  # noqa: 
 
 __all__ = [
     "BernoulliRBM", "Dataset", "FitResult", "GaussianBernoulliRBM", "GaussianModel", "GaussianSampleResult",
-    "ModelFileError", "SampleResult", "TrainingConfig", "TrainingDiverged", "__version__", "fit", "list_datasets",
-    "load_dataset", "load_model", "read_model_file", "sample", "save_model", "set_num_threads",
+    "IsingModel", "ModelFileError", "SampleResult", "TrainingConfig", "TrainingDiverged", "__version__", "fit",
+    "list_datasets", "load_dataset", "load_model", "read_model_file", "sample", "save_model", "set_num_threads",
 ]

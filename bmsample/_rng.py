@@ -167,6 +167,12 @@ class ChainStreams:
         self.draw += 1
         return draw
 
+    def reserve(self, count):
+        """Reserve ``count`` consecutive draws and return the first index."""
+        first = self.draw
+        self.draw += int(count)
+        return first
+
     def kernel_args(self):
         """(key0, key1) as the uint32 scalars the kernels take."""
         return np.uint32(self.key[0]), np.uint32(self.key[1])

@@ -4,7 +4,8 @@ A model file holds the parameter arrays of its family (Bernoulli RBM:
 ``weight_matrix``, ``vbias``, ``hbias`` and optionally ``data_means``;
 Gaussian model: ``coupling_matrix``, ``field`` and optionally ``data_mean``,
 ``data_variance``; Gaussian-Bernoulli RBM: ``weight_matrix``, ``vbias``,
-``hbias``, ``sigma``, ``data_mean``, ``data_std``), optionally ``chains`` (PCD persistent chains), and
+``hbias``, ``sigma``, ``data_mean``, ``data_std``; Ising model:
+``coupling_matrix``, ``field``, ``data_magnetisation``), optionally ``chains`` (PCD persistent chains), and
 ``metadata``: a 0-d string array with JSON
 
     {"format": "bmsample", "schema_version": 1, "family": "bernoulli_rbm",
@@ -28,10 +29,11 @@ import numpy as np
 from ._version import __version__
 from .gaussian.model import GaussianModel
 from .grbm.model import GaussianBernoulliRBM
+from .ising.model import IsingModel
 from .rbm.model import BernoulliRBM
 
 SCHEMA_VERSION = 1
-FAMILIES = {cls.family: cls for cls in (BernoulliRBM, GaussianModel, GaussianBernoulliRBM)}
+FAMILIES = {cls.family: cls for cls in (BernoulliRBM, GaussianModel, GaussianBernoulliRBM, IsingModel)}
 
 
 class ModelFileError(ValueError):
@@ -98,7 +100,7 @@ def save_model(path, model, *, chains=None, seed=None, extra_metadata=None):
     ----------
     path : str or Path
         Destination ``.npz`` file; replaced atomically if it exists.
-    model : BernoulliRBM, GaussianModel or GaussianBernoulliRBM
+    model : BernoulliRBM, GaussianModel, GaussianBernoulliRBM or IsingModel
     chains : ndarray, shape (num_chains, num_units), optional
     seed : int, optional
         Seed of the run, recorded in the metadata.

@@ -4,6 +4,8 @@ from .gaussian.model import GaussianModel
 from .gaussian.sample import sample_gaussian
 from .grbm.model import GaussianBernoulliRBM
 from .grbm.sample import sample_grbm
+from .ising.model import IsingModel
+from .ising.sample import sample_ising
 from .rbm.model import BernoulliRBM
 from .rbm.sample import sample_rbm
 
@@ -13,8 +15,9 @@ def sample(model, num_chains=None, steps=None, **options):
 
     Dispatches to ``bmsample.rbm.sample.sample_rbm`` (Bernoulli RBM),
     ``bmsample.gaussian.sample.sample_gaussian`` (Gaussian energy model) or
-    ``bmsample.grbm.sample.sample_grbm`` (Gaussian-Bernoulli RBM); see those
-    for the options.
+    ``bmsample.grbm.sample.sample_grbm`` (Gaussian-Bernoulli RBM) or
+    ``bmsample.ising.sample.sample_ising`` (Ising / independent spins); see
+    those for the options.
     """
     if isinstance(model, BernoulliRBM):
         return sample_rbm(model, num_chains, steps, **options)
@@ -22,4 +25,6 @@ def sample(model, num_chains=None, steps=None, **options):
         return sample_gaussian(model, num_chains, steps, **options)
     if isinstance(model, GaussianBernoulliRBM):
         return sample_grbm(model, num_chains, steps, **options)
+    if isinstance(model, IsingModel):
+        return sample_ising(model, num_chains, steps, **options)
     raise TypeError(f"model: expected a bmsample model, got {type(model).__name__}")

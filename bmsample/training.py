@@ -39,15 +39,20 @@ from .gaussian.train import GaussianTrainer
 from .grbm import sample as grbm_sample
 from .grbm.model import GaussianBernoulliRBM
 from .grbm.train import GRBMTrainer
+from .ising import sample as ising_sample
+from .ising.model import IsingModel, to_spins
+from .ising.train import IsingTrainer
 from .rbm.model import BernoulliRBM
 from .rbm.train import RBMTrainer
 
 SCHEMES = ("rdm", "cd", "pcd")
-MODELS = ("rbm", "gaussian", "gaussian-rbm")
+MODELS = ("rbm", "gaussian", "gaussian-rbm", "ising", "independent")
 #: p0 laws of each family; the first is the default.
 P0_LAWS = {"rbm": ("uniform", "bias"), "gaussian": ("uniform", "zeros", "gaussian", "data"),
-           "gaussian-rbm": ("gaussian", "zeros", "data")}
-SAMPLERS = {"rbm": ("block-gibbs",), "gaussian": gaussian_sample.SAMPLERS, "gaussian-rbm": ("block-gibbs",)}
+           "gaussian-rbm": ("gaussian", "zeros", "data"), "ising": ("uniform", "bias"),
+           "independent": ("uniform", "bias")}
+SAMPLERS = {"rbm": ("block-gibbs",), "gaussian": gaussian_sample.SAMPLERS, "gaussian-rbm": ("block-gibbs",),
+            "ising": tuple(ising_sample.SAMPLERS), "independent": tuple(ising_sample.SAMPLERS)}
 assert set(P0_LAWS["gaussian"]) == set(gaussian_sample.INITS) and set(P0_LAWS["gaussian-rbm"]) == set(
     grbm_sample.INITS)
 
@@ -62,10 +67,11 @@ class TrainingConfig:
 
     Parameters
     ----------
-    model : {"rbm", "gaussian", "gaussian-rbm"}
-        Model family: Bernoulli RBM, Gaussian energy model, or
+    model : {"rbm", "gaussian", "gaussian-rbm", "ising", "independent"}
+        Model family: Bernoulli RBM, Gaussian energy model,
         Gaussian-Bernoulli RBM (real visible units, trained on standardised
-        data; the standardisation is recorded in the model).
+        data; the standardisation is recorded in the model), fully connected
+        Boltzmann machine on +-1 spins, or independent spins (its J = 0 case).
     num_hiddens : int
         RBM hidden units.
     scheme : {"rdm", "cd", "pcd"}
@@ -80,7 +86,9 @@ class TrainingConfig:
     init_scale : float
         Width of a real p0: half-width a of uniform [-a, a], or std.
     sampler : str or None
-        RBM "block-gibbs"; Gaussian "langevin" (default) or "gibbs".
+        RBM "block-gibbs"; Gaussian "langevin" (default) or "gibbs"; Ising
+        "heat-bath" (sequential, default), "random-site" or "metropolis"
+        (one step = one sweep of N site updates).
     step_size : float
         Langevin step eps (Gaussian).
     temperature : float
@@ -225,7 +233,7 @@ def process_record(cfg, data_name):
         record.update(l2=cfg.l2, centered=cfg.centered)
     elif cfg.model == "gaussian":
         record.update(init_scale=cfg.init_scale, step_size=cfg.step_size, temperature=cfg.temperature)
-    else:
+    elif cfg.model == "gaussian-rbm":
         record.update(init_scale=cfg.init_scale, l2=cfg.l2, sigma=cfg.sigma)
     return record
 
@@ -241,6 +249,9 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed):
         model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
                                        dtype=cfg.dtype, weight_scale=cfg.weight_scale)
         return model, RBMTrainer(model, cfg, streams), streams
+    if cfg.model in ("ising", "independent"):
+        model = IsingModel.from_data(data, independent=cfg.model == "independent", dtype=cfg.dtype)
+        return model, IsingTrainer(model, cfg, streams, data), streams
     if cfg.model == "gaussian":
         model = GaussianModel.from_data(data, dtype=cfg.dtype)
         return model, GaussianTrainer(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
@@ -284,7 +295,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     if settings:
         cfg = TrainingConfig(**{**asdict(cfg), **settings})
     cfg = cfg.validated()
-    check = check_binary_data if cfg.model == "rbm" else check_real_data
+    check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
@@ -315,10 +326,13 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
                 metrics = trainer.update(batch, cfg.learning_rate)
             update += 1
+            where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
             if not trainer.parameters_finite():
-                where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
                 raise TrainingDiverged(f"training diverged: parameters became NaN or inf at update "
                                        f"{update} (epoch {epoch + 1}){where}; try a smaller learning rate")
+            runaway = trainer.divergence() if hasattr(trainer, "divergence") else None
+            if runaway:
+                raise TrainingDiverged(f"training diverged at update {update} (epoch {epoch + 1}): {runaway}{where}")
             now = time.perf_counter() - start
             if update in marks or update % log_interval == 0:
                 record = {"update": update, "epoch": epoch + 1, "seconds": round(now, 4), **metrics,

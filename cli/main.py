@@ -116,17 +116,21 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 
 @main.command()
 @click.argument("data")
-@click.option("--model", type=click.Choice(["rbm", "gaussian", "gaussian-rbm"]),
-              help="Model family: Bernoulli RBM, Gaussian energy model, Gaussian-Bernoulli RBM [rbm].")
+@click.option("--model", type=click.Choice(["rbm", "gaussian", "gaussian-rbm", "ising", "independent"]),
+              help="Model family: Bernoulli RBM, Gaussian energy model, Gaussian-Bernoulli RBM, fully connected "
+                   "Boltzmann machine on +-1 spins, independent spins [rbm].")
 @click.option("--hidden", type=int, help="Number of hidden units (rbm, gaussian-rbm) [500].")
 @click.option("--scheme", type=click.Choice(["rdm", "cd", "pcd"]), help="Training scheme [rdm].")
 @click.option("-k", "--steps", type=int, help="Sampler steps per gradient estimate [10].")
 @click.option("--init", type=click.Choice(FIT_INITS),
               help="p0 of the Rdm-k / initial PCD chains: rbm uniform|bias [uniform]; gaussian "
-                   "uniform|zeros|gaussian|data [uniform]; gaussian-rbm gaussian|zeros|data [gaussian].")
+                   "uniform|zeros|gaussian|data [uniform]; gaussian-rbm gaussian|zeros|data [gaussian]; "
+                   "ising, independent uniform|bias [uniform].")
 @click.option("--init-scale", type=float, help="Real p0 width: uniform on [-a, a] or std a [1].")
-@click.option("--sampler", type=click.Choice(["block-gibbs", "langevin", "gibbs"]),
-              help="rbm block-gibbs; gaussian langevin|gibbs [langevin].")
+@click.option("--sampler", type=click.Choice(["block-gibbs", "langevin", "gibbs", "heat-bath", "random-site",
+                                              "metropolis"]),
+              help="rbm block-gibbs; gaussian langevin|gibbs [langevin]; ising, independent "
+                   "heat-bath|random-site|metropolis sweeps [heat-bath].")
 @click.option("--step-size", type=float, help="Langevin step eps (gaussian) [0.01].")
 @click.option("--temperature", type=float, help="Sampler temperature (gaussian) [1].")
 @click.option("--sigma", type=float, help="Visible std in standardised units (gaussian-rbm, fixed) [1].")
@@ -187,15 +191,18 @@ def _parse_times(text):
 @click.option("--steps", type=int, help="Sampler steps [the model's k].")
 @click.option("--init", type=click.Choice(["uniform", "bias", "data", "chains", "zeros", "gaussian"]),
               help="Initial law [the model's training process]: rbm uniform|bias|data|chains; "
-                   "gaussian zeros|uniform|gaussian|data; gaussian-rbm zeros|gaussian|data.")
+                   "gaussian zeros|uniform|gaussian|data; gaussian-rbm zeros|gaussian|data; "
+                   "ising uniform|bias|data|chains.")
 @click.option("--init-scale", type=float, help="Real p0 width [the model's].")
-@click.option("--sampler", type=click.Choice(["langevin", "gibbs"]), help="gaussian sampler [the model's].")
+@click.option("--sampler", type=click.Choice(["langevin", "gibbs", "heat-bath", "random-site", "metropolis"]),
+              help="gaussian langevin|gibbs; ising heat-bath|random-site|metropolis [the model's].")
 @click.option("--step-size", type=float, help="Langevin step [the model's].")
 @click.option("--temperature", type=float, help="gaussian temperature [the model's].")
 @click.option("--data", "data_name", help="Dataset for --init data [the training data].")
 @click.option("--record", help="Comma-separated times at which to store the chains, e.g. 0,1,10.")
 @click.option("--record-moments", is_flag=True,
-              help="gaussian: store only the chain means and covariances at the --record times.")
+              help="gaussian: store only the chain means and covariances at the --record times; ising: the "
+                   "magnetisations and correlations.")
 @click.option("--means", is_flag=True, help="rbm: also store P(v=1|h) of the last half-step.")
 @click.option("--seed", type=int, help="Random seed [fresh].")
 @click.option("--threads", type=int, help="Threads [CPUs available to this process].")
@@ -231,11 +238,13 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
                        record_moments=record_moments)
     elif model.family == "bernoulli_rbm":
         options.update(chains=loaded.chains, return_means=means)
+    elif model.family == "ising":
+        options.update(sampler=sampler, chains=loaded.chains, record_moments=record_moments)
     else:
         options.update(init_scale=init_scale)
     result = bmsample.sample(model, chains, steps, **options)
     arrays = {"visible": result.visible}
-    for name in ("recorded", "visible_means", "means", "covariances"):
+    for name in ("recorded", "visible_means", "means", "covariances", "magnetisations", "correlations"):
         if getattr(result, name, None) is not None:
             arrays[name] = getattr(result, name)
     if result.times:
@@ -251,14 +260,14 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
 #: Sample options that apply to some families only (others apply to all).
 OPTION_FAMILIES = {
     "--means": {"bernoulli_rbm"},
-    "--record-moments": {"gaussian"}, "--sampler": {"gaussian"}, "--step-size": {"gaussian"},
+    "--record-moments": {"gaussian", "ising"}, "--sampler": {"gaussian", "ising"}, "--step-size": {"gaussian"},
     "--temperature": {"gaussian"}, "--init-scale": {"gaussian", "gaussian_bernoulli_rbm"},
-    "--init uniform": {"bernoulli_rbm", "gaussian"}, "--init bias": {"bernoulli_rbm"},
-    "--init chains": {"bernoulli_rbm"},
+    "--init uniform": {"bernoulli_rbm", "gaussian", "ising"}, "--init bias": {"bernoulli_rbm", "ising"},
+    "--init chains": {"bernoulli_rbm", "ising"},
     "--init zeros": {"gaussian", "gaussian_bernoulli_rbm"}, "--init gaussian": {"gaussian", "gaussian_bernoulli_rbm"},
 }
 FAMILY_NAMES = {"bernoulli_rbm": "a Bernoulli RBM", "gaussian": "a Gaussian", "gaussian_bernoulli_rbm":
-                "a Gaussian-Bernoulli RBM"}
+                "a Gaussian-Bernoulli RBM", "ising": "an Ising"}
 
 
 def _refuse_options(family, used):
@@ -273,12 +282,15 @@ def _data_for_init(model, saved_chains, init, data_name):
     import bmsample
     from bmsample.gaussian.sample import default_init
     from bmsample.grbm.sample import default_process as grbm_default
+    from bmsample.ising.sample import default_process as ising_default
     from bmsample.rbm.sample import default_process
 
     if isinstance(model, bmsample.BernoulliRBM):
         resolved = init or default_process(model, saved_chains)[0]
     elif isinstance(model, bmsample.GaussianModel):
         resolved = init or default_init(model)
+    elif isinstance(model, bmsample.IsingModel):
+        resolved = init or ising_default(model, saved_chains)[0]
     else:
         resolved = init or grbm_default(model)[0]
     if resolved != "data":

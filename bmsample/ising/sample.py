@@ -1,0 +1,179 @@
+"""Sweeps of a fully connected Boltzmann machine (public layer over ``_cpu``)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._rng import ChainStreams, seed_sequence
+from .._validation import check_choice, check_int, check_times
+from ..rbm.sample import independent_site_chains
+from . import _cpu
+from .model import IsingModel, to_spins
+
+SAMPLERS = {"heat-bath": _cpu.HEAT_BATH, "random-site": _cpu.RANDOM_SITE, "metropolis": _cpu.METROPOLIS}
+INITS = ("uniform", "bias", "data", "chains")
+
+
+class IsingWorkspace:
+    """Local fields of ``num_chains`` chains."""
+
+    def __init__(self, model, num_chains):
+        self.local_field = np.empty((num_chains, model.num_units), dtype=model.dtype)
+
+
+def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offset=0, on_step=None):
+    """Run ``sweeps`` sweeps of ``sampler`` in place on ``state`` (num_chains, N) of +-1 spins.
+
+    The local fields are computed once (one GEMM) and then kept up to date by
+    the kernel; ``on_step(t, state)`` after every sweep when given.
+    """
+    if sweeps == 0:
+        return
+    kind = SAMPLERS[sampler]
+    np.matmul(state, model.coupling_matrix, out=workspace.local_field)
+    workspace.local_field += model.field
+    key0, key1 = streams.kernel_args()
+    if on_step is None:
+        _cpu.sweeps(model.coupling_matrix, kind, sweeps, key0, key1, streams.reserve(sweeps), chain_offset, state,
+                    workspace.local_field)
+        return
+    for t in range(1, sweeps + 1):
+        _cpu.sweeps(model.coupling_matrix, kind, 1, key0, key1, streams.reserve(1), chain_offset, state,
+                    workspace.local_field)
+        on_step(t, state)
+
+
+def initial_spins(model, num_chains, init, streams, generator, *, data=None, chains=None, clip=1e-3):
+    """``num_chains`` +-1 states from p0: uniform, the independent-site law of the data, data rows, saved chains."""
+    check_choice(init, "init", INITS)
+    if init in ("uniform", "bias"):
+        if init == "bias":
+            if model.data_magnetisation is None:
+                raise ValueError("init: 'bias' needs the data magnetisations, which this model does not record")
+            up = np.clip((1 + model.data_magnetisation) / 2, clip, 1 - clip)
+        else:
+            up = np.full(model.num_units, 0.5)
+        return 2 * independent_site_chains(up, num_chains, streams, model.dtype) - 1
+    if init == "data":
+        if data is None:
+            raise ValueError("init: 'data' needs a dataset (data=...)")
+        rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
+        return np.ascontiguousarray(data[rows])
+    if chains is None:
+        raise ValueError("init: 'chains' needs saved persistent chains, and this model has none")
+    chains = to_spins(chains, "chains", model.num_units, model.dtype)
+    if num_chains > chains.shape[0]:
+        raise ValueError(f"num_chains: the model has {chains.shape[0]} saved chains, asked for {num_chains}")
+    return chains[:num_chains].copy()
+
+
+def default_process(model, chains=None):
+    """(init, sampler, steps) reproducing how ``model`` was trained."""
+    process = model.process or {}
+    scheme = process.get("scheme")
+    if scheme == "pcd" and chains is not None:
+        init = "chains"
+    elif scheme == "cd":
+        init = "data"
+    else:
+        init = process.get("init", "uniform")
+    return init, process.get("sampler", "heat-bath"), process.get("k")
+
+
+@dataclass
+class IsingSampleResult:
+    """Output of ``sample_ising``.
+
+    Attributes
+    ----------
+    visible : ndarray, shape (num_chains, N)
+        +-1 spins after ``steps`` sweeps.
+    steps, init, sampler : the process that was run
+    times : list of int
+    recorded : ndarray of int8, shape (len(times), num_chains, N) or None
+    magnetisations : ndarray, shape (len(times), N) or None
+    correlations : ndarray, shape (len(times), N, N) or None
+        <s_i s_j> over the chains (``record_moments``).
+    """
+
+    visible: np.ndarray
+    steps: int
+    init: str
+    sampler: str
+    times: list
+    recorded: np.ndarray | None = None
+    magnetisations: np.ndarray | None = None
+    correlations: np.ndarray | None = None
+
+
+def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None, data=None, chains=None, rng=None,
+                 record=None, record_moments=False):
+    """Sample +-1 spins of ``model`` with sweeps of ``sampler``.
+
+    By default this reproduces the model's training process: an Rdm-k model
+    draws fresh chains from its p0 and runs exactly k sweeps of its sampler.
+
+    Parameters
+    ----------
+    model : IsingModel
+    num_chains : int, default 1000 (or the saved chains)
+    steps : int, default the model's k
+        Number of sweeps (N site updates each).
+    init : {"uniform", "bias", "data", "chains"}
+    sampler : {"heat-bath", "random-site", "metropolis"}
+    data : ndarray, shape (n, N), +-1 or 0/1, for ``init="data"``
+    chains : ndarray, for ``init="chains"``
+    rng : None, int, SeedSequence or Generator
+    record : iterable of int, optional
+        Sweeps at which to store the chains (or, with ``record_moments``,
+        their magnetisations and correlations).
+
+    Returns
+    -------
+    IsingSampleResult
+    """
+    if not isinstance(model, IsingModel):
+        raise TypeError(f"model: expected an IsingModel, got {type(model).__name__}")
+    default_init, default_sampler, default_steps = default_process(model, chains)
+    init = default_init if init is None else init
+    check_choice(init, "init", INITS)
+    sampler = default_sampler if sampler is None else sampler
+    check_choice(sampler, "sampler", tuple(SAMPLERS))
+    steps = default_steps if steps is None else steps
+    if steps is None:
+        raise ValueError("steps: this model records no training process; give the number of sweeps")
+    steps = check_int(steps, "steps", minimum=0)
+    if num_chains is None:
+        num_chains = chains.shape[0] if (init == "chains" and chains is not None) else 1000
+    num_chains = check_int(num_chains, "num_chains")
+    times = check_times(record) if record is not None else []
+    if times and times[-1] > steps:
+        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
+    if init == "data" and data is not None:
+        data = to_spins(data, "data", model.num_units, model.dtype)
+
+    chain_seed, data_seed = seed_sequence(rng).spawn(2)
+    streams = ChainStreams.from_seed_sequence(chain_seed)
+    state = initial_spins(model, num_chains, init, streams, np.random.default_rng(data_seed), data=data,
+                          chains=chains)
+    slot = {t: i for i, t in enumerate(times)}
+    recorded = magnetisations = correlations = None
+    if times and record_moments:
+        magnetisations = np.empty((len(times), model.num_units))
+        correlations = np.empty((len(times), model.num_units, model.num_units))
+    elif times:
+        recorded = np.empty((len(times), num_chains, model.num_units), dtype=np.int8)
+
+    def keep(t, s):
+        if t not in slot:
+            return
+        if record_moments:
+            magnetisations[slot[t]] = s.mean(axis=0, dtype=np.float64)
+            correlations[slot[t]] = (s.T @ s).astype(np.float64) / s.shape[0]
+        else:
+            recorded[slot[t]] = s
+
+    keep(0, state)
+    run_sweeps(model, state, steps, streams, IsingWorkspace(model, num_chains), sampler=sampler,
+               on_step=keep if times else None)
+    return IsingSampleResult(state, steps, init, sampler, times, recorded, magnetisations, correlations)

@@ -1,0 +1,93 @@
+"""Gradient estimation and updates of a fully connected Boltzmann machine under Rdm-k, CD-k and PCD-k."""
+
+import numpy as np
+
+from .sample import IsingWorkspace, initial_spins, run_sweeps
+
+#: |h_i| or |J_ij| beyond this is reported as a runaway parameter: sigmoid(2 * 20)
+#: is 1 to within 4e-18, so a larger value can only mean a statistic the
+#: chains cannot reach.
+RUNAWAY = 20.0
+
+
+class IsingTrainer:
+    """Negative-phase chains and updates of one training run of an ``IsingModel``.
+
+    Parameters
+    ----------
+    model : IsingModel
+        Updated in place.
+    config : TrainingConfig
+        Uses scheme, k, init ("uniform" or "bias"), sampler, batch_size, num_chains.
+    streams : ChainStreams
+    data : ndarray, shape (num_samples, N)
+        +-1 spins.
+
+    Notes
+    -----
+    dL/dh = <s>_data - <s>_chains and dL/dJ_ij = <s_i s_j>_data - <s_i s_j>_chains
+    (i != j; J stays symmetric with zero diagonal, and zero for independent spins).
+    """
+
+    def __init__(self, model, config, streams, data):
+        self.model = model
+        self.config = config
+        self.streams = streams
+        self.data = data
+        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+        self.workspace = IsingWorkspace(model, self.num_chains)
+        self.chains = self._draw_p0() if config.scheme == "pcd" else None
+
+    def _draw_p0(self):
+        return initial_spins(self.model, self.num_chains, self.config.init, self.streams, None)
+
+    def negative_chains(self, batch):
+        scheme = self.config.scheme
+        chains = self._draw_p0() if scheme == "rdm" else (batch.copy() if scheme == "cd" else self.chains)
+        run_sweeps(self.model, chains, self.config.k, self.streams, self.workspace, sampler=self.config.sampler)
+        return chains
+
+    def gradient(self, batch):
+        """((grad_J, grad_h), metrics) on ``batch`` (batch_size, N) of +-1 spins."""
+        chains = self.negative_chains(batch)
+        dt = self.model.dtype.type
+        m_data, m_chains = batch.mean(axis=0), chains.mean(axis=0)
+        if self.model.independent:
+            grad_j = np.zeros_like(self.model.coupling_matrix)
+        else:
+            grad_j = (batch.T @ batch) * dt(1.0 / batch.shape[0])
+            grad_j -= (chains.T @ chains) * dt(1.0 / chains.shape[0])
+            np.fill_diagonal(grad_j, 0)
+        metrics = {"magnetisation_rmse": float(np.sqrt(np.mean((m_chains - m_data) ** 2)))}
+        if not self.model.independent:
+            metrics["correlation_rmse"] = float(np.sqrt(np.mean(grad_j**2)))
+        return (grad_j, m_data - m_chains), metrics
+
+    def update(self, batch, learning_rate):
+        (grad_j, grad_h), metrics = self.gradient(batch)
+        lr = self.model.dtype.type(learning_rate)
+        self.model.coupling_matrix += lr * grad_j
+        self.model.field += lr * grad_h
+        return metrics
+
+    def parameters_finite(self):
+        m = self.model
+        with np.errstate(over="ignore", invalid="ignore"):
+            return bool(np.isfinite(m.coupling_matrix.sum()) and np.isfinite(m.field.sum()))
+
+    def divergence(self):
+        """A message naming the runaway parameters (|value| > RUNAWAY), or None."""
+        m = self.model
+        fields = np.flatnonzero(np.abs(m.field) > RUNAWAY)
+        couplings = np.argwhere(np.triu(np.abs(m.coupling_matrix) > RUNAWAY, 1))
+        if fields.size == 0 and len(couplings) == 0:
+            return None
+        parts = []
+        for i in fields[:5]:
+            target = "" if m.data_magnetisation is None else f" (data magnetisation {m.data_magnetisation[i]:.4f})"
+            parts.append(f"field h[{i}] = {m.field[i]:.3g}{target}")
+        parts += [f"coupling J[{i},{j}] = {m.coupling_matrix[i, j]:.3g}" for i, j in couplings[:5]]
+        more = fields.size + len(couplings) - len(parts)
+        tail = f" and {more} more" if more > 0 else ""
+        return (f"{', '.join(parts)}{tail} ran away past |{RUNAWAY:g}|: the data statistics cannot be reached in "
+                f"{self.config.k} {self.config.sampler} sweeps from p0")
