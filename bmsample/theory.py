@@ -801,3 +801,219 @@ def predict_gaussian_rdm(data, k, eps, init="uniform", init_scale=1.0, continuou
         ml_eigenvalues=ml_eigenvalue(variances), discretised_ml_eigenvalues=discretised_ml_eigenvalue(variances, eps),
         coupling_matrix=coupling, field=field, s0_sq=s0_sq, k=k, eps=eps, continuous=continuous,
         unbounded=j < 0, unmatched=np.isnan(j))
+
+
+# --- independent spins (THEORY.md section 3) ---------------------------------------------------------------------
+#
+# +-1 spins with energy E = -h^T s (J = 0), p0 uniform (m(0) = 0), single-site kernels as in
+# ``bmsample.ising.exact``: heat-bath s_i <- +1 with probability sigmoid(2 H_i); Metropolis flips s_i with
+# probability min(1, exp(-2 s_i H_i)); a sweep is N updates (sites in order, or N uniformly random sites).
+
+#: Sweep kinds known to the independent-spin formulas (the names of ``bmsample.ising.sample``).
+SPIN_SAMPLERS = ("heat-bath", "random-site", "metropolis")
+
+__all__ += [
+    "SPIN_SAMPLERS", "independent_divergence_threshold", "independent_magnetisation", "independent_rdm_field",
+]
+
+
+def _spin_sampler(sampler, num_spins):
+    """Validate ``sampler``; ``num_spins`` (an int >= 1) is required for "random-site" and checked if given."""
+    check_choice(sampler, "sampler", SPIN_SAMPLERS)
+    if num_spins is None:
+        if sampler == "random-site":
+            raise ValueError("num_spins: required for sampler 'random-site' (q_k = (1 - 1/N)^(kN)), got None")
+        return None
+    return check_int(num_spins, "num_spins", minimum=1)
+
+
+def _random_site_reach(k, num_spins):
+    """1 - q_k, q_k = (1 - 1/N)^(kN): the probability that a given site was updated in k random-site sweeps."""
+    with np.errstate(all="ignore"):
+        if num_spins == 1:
+            return np.where(k == 0, 0.0, 1.0)
+        return -np.expm1(k * num_spins * np.log1p(-1.0 / num_spins))
+
+
+def _metropolis_factor(x, k):
+    """1 - (-a)^k with a = exp(-2x), x >= 0, k >= 0, without cancellation (1 at k odd or x = inf, 0 at k = 0)."""
+    with np.errstate(all="ignore"):
+        decay = _times(k, x)  # k x with 0 * inf = 0
+        return np.where(np.mod(k, 2) == 1, 1.0 + np.exp(-2.0 * decay), -np.expm1(-2.0 * decay))
+
+
+def _metropolis_abs_m(x, k):
+    """|m(k)| = tanh(x) (1 - (-a)^k) for |h| = x >= 0."""
+    with np.errstate(all="ignore"):
+        a = np.exp(-2.0 * x)
+        return -np.expm1(-2.0 * x) / (1.0 + a) * _metropolis_factor(x, k)
+
+
+def _metropolis_gap(x, k):
+    """1 - |m(k)| = (2a + (1 - a)(-a)^k) / (1 + a), a = exp(-2x): full relative precision as x -> inf."""
+    with np.errstate(all="ignore"):
+        a = np.exp(-2.0 * x)
+        power = np.where(np.mod(k, 2) == 1, -1.0, 1.0) * np.exp(-2.0 * _times(k, x))
+        return (2.0 * a - np.expm1(-2.0 * x) * power) / (1.0 + a)
+
+
+def independent_magnetisation(h, k, sampler, num_spins=None):
+    """Magnetisation of independent +-1 spins after ``k`` sweeps from the uniform law.
+
+    Parameters
+    ----------
+    h : array_like
+        Field(s) h_i (any real value, +-inf allowed).
+    k : int or array_like of int, broadcastable
+        Number of sweeps, >= 0 (k = 0 gives m = 0).
+    sampler : {"heat-bath", "random-site", "metropolis"}
+        Sequential heat-bath, heat-bath at N uniformly random sites per
+        sweep, or sequential Metropolis.
+    num_spins : int, optional
+        N, required for "random-site" (it sets q_k); ignored otherwise.
+
+    Returns
+    -------
+    ndarray, shape broadcast(h, k)
+        m(k), float64 (NumPy scalar for scalar input).
+
+    Notes
+    -----
+    Spins s_i in {-1, +1}, J = 0, so every spin evolves on its own (the
+    random-site joint law is not a product, but each marginal is exact).
+    With a = exp(-2|h|) (THEORY.md section 3, each formula re-derived and
+    checked against ``bmsample.ising.exact``):
+
+    * sequential heat-bath: one update draws s_i from its conditional
+      whatever its value, so m(k) = tanh h for every k >= 1;
+    * random-site heat-bath: a site is updated with probability 1/N per
+      update, m_{n+1} = (1 - 1/N) m_n + tanh(h) / N, so
+      m(k) = tanh(h) (1 - q_k), q_k = (1 - 1/N)^(kN) (~ e^-k);
+    * sequential Metropolis (h > 0): the aligned spin flips with probability
+      a, the other always, so m' = (1 - a) - a m, whose fixed point is
+      tanh h, hence m(k) = tanh(h) (1 - (-a)^k) (odd in h).
+
+    1 - (-a)^k is evaluated as 1 + e^(-2k|h|) (odd k) or -expm1(-2k|h|)
+    (even k), so m keeps full relative precision as h -> 0; for even k,
+    m ~ 2k h |h| there (flat at h = 0).
+    """
+    h = _real(h, "h")
+    k = _steps(k, "k")
+    num_spins = _spin_sampler(sampler, num_spins)
+    h, k = np.broadcast_arrays(h, k)
+    if sampler == "heat-bath":
+        m = np.where(k >= 1, np.tanh(h), 0.0)
+    elif sampler == "random-site":
+        m = np.tanh(h) * _random_site_reach(k, num_spins)
+    else:
+        m = np.sign(h) * _metropolis_abs_m(np.abs(h), k)
+    return _out(m)
+
+
+def independent_divergence_threshold(k, sampler, num_spins=None):
+    """Largest |m| reachable in ``k`` sweeps from the uniform law by independent spins (supremum over h).
+
+    Parameters
+    ----------
+    k : int or array_like of int
+        Sweeps, >= 1.
+    sampler : {"heat-bath", "random-site", "metropolis"}
+    num_spins : int, optional
+        N, required for "random-site".
+
+    Returns
+    -------
+    ndarray, shape of k
+        1 - q_k = 1 - (1 - 1/N)^(kN) for "random-site"; 1 for "heat-bath" and
+        "metropolis".  The supremum is approached as |h| -> inf and never
+        attained: data with |m_data| >= threshold have no finite Rdm-k field,
+        and Rdm-k training drives |h| to infinity (diverges).
+
+    Notes
+    -----
+    Metropolis: with a = exp(-2|h|) in (0, 1], |m(k)| = (1 - a)(1 - (-a)^k) /
+    (1 + a) tends to 1 as a -> 0 and is strictly decreasing in a, i.e.
+    strictly increasing in |h|, for every k >= 1:
+
+    * k even: (1 - a)/(1 + a) and 1 - a^k are both positive and decreasing;
+    * k odd: d log|m| / da = -2 / (1 - a^2) + k a^(k-1) / (1 + a^k) < 0,
+      because max_a k a^(k-1) (1 - a^2) = (2k / (k + 1)) ((k - 1)/(k + 1))^((k-1)/2)
+      < 2 <= 2 (1 + a^k).
+
+    So |m(k)| never fails to be monotone and sweeps out [0, 1): the threshold
+    is 1 for every k, and the Rdm-k field is unique.  (Odd k overshoots the
+    equilibrium: |m(k)| > tanh|h|, yet stays below 1 since
+    (1 - a)(1 + a^k) < 1 + a.)
+    """
+    k = _steps(k, "k", minimum=1)
+    num_spins = _spin_sampler(sampler, num_spins)
+    if sampler == "random-site":
+        return _out(_random_site_reach(k, num_spins))
+    return _out(np.ones_like(k))
+
+
+def independent_rdm_field(data_magnetisation, k, sampler, num_spins=None):
+    """Rdm-k field of independent spins: the field whose k-sweep magnetisation from uniform equals the data's.
+
+    Parameters
+    ----------
+    data_magnetisation : array_like
+        m_data per spin, in (-1, 1).
+    k : int or array_like of int, broadcastable
+        Sweeps per gradient estimate, >= 1.
+    sampler : {"heat-bath", "random-site", "metropolis"}
+    num_spins : int, optional
+        N, required for "random-site".
+
+    Returns
+    -------
+    ndarray, shape broadcast(data_magnetisation, k)
+        h solving ``independent_magnetisation(h, k, sampler) = m_data``;
+        NaN where no finite field exists, i.e. |m_data| >=
+        ``independent_divergence_threshold`` (always for |m_data| >= 1) or
+        m_data not finite.
+
+    Notes
+    -----
+    The Rdm-k fixed point of an independent-spin model is m(k; h) = m_data:
+
+    * sequential heat-bath: h = atanh(m) for every k (Rdm-k = ML);
+    * random-site: h = atanh(m / (1 - q_k)), none when |m| >= 1 - q_k;
+    * sequential Metropolis, k = 1: |m| = 1 - e^(-2|h|), so
+      h = -1/2 log(1 - |m|) sign(m) (THEORY.md); k >= 2: |m(k)| is strictly
+      increasing in |h| from 0 to 1 (``independent_divergence_threshold``),
+      so the root is unique and found by bisection on the doubles of |h| in
+      [0, 1/2 log(3 / (1 - |m|)) + 1/2] (at most 64 steps, to adjacent
+      doubles).  For |m| > 1/2 it solves 1 - |m(k)| = 1 - |m| with the gap
+      written as (2a + (1 - a)(-a)^k) / (1 + a), a = e^(-2|h|), which keeps
+      full relative precision as |m| -> 1; below, |m(k)| = |m| directly.
+
+    atanh(r) with r = |m| / R (R = 1 or 1 - q_k) is evaluated as
+    1/2 log((R + |m|) / (R - |m|)) for r > 1/2, so that R - |m| is exact.
+    """
+    m = _real(data_magnetisation, "data_magnetisation")
+    k = _steps(k, "k", minimum=1)
+    num_spins = _spin_sampler(sampler, num_spins)
+    m, k = np.broadcast_arrays(m, k)
+    magnitude = np.abs(m)
+    with np.errstate(all="ignore"):
+        if sampler == "metropolis":
+            valid = np.isfinite(m) & (magnitude < 1.0)
+            safe = np.where(valid, magnitude, 0.0)
+            gap = 1.0 - safe
+            use_gap = safe > 0.5
+
+            def func(x):
+                return np.where(use_gap, _metropolis_gap(x, k), -_metropolis_abs_m(x, k))
+
+            target = np.where(use_gap, gap, -safe)
+            hi = 0.5 * np.log(3.0 / gap) + 0.5  # there 1 - |m(k)| <= 3a < 1 - |m|
+            root = _solve_decreasing(func, target, np.zeros_like(safe), hi, valid & (k > 1) & (safe > 0))
+            root = np.where(k == 1, -0.5 * np.log1p(-safe), root)
+            field = np.where(safe == 0.0, 0.0, root)
+        else:
+            reach = np.ones_like(k) if sampler == "heat-bath" else _random_site_reach(k, num_spins)
+            valid = np.isfinite(m) & (magnitude < reach)
+            ratio = magnitude / reach
+            field = np.where(ratio > 0.5, 0.5 * np.log((reach + magnitude) / (reach - magnitude)), np.arctanh(ratio))
+    return _out(np.where(valid, np.sign(m) * field, np.nan))

@@ -19,6 +19,7 @@ class IsingWorkspace:
 
     def __init__(self, model, num_chains):
         self.local_field = np.empty((num_chains, model.num_units), dtype=model.dtype)
+        self.words = np.empty((num_chains, 4), dtype=np.uint32)
 
 
 def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offset=0, on_step=None):
@@ -35,11 +36,11 @@ def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offse
     key0, key1 = streams.kernel_args()
     if on_step is None:
         _cpu.sweeps(model.coupling_matrix, kind, sweeps, key0, key1, streams.reserve(sweeps), chain_offset, state,
-                    workspace.local_field)
+                    workspace.local_field, workspace.words)
         return
     for t in range(1, sweeps + 1):
         _cpu.sweeps(model.coupling_matrix, kind, 1, key0, key1, streams.reserve(1), chain_offset, state,
-                    workspace.local_field)
+                    workspace.local_field, workspace.words)
         on_step(t, state)
 
 
