@@ -18,8 +18,15 @@ class IsingWorkspace:
     """Local fields of ``num_chains`` chains."""
 
     def __init__(self, model, num_chains):
+        blocks = (num_chains + _cpu.CHAIN_BLOCK - 1) // _cpu.CHAIN_BLOCK
         self.local_field = np.empty((num_chains, model.num_units), dtype=model.dtype)
-        self.words = np.empty((num_chains, 4), dtype=np.uint32)
+        self.spins_t = np.empty((blocks, model.num_units, _cpu.CHAIN_BLOCK), dtype=model.dtype)
+        self.fields_t = np.empty_like(self.spins_t)
+        self.words = np.empty((blocks, 4, _cpu.CHAIN_BLOCK), dtype=np.uint32)
+        self.delta = np.empty((blocks, _cpu.CHAIN_BLOCK), dtype=model.dtype)
+
+    def scratch(self):
+        return self.local_field, self.spins_t, self.fields_t, self.words, self.delta
 
 
 def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offset=0, on_step=None):
@@ -36,11 +43,11 @@ def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offse
     key0, key1 = streams.kernel_args()
     if on_step is None:
         _cpu.sweeps(model.coupling_matrix, kind, sweeps, key0, key1, streams.reserve(sweeps), chain_offset, state,
-                    workspace.local_field, workspace.words)
+                    *workspace.scratch())
         return
     for t in range(1, sweeps + 1):
         _cpu.sweeps(model.coupling_matrix, kind, 1, key0, key1, streams.reserve(1), chain_offset, state,
-                    workspace.local_field, workspace.words)
+                    *workspace.scratch())
         on_step(t, state)
 
 
