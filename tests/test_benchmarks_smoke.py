@@ -15,3 +15,12 @@ def test_sampler_ratio_script_measures_both_sides():
     assert row["ratio_min"] <= row["ratio_median"] <= row["ratio_max"]
     row = module.measure(30, None, 40, "float64", steps=2, repeats=3, model="gaussian")
     assert row["model"] == "gaussian" and row["step_ms"] > 0
+
+
+def test_ising_sweeps_script_measures_both_sides():
+    path = SCRIPT.parent / "ising_sweeps.py"
+    spec = importlib.util.spec_from_file_location("ising_sweeps", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    row = module.measure(12, 40, "float32", sweeps=2, repeats=2)
+    assert row["sweeps_per_second"] > 0 and row["speedup_min"] <= row["speedup_median"] <= row["speedup_max"]
