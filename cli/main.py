@@ -209,9 +209,11 @@ def _parse_times(text):
 @click.option("--out", type=click.Path(path_type=Path), default=Path("samples.npz"), show_default=True,
               help="Output .npz: visible (chains x units), optional recorded, times, means, covariances.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--png", "png_path", type=click.Path(path_type=Path),
+              help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
 @handle_errors
 def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
-           record_moments, means, seed, threads, out, overwrite):
+           record_moments, means, seed, threads, out, overwrite, png_path):
     """Sample states from a saved MODEL (.npz).
 
     By default this reproduces the model's training process: an Rdm-k model
@@ -252,9 +254,24 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     meta = {"model": str(model_path), "family": model.family, "init": result.init, "steps": result.steps,
             "seed": seed, "num_chains": int(result.visible.shape[0]), "package_version": bmsample.__version__}
     arrays["metadata"] = np.array(json.dumps(meta))
+    if png_path is not None:
+        _write_grid(png_path, model, result.visible)
     atomic_write(out, lambda handle: np.savez(handle, **arrays))
     click.echo(f"wrote {out}: {result.visible.shape[0]} chains x {result.visible.shape[1]} units, "
                f"{result.steps} steps from {result.init}")
+
+
+def _write_grid(path, model, states):
+    """Sample grid PNG for models of image data (checked before anything is written)."""
+    from bmsample.plots import write_sample_grid
+
+    shape = _image_shape((model.process or {}).get("data"))
+    if shape is None:
+        side = int(round(states.shape[1] ** 0.5))
+        if side * side != states.shape[1]:
+            raise ValueError(f"png: cannot lay out {states.shape[1]} units as an image")
+        shape = (side, side)
+    write_sample_grid(path, states[:100], shape)
 
 
 #: Sample options that apply to some families only (others apply to all).
@@ -299,6 +316,142 @@ def _data_for_init(model, saved_chains, init, data_name):
     if name is None:
         raise ValueError("data: --init data needs --data (the model does not record its dataset)")
     return bmsample.load_dataset(name, dtype=model.dtype).data
+
+
+@main.command("eval")
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("data")
+@click.option("--times", help="Comma-separated sampling times [0, 1, 2, 5, ... up to 10 k, with k].")
+@click.option("--chains", type=int, default=1000, show_default=True, help="Fresh chains per evaluation.")
+@click.option("--init", help="Initial law [the model's process].")
+@click.option("--sampler", help="Sampler [the model's].")
+@click.option("--aats/--no-aats", default=True, show_default=True, help="Adversarial accuracy per time.")
+@click.option("--aats-samples", type=int, default=1000, show_default=True,
+              help="Data rows and samples in the AATS pool (each).")
+@click.option("--log-likelihood", "ll_method", type=click.Choice(["auto", "exact", "ais", "none"]), default="none",
+              show_default=True, help="Equilibrium log-likelihood of DATA (meaningful at equilibrium only).")
+@click.option("--ais-chains", type=int, default=100, show_default=True)
+@click.option("--ais-betas", type=int, default=10000, show_default=True)
+@click.option("--mixing", "mixing_steps", type=int, default=0,
+              help="Also run 100 chains for this many steps: autocorrelation times and memory of p0.")
+@click.option("--seed", type=int, help="Random seed [fresh].")
+@click.option("--threads", type=int, help="Threads [CPUs available to this process].")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write every number as JSON.")
+@click.option("--png", "png_path", type=click.Path(path_type=Path),
+              help="Plot the errors against t (needs the plot extra: pip install 'bmsample[plot]').")
+@handle_errors
+def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_samples, ll_method, ais_chains,
+                     ais_betas, mixing_steps, seed, threads, json_path, png_path):
+    """Compare fresh samples of MODEL with DATA as a function of sampling time.
+
+    At every time t: rms errors of the means and of the connected
+    correlations, their Pearson coefficient, the mean energy and the
+    adversarial accuracy (AATS, 0.5 = indistinguishable).  For an Rdm-k model
+    the errors are smallest near t = k."""
+    import numpy as np
+
+    import bmsample
+    from bmsample import evaluation
+    from bmsample.io import atomic_write
+
+    loaded = bmsample.read_model_file(model_path)
+    model = loaded.model
+    reference = bmsample.load_dataset(data, dtype="float64").data
+    options = {name: value for name, value in (("init", init), ("sampler", sampler)) if value is not None}
+    if loaded.chains is not None and init == "chains":
+        options["chains"] = loaded.chains
+    _set_threads(threads)
+    seed = int(np.random.SeedSequence().entropy) if seed is None else seed
+    result = evaluation.evaluate(model, reference, times=_parse_times(times) if times else None, num_chains=chains,
+                                 rng=seed, aats=aats, aats_samples=aats_samples, **options)
+    k = result.k
+    click.echo(f"{model.family}, k = {k}, {chains} chains, seed {seed}; errors against {data}")
+    header = f"{'t':>6} {'means rmse':>11} {'corr rmse':>11} {'corr pearson':>13} {'energy':>11}"
+    click.echo(header + (f" {'aats':>6}" if aats else ""))
+    for row in result.rows:
+        mark = " <- k" if row["t"] == k else ""
+        line = (f"{row['t']:>6} {row['mean_rmse']:11.4g} {row['covariance_rmse']:11.4g} "
+                f"{row['covariance_pearson']:13.4f} {row['energy']:11.5g}")
+        click.echo(line + (f" {row['aats']:6.3f}" if aats else "") + mark)
+    document = {"model": str(model_path), "data": data, "family": model.family, "k": k, "chains": chains,
+                "seed": seed, "rows": result.rows}
+    if ll_method != "none":
+        document["log_likelihood"] = evaluation.log_likelihood(model, reference, method=ll_method,
+                                                               ais_chains=ais_chains, ais_betas=ais_betas, rng=seed)
+        ll = document["log_likelihood"]
+        error = f" +- {ll['std_error']:.3g}" if "std_error" in ll else ""
+        click.echo(f"log-likelihood ({ll['method']}): {ll['log_likelihood']:.5g}{error} per sample")
+    if mixing_steps:
+        mixing = evaluation.mixing(model, num_chains=100, steps=mixing_steps, rng=seed, **options)
+        document["mixing"] = mixing
+        click.echo(f"mixing over {mixing_steps} steps: energy tau {mixing['energy_tau']:.3g}, magnetisation tau "
+                   f"{mixing['magnetisation_tau']:.3g} steps; p0 forgotten after {mixing['forget_time']} steps")
+    if json_path is not None:
+        atomic_write(json_path, lambda handle: handle.write(json.dumps(document, indent=2, default=float).encode()))
+    if png_path is not None:
+        from bmsample.plots import plot_errors_vs_time
+
+        plot_errors_vs_time(png_path, result, title=f"{Path(model_path).name} on {data}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--chains", type=int, default=100, show_default=True, help="Chains in the sample grid.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@handle_errors
+def plot(run_dir, chains, seed):
+    """Draw what fits a run directory: training curves (log.jsonl), a sample grid
+    for image data, the learned spectrum against the theory for Gaussian models.
+    Writes PNGs into RUN_DIR/plots/."""
+    import bmsample
+    from bmsample import plots
+
+    model_path = run_dir / "model.npz"
+    log_path = run_dir / "log.jsonl"
+    if not model_path.is_file() and not log_path.is_file():
+        raise ValueError(f"run_dir: {run_dir} holds neither model.npz nor log.jsonl")
+    out = run_dir / "plots"
+    written = []
+    if log_path.is_file():
+        plots.plot_training_log(out / "training.png", log_path)
+        written.append(out / "training.png")
+    if model_path.is_file():
+        model = bmsample.load_model(model_path)
+        data_name = (model.process or {}).get("data")
+        image_shape = _image_shape(data_name)
+        if image_shape is not None and model.family != "gaussian":
+            states = bmsample.sample(model, chains, rng=seed).visible if model.family != "ising" else None
+            if states is None:
+                states = (bmsample.sample(model, chains, rng=seed).visible + 1) / 2
+            plots.write_sample_grid(out / "samples.png", states, image_shape)
+            written.append(out / "samples.png")
+        if model.family == "gaussian" and data_name is not None:
+            import numpy as np
+
+            from bmsample import theory as th
+
+            process = model.process
+            values = bmsample.load_dataset(data_name, dtype="float64").data
+            prediction = th.predict_gaussian_rdm(values, process["k"], process["step_size"],
+                                                 init=process.get("init", "uniform"),
+                                                 init_scale=process.get("init_scale", 1.0))
+            V = prediction.eigenvectors
+            learned = np.einsum("ia,ij,ja->a", V, model.coupling_matrix.astype(np.float64), V)
+            plots.plot_gaussian_spectrum(out / "spectrum.png", prediction, learned)
+            written.append(out / "spectrum.png")
+    for path in written:
+        click.echo(f"wrote {path}")
+
+
+def _image_shape(data_name):
+    """(height, width) of a bundled image dataset, else None."""
+    import bmsample
+    from bmsample.datasets import BUNDLED
+
+    if data_name not in BUNDLED:
+        return None
+    shape = bmsample.load_dataset(data_name).image_shape
+    return tuple(shape) if shape else None
 
 
 @main.group()

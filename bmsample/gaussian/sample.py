@@ -7,6 +7,7 @@ import numpy as np
 
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
+from ..rbm.sample import step_hook
 from . import _cpu
 from .model import GaussianModel
 
@@ -145,7 +146,7 @@ class GaussianSampleResult:
 
 
 def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale=None, sampler=None, step_size=None,
-                    temperature=None, data=None, rng=None, record=None, record_moments=False):
+                    temperature=None, data=None, rng=None, record=None, record_moments=False, callback=None):
     """Sample a Gaussian energy model with Langevin or coordinate Gibbs.
 
     By default this reproduces the model's training process (its p0, sampler,
@@ -168,6 +169,8 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     rng : None, int, SeedSequence or Generator
     record : iterable of int, optional
     record_moments : bool
+    callback : callable(t, states), optional
+        Called for t = 0..steps with the chains (do not keep a reference).
 
     Returns
     -------
@@ -220,7 +223,9 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
         else:
             recorded[slot[t]] = x
 
-    keep(0, state)
+    hook = step_hook(keep if times else None, callback)
+    if hook is not None:
+        hook(0, state)
     run_sampler(model, state, steps, streams, GaussianWorkspace(model, num_chains), sampler=sampler,
-                step_size=step_size, temperature=temperature, on_step=keep if times else None)
+                step_size=step_size, temperature=temperature, on_step=hook)
     return GaussianSampleResult(state, steps, init, sampler, times, recorded, means, covariances)

@@ -11,6 +11,7 @@ import numpy as np
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
 from ..gaussian.sample import initial_states as gaussian_initial_states
+from ..rbm.sample import step_hook
 from . import _cpu
 from .model import GaussianBernoulliRBM
 
@@ -138,7 +139,8 @@ class GRBMSampleResult:
     recorded: np.ndarray | None = None
 
 
-def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=None, data=None, rng=None, record=None):
+def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=None, data=None, rng=None, record=None,
+                callback=None):
     """Sample visible states of a Gaussian-Bernoulli RBM with block Gibbs.
 
     By default this reproduces the process the model was trained with: fresh
@@ -162,6 +164,8 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
     rng : None, int, SeedSequence or Generator
     record : iterable of int, optional
         Times t (0 <= t <= steps) at which to store the chains.
+    callback : callable(t, visible), optional
+        Called for t = 0..steps with the chains in data units (do not keep a reference).
 
     Returns
     -------
@@ -206,6 +210,9 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
         if t in slot:
             recorded[slot[t]] = model.destandardise(states)
 
-    keep(0, visible)
-    gibbs_steps(model, visible, steps, streams, GRBMWorkspace(model, num_chains), on_step=keep if times else None)
+    user = None if callback is None else (lambda t, states: callback(t, model.destandardise(states)))
+    hook = step_hook(keep if times else None, user)
+    if hook is not None:
+        hook(0, visible)
+    gibbs_steps(model, visible, steps, streams, GRBMWorkspace(model, num_chains), on_step=hook)
     return GRBMSampleResult(model.destandardise(visible), steps, init, times, recorded)

@@ -6,7 +6,7 @@ import numpy as np
 
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_times
-from ..rbm.sample import independent_site_chains
+from ..rbm.sample import independent_site_chains, step_hook
 from . import _cpu
 from .model import IsingModel, to_spins
 
@@ -115,7 +115,7 @@ class IsingSampleResult:
 
 
 def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None, data=None, chains=None, rng=None,
-                 record=None, record_moments=False):
+                 record=None, record_moments=False, callback=None):
     """Sample +-1 spins of ``model`` with sweeps of ``sampler``.
 
     By default this reproduces the model's training process: an Rdm-k model
@@ -135,6 +135,8 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
     record : iterable of int, optional
         Sweeps at which to store the chains (or, with ``record_moments``,
         their magnetisations and correlations).
+    callback : callable(t, spins), optional
+        Called for t = 0..steps with the chains (do not keep a reference).
 
     Returns
     -------
@@ -181,7 +183,8 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
         else:
             recorded[slot[t]] = s
 
-    keep(0, state)
-    run_sweeps(model, state, steps, streams, IsingWorkspace(model, num_chains), sampler=sampler,
-               on_step=keep if times else None)
+    hook = step_hook(keep if times else None, callback)
+    if hook is not None:
+        hook(0, state)
+    run_sweeps(model, state, steps, streams, IsingWorkspace(model, num_chains), sampler=sampler, on_step=hook)
     return IsingSampleResult(state, steps, init, sampler, times, recorded, magnetisations, correlations)

@@ -125,6 +125,19 @@ def default_process(model, chains=None):
     return process.get("init", "uniform"), steps
 
 
+def step_hook(keep, callback):
+    """One per-step function calling ``keep`` and ``callback`` (None when neither is given)."""
+    hooks = [f for f in (keep, callback) if f is not None]
+    if not hooks:
+        return None
+
+    def hook(t, states):
+        for f in hooks:
+            f(t, states)
+
+    return hook
+
+
 @dataclass
 class SampleResult:
     """Output of ``sample``.
@@ -152,7 +165,7 @@ class SampleResult:
 
 
 def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chains=None, rng=None,
-           record=None, return_means=False):
+               record=None, return_means=False, callback=None):
     """Sample visible states of ``model`` with block Gibbs.
 
     By default this reproduces the process the model was trained with: an
@@ -179,6 +192,8 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
         Times t (0 <= t <= steps) at which to store the chains.
     return_means : bool
         Also return P(v = 1 | h) of the last half-step.
+    callback : callable(t, visible), optional
+        Called for t = 0..steps with the chains (do not keep a reference).
 
     Returns
     -------
@@ -219,8 +234,10 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
         if t in slot:
             recorded[slot[t]] = states
 
-    keep(0, visible)
+    hook = step_hook(keep if times else None, callback)
+    if hook is not None:
+        hook(0, visible)
     means = np.empty_like(visible) if return_means and steps > 0 else None
-    gibbs_steps(model, visible, steps, streams, GibbsWorkspace(model, num_chains),
-                visible_means=means, on_step=keep if times else None)
+    gibbs_steps(model, visible, steps, streams, GibbsWorkspace(model, num_chains), visible_means=means,
+                on_step=hook)
     return SampleResult(visible, steps, init, times, recorded, means)

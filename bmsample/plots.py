@@ -1,0 +1,147 @@
+"""Pictures: sample grids (no dependency) and curves (matplotlib, the ``plot`` extra).
+
+``write_sample_grid`` writes a PNG with NumPy and zlib only, so
+``bmsample sample --png`` works without matplotlib.  The other functions
+import matplotlib when called and say how to install it when it is missing;
+``import bmsample`` never imports it.
+"""
+
+import json
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from .io import atomic_write
+
+
+def _matplotlib():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError("plots need matplotlib: pip install 'bmsample[plot]'") from None
+    return plt
+
+
+def _png_bytes(image):
+    """8-bit greyscale PNG of ``image`` (values in [0, 1]), shape (height, width)."""
+    pixels = (np.clip(image, 0.0, 1.0) * 255 + 0.5).astype(np.uint8)
+    height, width = pixels.shape
+    raw = b"".join(b"\x00" + pixels[row].tobytes() for row in range(height))
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+
+
+def grid_image(samples, image_shape, *, columns=10, scale=2, low=None, high=None):
+    """Tile ``samples`` (n, height * width) into one image with 1-pixel grey borders.
+
+    Values are mapped linearly from [low, high] (default: the samples' range) to [0, 1].
+    """
+    samples = np.asarray(samples, dtype=np.float64)
+    height, width = image_shape
+    if samples.ndim != 2 or samples.shape[1] != height * width:
+        raise ValueError(f"samples: expected shape (n, {height * width}) for images of {height} x {width}, "
+                         f"got {samples.shape}")
+    low = samples.min() if low is None else low
+    high = samples.max() if high is None else high
+    values = (samples - low) / (high - low) if high > low else np.zeros_like(samples)
+    rows = -(-samples.shape[0] // columns)
+    image = np.full((rows * (height + 1) + 1, columns * (width + 1) + 1), 0.5)
+    for n, tile in enumerate(values):
+        r, c = divmod(n, columns)
+        image[1 + r * (height + 1):1 + r * (height + 1) + height,
+              1 + c * (width + 1):1 + c * (width + 1) + width] = tile.reshape(height, width)
+    return np.kron(image, np.ones((scale, scale)))
+
+
+def write_sample_grid(path, samples, image_shape, *, columns=10, scale=2):
+    """Write a PNG grid of image samples (e.g. MNIST chains); no matplotlib needed."""
+    data = _png_bytes(grid_image(samples, image_shape, columns=columns, scale=scale))
+    atomic_write(path, lambda handle: handle.write(data))
+
+
+def plot_errors_vs_time(path, evaluation, *, title=None):
+    """Moment errors (and AATS) of an ``Evaluation`` against sampling time, the model's k marked."""
+    plt = _matplotlib()
+    times = np.array([row["t"] for row in evaluation.rows], dtype=float)
+    shown = times.copy()
+    shown[shown == 0] = 0.5  # log axis: t = 0 drawn at 0.5
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for key, label in (("mean_rmse", "means rms error"), ("covariance_rmse", "connected correlations rms error")):
+        ax.plot(shown, [row[key] for row in evaluation.rows], "o-", label=label)
+    if evaluation.rows and "aats" in evaluation.rows[0]:
+        twin = ax.twinx()
+        twin.plot(shown, [row["aats"] for row in evaluation.rows], "s--", color="grey", label="AATS")
+        twin.set_ylabel("AATS (0.5 = indistinguishable)")
+        twin.set_ylim(0, 1)
+    if evaluation.k:
+        ax.axvline(evaluation.k, color="red", lw=1, ls=":", label=f"k = {evaluation.k}")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("sampling time t (steps from p0; t = 0 drawn at 0.5)")
+    ax.set_ylabel("error against the data")
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title or "sample statistics vs sampling time")
+    _save(fig, path, plt)
+
+
+def plot_training_log(path, log_path):
+    """Training curves from a run's ``log.jsonl``: every metric against the update."""
+    plt = _matplotlib()
+    records = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+    if not records:
+        raise ValueError(f"log: {log_path} holds no records")
+    keys = [k for k in records[0] if k not in ("update", "epoch", "seconds")]
+    fig, axes = plt.subplots(len(keys), 1, figsize=(6, 2 * len(keys)), sharex=True, squeeze=False)
+    updates = [r["update"] for r in records]
+    for ax, key in zip(axes[:, 0], keys):
+        ax.plot(updates, [r.get(key, np.nan) for r in records], "-")
+        ax.set_ylabel(key.replace("_", " "), fontsize=8)
+        ax.set_xscale("log")
+    axes[-1, 0].set_xlabel("update")
+    _save(fig, path, plt)
+
+
+def plot_gaussian_spectrum(path, prediction, learned=None):
+    """Learned vs predicted (Rdm-k) vs ML eigenvalues of J against the data variances."""
+    plt = _matplotlib()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    lam = prediction.data_variances
+    ax.plot(lam, prediction.ml_eigenvalues, "k-", label="ML 1 / lambda")
+    ax.plot(lam, prediction.discretised_ml_eigenvalues, "k--", label="CD / PCD (discretised ML)")
+    ax.plot(lam, prediction.eigenvalues, "o-", label=f"Rdm-{prediction.k} prediction")
+    if learned is not None:
+        ax.plot(lam, learned, "x", ms=9, label="trained")
+    ax.axhline(0, color="grey", lw=0.5)
+    ax.set_xscale("log")
+    _plain_log_ticks(ax.xaxis)
+    ax.set_xlabel("data variance lambda along a principal axis")
+    ax.set_ylabel("eigenvalue of J")
+    ax.legend(fontsize=8)
+    _save(fig, path, plt)
+
+
+def _plain_log_ticks(axis):
+    """Plain numbers on a log axis, no minor labels (they collide on short ranges)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    axis.set_major_formatter(ScalarFormatter())
+    axis.set_minor_formatter(NullFormatter())
+
+
+def _save(fig, path, plt):
+    fig.tight_layout()
+    from io import BytesIO
+
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write(path, lambda handle: handle.write(buffer.getvalue()))
