@@ -261,7 +261,8 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed):
     return model, GRBMTrainer(model, cfg, streams, rows, np.random.default_rng(rows_seed)), streams
 
 
-def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_name=None, **settings):
+def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_name=None, mixing_steps=0,
+        **settings):
     """Train a model on ``data``.
 
     Parameters
@@ -281,6 +282,10 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         live record (``"live": True``).
     data_name : str, optional
         Name recorded in the model (a bundled dataset name or a path).
+    mixing_steps : int
+        If positive, at every checkpoint run 50 chains for this many steps
+        of the model's process and log ``energy_tau``, ``magnetisation_tau``
+        and ``forget_time`` (``bmsample.evaluation.mixing``).
 
     Returns
     -------
@@ -295,6 +300,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     if settings:
         cfg = TrainingConfig(**{**asdict(cfg), **settings})
     cfg = cfg.validated()
+    mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
     check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
@@ -340,6 +346,8 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
                 if hasattr(trainer, "check_stability"):
                     trainer.check_stability()
                 history.append(record)
+                if mixing_steps and update in marks:
+                    record.update(_mixing_record(model, mixing_steps, cfg.seed + update))
                 if writer is not None:
                     if update in marks:
                         last_checkpoint = writer.checkpoint(model, trainer, update, epoch + 1, streams)
@@ -354,6 +362,19 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     if writer is not None:
         writer.final(model, chains)
     return FitResult(model, chains, history, cfg)
+
+
+def _mixing_record(model, steps, seed):
+    """Mixing diagnostics of the current model for the log (fresh chains, own stream)."""
+    import warnings
+
+    from .evaluation import mixing
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # short runs: tau is a rough estimate, logged as such
+        result = mixing(model, num_chains=50, steps=steps, rng=seed)
+    return {key: (float(result[key]) if np.isfinite(result[key]) else None)  # JSON has no NaN
+            for key in ("energy_tau", "magnetisation_tau", "forget_time")}
 
 
 def _norms(model):

@@ -149,8 +149,11 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML file of settings (keys as in TrainingConfig); flags override it.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
+@click.option("--log-mixing", "mixing_steps", type=int, default=0,
+              help="At each checkpoint, log autocorrelation times and the p0 forgetting time of 50 chains run "
+                   "for this many steps.")
 @handle_errors
-def fit(data, threads, out, overwrite, config_file, quiet, **flags):
+def fit(data, threads, out, overwrite, config_file, quiet, mixing_steps, **flags):
     """Train a model on DATA (bundled name: mnist, mnist-test, digits, wine,
     breast-cancer; or a .npy/.npz/.txt/.csv file)."""
     import bmsample
@@ -166,7 +169,7 @@ def fit(data, threads, out, overwrite, config_file, quiet, **flags):
     out = out or Path("runs") / Path(dataset.name).stem
     _set_threads(threads)
     result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite,
-                          progress=_live_printer(quiet), data_name=dataset.name)
+                          progress=_live_printer(quiet), data_name=dataset.name, mixing_steps=mixing_steps)
     last = result.history[-1] if result.history else {}
     click.echo(f"wrote {out / 'model.npz'} ({config.model}, {config.scheme}-{config.k}, "
                f"{last.get('update', 0)} updates, {last.get('seconds', 0):.1f} s)")

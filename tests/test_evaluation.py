@@ -143,3 +143,12 @@ def test_cli_eval_bad_input(digits_run, tmp_path):
     assert result.exit_code == 2 and "expected 64 columns" in result.stderr
     result = run_cli(["plot", tmp_path])
     assert result.exit_code == 2 and "neither model.npz nor log.jsonl" in result.stderr
+
+
+def test_fit_logs_mixing_at_checkpoints(tmp_path):
+    result = run_cli(["fit", "digits", "--hidden", "8", "-k", "2", "--updates", "5", "--batch-size", "50",
+                      "--seed", "0", "--out", tmp_path / "run", "--quiet", "--log-mixing", "20"])
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    checkpoints = [r for r in records if r["update"] in (1, 2, 5)]
+    assert checkpoints and all("energy_tau" in r and "forget_time" in r for r in checkpoints)
