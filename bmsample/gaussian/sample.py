@@ -5,9 +5,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._recording import Recorder, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
-from ..rbm.sample import step_hook
 from . import _cpu
 from .model import GaussianModel
 
@@ -204,28 +204,12 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     streams = ChainStreams.from_seed_sequence(chain_seed)
     state = initial_states(num_chains, model.num_units, init, init_scale, streams,
                            np.random.default_rng(data_seed), model.dtype, data=data)
-    slot = {t: i for i, t in enumerate(times)}
-    recorded = means = covariances = None
-    if times and record_moments:
-        means = np.empty((len(times), model.num_units))
-        covariances = np.empty((len(times), model.num_units, model.num_units))
-    elif times:
-        recorded = np.empty((len(times), num_chains, model.num_units), dtype=model.dtype)
-
-    def keep(t, x):
-        if t not in slot:
-            return
-        if record_moments:
-            mean = x.mean(axis=0, dtype=np.float64)
-            centred = x - mean.astype(x.dtype)
-            means[slot[t]] = mean
-            covariances[slot[t]] = (centred.T @ centred).astype(np.float64) / x.shape[0]
-        else:
-            recorded[slot[t]] = x
-
-    hook = step_hook(keep if times else None, callback)
+    recorder = Recorder(times, num_chains, model.num_units, model.dtype,
+                        moments="covariance" if record_moments else None)
+    hook = step_hook(recorder if recorder.active else None, callback)
     if hook is not None:
         hook(0, state)
     run_sampler(model, state, steps, streams, GaussianWorkspace(model, num_chains), sampler=sampler,
                 step_size=step_size, temperature=temperature, on_step=hook)
-    return GaussianSampleResult(state, steps, init, sampler, times, recorded, means, covariances)
+    return GaussianSampleResult(state, steps, init, sampler, times, recorder.states, recorder.means,
+                                recorder.matrices)

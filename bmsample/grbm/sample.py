@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._recording import Recorder, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
 from ..gaussian.sample import initial_states as gaussian_initial_states
-from ..rbm.sample import step_hook
 from . import _cpu
 from .model import GaussianBernoulliRBM
 
@@ -203,16 +203,10 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
     streams = ChainStreams.from_seed_sequence(chain_seed)
     visible = initial_states(model, num_chains, init, init_scale, streams, np.random.default_rng(data_seed),
                              data=data)
-    recorded = np.empty((len(times), num_chains, model.num_visibles), dtype=model.dtype) if times else None
-    slot = {t: i for i, t in enumerate(times)}
-
-    def keep(t, states):
-        if t in slot:
-            recorded[slot[t]] = model.destandardise(states)
-
+    recorder = Recorder(times, num_chains, model.num_visibles, model.dtype, transform=model.destandardise)
     user = None if callback is None else (lambda t, states: callback(t, model.destandardise(states)))
-    hook = step_hook(keep if times else None, user)
+    hook = step_hook(recorder if recorder.active else None, user)
     if hook is not None:
         hook(0, visible)
     gibbs_steps(model, visible, steps, streams, GRBMWorkspace(model, num_chains), on_step=hook)
-    return GRBMSampleResult(model.destandardise(visible), steps, init, times, recorded)
+    return GRBMSampleResult(model.destandardise(visible), steps, init, times, recorder.states)

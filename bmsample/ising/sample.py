@@ -4,9 +4,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._recording import Recorder, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_times
-from ..rbm.sample import independent_site_chains, step_hook
+from ..rbm.sample import independent_site_chains
 from . import _cpu
 from .model import IsingModel, to_spins
 
@@ -166,25 +167,9 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
     streams = ChainStreams.from_seed_sequence(chain_seed)
     state = initial_spins(model, num_chains, init, streams, np.random.default_rng(data_seed), data=data,
                           chains=chains)
-    slot = {t: i for i, t in enumerate(times)}
-    recorded = magnetisations = correlations = None
-    if times and record_moments:
-        magnetisations = np.empty((len(times), model.num_units))
-        correlations = np.empty((len(times), model.num_units, model.num_units))
-    elif times:
-        recorded = np.empty((len(times), num_chains, model.num_units), dtype=np.int8)
-
-    def keep(t, s):
-        if t not in slot:
-            return
-        if record_moments:
-            magnetisations[slot[t]] = s.mean(axis=0, dtype=np.float64)
-            correlations[slot[t]] = (s.T @ s).astype(np.float64) / s.shape[0]
-        else:
-            recorded[slot[t]] = s
-
-    hook = step_hook(keep if times else None, callback)
+    recorder = Recorder(times, num_chains, model.num_units, np.int8, moments="second" if record_moments else None)
+    hook = step_hook(recorder if recorder.active else None, callback)
     if hook is not None:
         hook(0, state)
     run_sweeps(model, state, steps, streams, IsingWorkspace(model, num_chains), sampler=sampler, on_step=hook)
-    return IsingSampleResult(state, steps, init, sampler, times, recorded, magnetisations, correlations)
+    return IsingSampleResult(state, steps, init, sampler, times, recorder.states, recorder.means, recorder.matrices)

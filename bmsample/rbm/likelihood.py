@@ -94,7 +94,7 @@ def exact_log_likelihood(model, data):
     -----
     Units are {0, 1}.  log p(v) = -F(v) - log Z with the free energy
     F(v) = -a^T v - sum_j log(1 + exp(b_j + (v W)_j)) and log Z summed
-    exactly over the smaller layer (``model.exact_log_partition``), all in
+    exactly over the smaller layer (``bmsample.rbm.model.exact_log_partition``), all in
     float64.
     """
     _check_model(model)
@@ -210,7 +210,7 @@ def _softplus_step(x, beta_old, beta_new):
 
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
 def _sum4(x, y):
-    """sum_i x[i] * y[i] (y None-free: pass ones for a plain sum) in float64 with four partial sums.
+    """sum_i x[i] * y[i] in float64 with four partial sums (y = ones gives a plain sum).
 
     Four independent accumulators break the add latency chain that a single
     one would impose without reassociation (which KERNEL_FASTMATH excludes).

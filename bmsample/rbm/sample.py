@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._recording import Recorder, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_binary_data, check_choice, check_int, check_times
 from . import _cpu
@@ -125,19 +126,6 @@ def default_process(model, chains=None):
     return process.get("init", "uniform"), steps
 
 
-def step_hook(keep, callback):
-    """One per-step function calling ``keep`` and ``callback`` (None when neither is given)."""
-    hooks = [f for f in (keep, callback) if f is not None]
-    if not hooks:
-        return None
-
-    def hook(t, states):
-        for f in hooks:
-            f(t, states)
-
-    return hook
-
-
 @dataclass
 class SampleResult:
     """Output of ``sample``.
@@ -227,17 +215,11 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     streams = ChainStreams.from_seed_sequence(chain_seed)
     visible = initial_chains(model, num_chains, init, streams, np.random.default_rng(data_seed),
                              data=data, chains=chains)
-    recorded = np.empty((len(times), num_chains, model.num_visibles), dtype=np.uint8) if times else None
-    slot = {t: i for i, t in enumerate(times)}
-
-    def keep(t, states):
-        if t in slot:
-            recorded[slot[t]] = states
-
-    hook = step_hook(keep if times else None, callback)
+    recorder = Recorder(times, num_chains, model.num_visibles, np.uint8)
+    hook = step_hook(recorder if recorder.active else None, callback)
     if hook is not None:
         hook(0, visible)
     means = np.empty_like(visible) if return_means and steps > 0 else None
     gibbs_steps(model, visible, steps, streams, GibbsWorkspace(model, num_chains), visible_means=means,
                 on_step=hook)
-    return SampleResult(visible, steps, init, times, recorded, means)
+    return SampleResult(visible, steps, init, times, recorder.states, means)
