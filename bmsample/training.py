@@ -332,13 +332,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
                 metrics = trainer.update(batch, cfg.learning_rate)
             update += 1
-            where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
-            if not trainer.parameters_finite():
-                raise TrainingDiverged(f"training diverged: parameters became NaN or inf at update "
-                                       f"{update} (epoch {epoch + 1}){where}; try a smaller learning rate")
-            runaway = trainer.divergence() if hasattr(trainer, "divergence") else None
-            if runaway:
-                raise TrainingDiverged(f"training diverged at update {update} (epoch {epoch + 1}): {runaway}{where}")
+            _raise_if_diverged(trainer, update, epoch + 1, last_checkpoint)
             now = time.perf_counter() - start
             if update in marks or update % log_interval == 0:
                 record = {"update": update, "epoch": epoch + 1, "seconds": round(now, 4), **metrics,
@@ -362,6 +356,17 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     if writer is not None:
         writer.final(model, chains)
     return FitResult(model, chains, history, cfg)
+
+
+def _raise_if_diverged(trainer, update, epoch, last_checkpoint):
+    """TrainingDiverged naming the update (and the runaway parameters the trainer reports)."""
+    where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
+    if not trainer.parameters_finite():
+        raise TrainingDiverged(f"training diverged: parameters became NaN or inf at update {update} "
+                               f"(epoch {epoch}){where}; try a smaller learning rate")
+    runaway = trainer.divergence() if hasattr(trainer, "divergence") else None
+    if runaway:
+        raise TrainingDiverged(f"training diverged at update {update} (epoch {epoch}): {runaway}{where}")
 
 
 def _mixing_record(model, steps, seed):
