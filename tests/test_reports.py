@@ -1,0 +1,217 @@
+"""Experiment reports (bmsample.reports) with their quick settings: files, numbers, refusals."""
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from bmsample import reports, theory  # noqa: E402
+from bmsample.evaluation import default_times  # noqa: E402
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _run(tmp_path_factory, name, **settings):
+    out = tmp_path_factory.mktemp(f"report-{name}") / "out"
+    messages = []
+    returned = reports.REPORTS[name](out, quick=True, seed=0, progress=messages.append, **settings)
+    return out, returned, messages
+
+
+@pytest.fixture(scope="module")
+def gaussian_run(tmp_path_factory):
+    return _run(tmp_path_factory, "gaussian")
+
+
+@pytest.fixture(scope="module")
+def ising_run(tmp_path_factory):
+    return _run(tmp_path_factory, "ising")
+
+
+@pytest.fixture(scope="module")
+def rbm_run(tmp_path_factory):
+    return _run(tmp_path_factory, "rbm")
+
+
+def _check_folder(out, returned, messages, name):
+    """report.md, results.json and every listed figure exist; PNGs are PNGs and linked from report.md."""
+    results = json.loads((out / "results.json").read_text())
+    assert results == returned
+    assert results["report"] == name and results["quick"] is True and results["seed"] == 0
+    markdown = (out / "report.md").read_text()
+    assert markdown.startswith("# ")
+    assert "## Settings" in markdown
+    linked = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert set(results["figures"]) <= set(linked)
+    for name_png in set(linked) | set(results["figures"]):
+        path = out / name_png
+        assert path.parent == out and path.suffix == ".png"
+        assert path.read_bytes()[:8] == PNG_SIGNATURE
+    assert messages and all(m.startswith(f"{name}: ") for m in messages)
+    assert any("done" in m for m in messages)
+    return results, markdown
+
+
+def test_gaussian_report_files_and_numbers(gaussian_run):
+    out, returned, messages = gaussian_run
+    results, markdown = _check_folder(out, returned, messages, "gaussian")
+    assert {"spectrum.png", "variance_vs_time.png"} <= set(results["figures"])
+    s = results["settings"]
+    eps, s0_sq = s["step_size"], results["s0_sq"]
+    assert s0_sq == pytest.approx(theory.init_variance(s["init"], s["init_scale"]))
+    lam = np.array(results["data_variances"])
+    assert [entry["k"] for entry in results["spectra"]] == s["ks"]
+    for entry in results["spectra"]:
+        k = entry["k"]
+        # The predicted spectrum in results.json is the theory module's, for the measured data variances.
+        np.testing.assert_allclose(entry["predicted"], theory.rdm_eigenvalue(lam, k, eps, s0_sq), rtol=1e-12)
+        np.testing.assert_allclose(entry["ml"], 1.0 / lam, rtol=1e-12)
+        np.testing.assert_allclose(entry["cd_pcd"], theory.discretised_ml_eigenvalue(lam, eps), rtol=1e-12)
+        assert entry["critical_variance"] == pytest.approx(s0_sq + 2 * k * eps)
+        assert entry["unbounded_predicted"] == list(lam > entry["critical_variance"])
+        assert entry["diverged"] is None and len(entry["learned"]) == lam.size
+        deviation = np.abs(np.array(entry["learned"]) - np.array(entry["predicted"]))
+        np.testing.assert_allclose(entry["abs_deviation"], deviation, rtol=1e-12)
+        assert entry["max_abs_deviation"] == pytest.approx(deviation.max())
+    assert results["max_abs_deviation"] == pytest.approx(max(e["max_abs_deviation"] for e in results["spectra"]))
+    # Even the quick run (300 full-batch updates) gets the largest k close: within 15 % of max(|j*|, 1) on every
+    # axis (about 2 % observed), and fresh chains match the data variance at t = k within 25 % (about 6 % observed).
+    largest = results["spectra"][-1]
+    assert largest["max_relative_deviation"] < 0.15
+    sampling = results["sampling"]
+    assert sampling["k"] == largest["k"] and sampling["times"] == list(range(sampling["steps"] + 1))
+    np.testing.assert_allclose(sampling["ratio_at_k"], 1.0, atol=0.25)
+    ratio = np.array(sampling["variance_ratio"])
+    assert ratio.shape == (lam.size, sampling["steps"] + 1)
+    np.testing.assert_allclose(ratio[:, 0], s0_sq / lam, rtol=0.25)  # p0: uniform on [-1, 1]
+    # Negative modes diverge past k, as the closed form at the learned J says.
+    negative = np.array(largest["predicted"]) < 0
+    assert negative.any()
+    assert np.all(ratio[negative, -1] > 10)
+    np.testing.assert_allclose(ratio[:, -1], sampling["learned_theory_ratio_at_last"], rtol=0.5)
+    assert "Rdm-20 predicted" in markdown and "max abs deviation" in markdown
+
+
+def test_ising_report_files_and_numbers(ising_run):
+    out, returned, messages = ising_run
+    results, markdown = _check_folder(out, returned, messages, "ising")
+    s = results["settings"]
+    k = s["k"]
+    assert results["times"] == default_times(k, s["last_time"])
+    assert set(results["schemes"]) == {"rdm", "cd", "pcd"}
+    for scheme, entry in results["schemes"].items():
+        assert entry["diverged"] is None
+        assert [row["t"] for row in entry["rows"]] == results["times"]
+        for row in entry["rows"]:
+            assert {"mean_rmse", "covariance_rmse", "covariance_pearson", "aats"} <= set(row)
+        assert entry["at_k"]["t"] == k and entry["at_last"]["t"] == results["times"][-1]
+        rows = [row for row in entry["rows"] if row["t"] >= 1]
+        assert entry["argmin_t_mean_rmse"] == min(rows, key=lambda row: row["mean_rmse"])["t"]
+        assert results["argmin_t"][scheme]["mean_rmse"] == entry["argmin_t_mean_rmse"]
+        # t = 0 is the same uniform p0 for every scheme, far from the data.
+        assert entry["rows"][0]["mean_rmse"] > 0.5
+    assert 0 < results["means_noise_level"] < 0.1
+    assert "## Observed" in markdown and f"Rdm-{k}" in markdown
+
+
+def test_rbm_report_files_and_numbers(rbm_run):
+    out, returned, messages = rbm_run
+    results, markdown = _check_folder(out, returned, messages, "rbm")
+    s = results["settings"]
+    k = s["k"]
+    assert s["grid_times"] == [1, k, 10 * k]  # quick: last_time = 100
+    assert len(results["data"]["train_rows"]) == s["train_size"]
+    assert len(set(results["data"]["train_rows"])) == s["train_size"]
+    for scheme, entry in results["schemes"].items():
+        assert sorted(int(t) for t in entry["grids"]) == s["grid_times"]
+        for name in entry["grids"].values():
+            assert (out / name).read_bytes()[:8] == PNG_SIGNATURE
+        at_k = results["errors_at_k"][scheme]
+        assert at_k["mean_rmse"] == entry["at_k"]["mean_rmse"]
+        assert 0 <= at_k["aats"] <= 1 and at_k["mean_rmse"] > 0
+    assert len(results["figures"]) == 1 + 3 * len(s["grid_times"])
+
+
+@pytest.mark.parametrize("name", sorted(reports.REPORTS))
+def test_report_refuses_a_non_empty_out(tmp_path, name):
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    with pytest.raises(ValueError, match="taken"):
+        reports.REPORTS[name](out, quick=True)
+    assert [p.name for p in out.iterdir()] == ["keep.txt"] and (out / "keep.txt").read_text() == "mine"
+    afile = tmp_path / "a-file"
+    afile.write_text("x")
+    with pytest.raises(ValueError, match="a-file"):
+        reports.REPORTS[name](afile, quick=True)
+
+
+@pytest.mark.parametrize("name, settings, error", [
+    ("gaussian", {"no_such_setting": 1}, ValueError),
+    ("gaussian", {"ks": []}, ValueError),
+    ("gaussian", {"init": "data"}, ValueError),
+    ("gaussian", {"sample_steps": 3}, ValueError),
+    ("gaussian", {"min_variance": 2.0, "max_variance": 1.0}, ValueError),
+    ("ising", {"k": 0}, ValueError),
+    ("ising", {"schemes": ["rdm", "sgd"]}, ValueError),
+    ("ising", {"last_time": 2}, ValueError),
+    ("ising", {"aats": "yes"}, TypeError),
+    ("rbm", {"train_size": 70000}, ValueError),
+    ("rbm", {"grid_times": [1, 5000]}, ValueError),
+    ("rbm", {"learning_rate": -1.0}, ValueError),
+])
+def test_report_validates_settings_before_writing(tmp_path, name, settings, error):
+    out = tmp_path / "new"
+    with pytest.raises(error):
+        reports.REPORTS[name](out, quick=True, **settings)
+    assert not out.exists()
+
+
+def test_reports_mapping():
+    assert reports.REPORTS == {"gaussian": reports.report_gaussian, "ising": reports.report_ising,
+                               "rbm": reports.report_rbm}
+
+
+def test_diverged_training_is_reported_not_raised(tmp_path):
+    out = tmp_path / "diverged"
+    results = reports.report_ising(out, quick=True, schemes=["rdm"], learning_rate=1000.0)
+    entry = results["schemes"]["rdm"]
+    assert "diverged" in entry["diverged"] and entry["rows"] is None
+    assert results["argmin_t"]["rdm"]["mean_rmse"] is None
+    assert "training diverged" in (out / "report.md").read_text()
+    assert (out / "errors_vs_time.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_missing_matplotlib_gives_the_install_hint_before_writing(tmp_path, monkeypatch):
+    def missing():
+        raise ImportError("plots need matplotlib: pip install 'bmsample[plot]'")
+
+    monkeypatch.setattr(reports, "_matplotlib", missing)
+    for name in reports.REPORTS:
+        out = tmp_path / name
+        with pytest.raises(ImportError, match=r"bmsample\[plot\]"):
+            reports.REPORTS[name](out, quick=True)
+        assert not out.exists()
+
+
+def test_gaussian_recorded_times_stay_bounded():
+    assert reports._recorded_times(200, 20, 4) == list(range(201))
+    sparse = reports._recorded_times(100_000, 700, 50)
+    assert sparse[0] == 0 and sparse[-1] == 100_000 and 700 in sparse and len(sparse) < 500
+    assert sparse == sorted(set(sparse))
+
+
+def test_report_command_line(tmp_path):
+    from click.testing import CliRunner
+
+    from bmsample.cli.main import main
+
+    out = tmp_path / "r"
+    result = CliRunner().invoke(main, ["report", "ising", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "report.md").is_file() and (out / "results.json").is_file()
+    again = CliRunner().invoke(main, ["report", "ising", "--quick", "--out", str(out)])
+    assert again.exit_code == 2 and "out" in again.stderr
