@@ -164,8 +164,8 @@ def log_likelihood(model, data, *, method="auto", ais_chains=100, ais_betas=10_0
     ----------
     method : {"auto", "exact", "ais"}
         "auto": exact when it is cheap (RBM: smaller layer <= 20 units;
-        Ising: N <= 20; Gaussian: always, if J is positive definite), AIS
-        for larger RBMs.
+        Ising: N <= 20; Gaussian: always, if J is positive definite;
+        Gaussian-Bernoulli RBM: up to 16 hidden units), AIS for larger RBMs.
 
     Returns
     -------
@@ -204,4 +204,12 @@ def log_likelihood(model, data, *, method="auto", ais_chains=100, ais_betas=10_0
         quadratic = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(covariance), centred)
         value = -0.5 * (quadratic + log_det + model.num_units * np.log(2 * np.pi))
         return {"method": "exact", "log_likelihood": float(np.mean(value))}
+    if isinstance(model, GaussianBernoulliRBM):
+        from .grbm.model import MAX_EXACT_HIDDENS, exact_log_likelihood
+
+        if model.num_hiddens > MAX_EXACT_HIDDENS:
+            raise ValueError(f"model: exact log-likelihood needs at most {MAX_EXACT_HIDDENS} hidden units")
+        # In data units: the density of z = (x - mean) / std, times the Jacobian 1 / prod(std).
+        value = exact_log_likelihood(model, model.standardise(reference)) - np.sum(np.log(model.data_std))
+        return {"method": "exact", "log_likelihood": float(value)}
     raise ValueError(f"model: no log-likelihood for the {model.family} family yet")

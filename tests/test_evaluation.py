@@ -152,3 +152,17 @@ def test_fit_logs_mixing_at_checkpoints(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     checkpoints = [r for r in records if r["update"] in (1, 2, 5)]
     assert checkpoints and all("energy_tau" in r and "forget_time" in r for r in checkpoints)
+
+
+def test_gaussian_bernoulli_log_likelihood_in_data_units():
+    # W = 0: the model is N(mean + std * a, (std * sigma)^2) per unit in data units.
+    model = bmsample.GaussianBernoulliRBM(np.zeros((2, 3)), np.array([0.5, -1.0]), np.zeros(3),
+                                          sigma=np.array([1.0, 0.5]), data_mean=np.array([10.0, -2.0]),
+                                          data_std=np.array([2.0, 3.0]), dtype="float64")
+    x = np.random.default_rng(0).standard_normal((25, 2)) * 3 + np.array([10.0, -2.0])
+    from scipy.stats import norm
+
+    loc = np.array([10.0, -2.0]) + np.array([2.0, 3.0]) * np.array([0.5, -1.0])
+    scale = np.array([2.0, 3.0]) * np.array([1.0, 0.5])
+    expected = norm(loc, scale).logpdf(x).sum(axis=1).mean()
+    assert evaluation.log_likelihood(model, x)["log_likelihood"] == pytest.approx(expected, abs=1e-9)
