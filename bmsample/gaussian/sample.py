@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._chains import random_rows
 from .._recording import Recorder, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
@@ -96,10 +97,7 @@ def initial_states(num_chains, num_units, init, init_scale, streams, generator, 
     elif init == "gaussian":
         _cpu.fill_normal(dt(0), dt(init_scale), key0, key1, draw, chain_offset, out)
     elif init == "data":
-        if data is None:
-            raise ValueError("init: 'data' needs a dataset (data=...)")
-        rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
-        out[...] = data[rows]
+        out[...] = random_rows(data, num_chains, generator)
     return out
 
 

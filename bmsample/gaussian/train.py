@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from .._chains import update_start
 from .sample import GaussianWorkspace, initial_states, run_sampler
 
 
@@ -59,8 +60,7 @@ class GaussianTrainer:
                               self.generator, self.model.dtype, data=self.data)
 
     def negative_chains(self, batch):
-        scheme = self.config.scheme
-        chains = self._draw_p0() if scheme == "rdm" else (batch.copy() if scheme == "cd" else self.chains)
+        chains = update_start(self.config.scheme, self._draw_p0, batch, self.chains)
         cfg = self.config
         run_sampler(self.model, chains, cfg.k, self.streams, self.workspace, sampler=cfg.sampler,
                     step_size=cfg.step_size, temperature=cfg.temperature)

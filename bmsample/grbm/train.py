@@ -8,6 +8,7 @@ over standardised minibatches.
 
 import numpy as np
 
+from .._chains import update_start
 from . import _cpu
 from .sample import GRBMWorkspace, gibbs_steps, initial_states, scaled_weights
 
@@ -66,13 +67,7 @@ class GRBMTrainer:
 
     def negative_chains(self, batch):
         """The chains of this update's negative phase after k steps, shape (num_chains, num_visibles)."""
-        scheme = self.config.scheme
-        if scheme == "rdm":
-            chains = self._draw_p0()
-        elif scheme == "cd":
-            chains = batch.copy()
-        else:
-            chains = self.chains
+        chains = update_start(self.config.scheme, self._draw_p0, batch, self.chains)
         gibbs_steps(self.model, chains, self.config.k, self.streams, self.workspace)
         return chains
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_int, check_times
@@ -64,16 +65,10 @@ def initial_spins(model, num_chains, init, streams, generator, *, data=None, cha
             up = np.full(model.num_units, 0.5)
         return 2 * independent_site_chains(up, num_chains, streams, model.dtype) - 1
     if init == "data":
-        if data is None:
-            raise ValueError("init: 'data' needs a dataset (data=...)")
-        rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
-        return np.ascontiguousarray(data[rows])
+        return random_rows(data, num_chains, generator)
     if chains is None:
         raise ValueError("init: 'chains' needs saved persistent chains, and this model has none")
-    chains = to_spins(chains, "chains", model.num_units, model.dtype)
-    if num_chains > chains.shape[0]:
-        raise ValueError(f"num_chains: the model has {chains.shape[0]} saved chains, asked for {num_chains}")
-    return chains[:num_chains].copy()
+    return first_saved_chains(to_spins(chains, "chains", model.num_units, model.dtype), num_chains)
 
 
 def default_process(model, chains=None):

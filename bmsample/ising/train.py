@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._chains import update_start
 from .sample import IsingWorkspace, initial_spins, run_sweeps
 
 #: |h_i| or |J_ij| beyond this is reported as a runaway parameter: sigmoid(2 * 20)
@@ -42,8 +43,7 @@ class IsingTrainer:
         return initial_spins(self.model, self.num_chains, self.config.init, self.streams, None)
 
     def negative_chains(self, batch):
-        scheme = self.config.scheme
-        chains = self._draw_p0() if scheme == "rdm" else (batch.copy() if scheme == "cd" else self.chains)
+        chains = update_start(self.config.scheme, self._draw_p0, batch, self.chains)
         run_sweeps(self.model, chains, self.config.k, self.streams, self.workspace, sampler=self.config.sampler)
         return chains
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_binary_data, check_choice, check_int, check_times
@@ -101,17 +102,12 @@ def initial_chains(model, num_chains, init, streams, generator, *, data=None, ch
     if init == "bias":
         return independent_site_chains(bias_init_probabilities(model), num_chains, streams, model.dtype)
     if init == "data":
-        if data is None:
-            raise ValueError("init: 'data' needs a dataset (data=...)")
-        data = check_binary_data(data, "data", model.num_visibles, model.dtype)
-        rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
-        return np.ascontiguousarray(data[rows])
+        if data is not None:
+            data = check_binary_data(data, "data", model.num_visibles, model.dtype)
+        return random_rows(data, num_chains, generator)
     if chains is None:
         raise ValueError("init: 'chains' needs saved persistent chains, and this model has none")
-    chains = check_binary_data(chains, "chains", model.num_visibles, model.dtype)
-    if num_chains > chains.shape[0]:
-        raise ValueError(f"num_chains: the model has {chains.shape[0]} saved chains, asked for {num_chains}")
-    return chains[:num_chains].copy()
+    return first_saved_chains(check_binary_data(chains, "chains", model.num_visibles, model.dtype), num_chains)
 
 
 def default_process(model, chains=None):
