@@ -114,10 +114,6 @@ class IsingModel:
         J = self.coupling_matrix.astype(np.float64)
         return -s @ self.field.astype(np.float64) - 0.5 * np.einsum("ni,ij,nj->n", s, J, s)
 
-    def local_fields(self, spins):
-        """H = h + s J, shape (n, N)."""
-        return np.asarray(spins, dtype=np.float64) @ self.coupling_matrix.astype(np.float64) + self.field
-
 
 def to_spins(data, name="data", num_columns=None, dtype="float32"):
     """Validate and convert data to +-1 spins: {0, 1} data map to 2 x - 1, +-1 data are kept.
