@@ -2,5 +2,5 @@
 
 Every case is timed beside its baseline, the bare BLAS products of the same
 shapes, in the same process; compare them within a group
-(``--benchmark-group-by=group``).  ``sampler_ratio.py`` prints the ratios directly.
+(``--benchmark-group-by=group``).  ``bmsample bench`` prints the ratios directly.
 """

@@ -181,11 +181,12 @@ def _set_threads(threads):
     set_num_threads(available_cpus() if threads is None else threads)
 
 
-def _parse_times(text):
+def _parse_ints(text, name):
+    """Comma-separated integers, or a one-line error naming the option."""
     try:
         return [int(t) for t in text.split(",") if t.strip()]
     except ValueError:
-        raise ValueError(f"record: expected comma-separated integers, got {text!r}") from None
+        raise ValueError(f"{name}: expected comma-separated integers, got {text!r}") from None
 
 
 @main.command()
@@ -235,7 +236,7 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     _refuse_options(model.family, [name for name, value in used.items() if value])
     data = _data_for_init(model, loaded.chains, init, data_name)
     _set_threads(threads)
-    times = _parse_times(record) if record else None
+    times = _parse_ints(record, "record") if record else None
     seed = int(np.random.SeedSequence().entropy) if seed is None else seed
     options = {"init": init, "data": data, "rng": seed, "record": times}
     if model.family == "gaussian":
@@ -365,8 +366,9 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
         options["chains"] = loaded.chains
     _set_threads(threads)
     seed = int(np.random.SeedSequence().entropy) if seed is None else seed
-    result = evaluation.evaluate(model, reference, times=_parse_times(times) if times else None, num_chains=chains,
-                                 rng=seed, aats=aats, aats_samples=aats_samples, **options)
+    grid = _parse_ints(times, "times") if times else None
+    result = evaluation.evaluate(model, reference, times=grid, num_chains=chains, rng=seed, aats=aats,
+                                 aats_samples=aats_samples, **options)
     k = result.k
     click.echo(f"{model.family}, k = {k}, {chains} chains, seed {seed}; errors against {data}")
     header = f"{'t':>6} {'means rmse':>11} {'corr rmse':>11} {'corr pearson':>13} {'energy':>11}"
@@ -477,6 +479,38 @@ def report(name, out, quick, seed, threads):
     _set_threads(threads)
     REPORTS[name](out, quick=quick, seed=seed, progress=lambda message: click.echo(message, err=True))
     click.echo(f"wrote {out / 'report.md'}")
+
+
+@main.command()
+@click.option("--model", "family", type=click.Choice(["rbm", "gaussian"]), default="rbm", show_default=True,
+              help="Model family of a synthetic model.")
+@click.option("--model-file", type=click.Path(path_type=Path), help="Bench a saved model instead.")
+@click.option("--visibles", type=int, default=784, show_default=True, help="Visible units (Gaussian: N).")
+@click.option("--hiddens", type=int, default=500, show_default=True)
+@click.option("--chains", default="100,1000", show_default=True, help="Comma-separated chain counts.")
+@click.option("--dtype", default="float32", show_default=True, help="Comma-separated dtypes.")
+@click.option("--steps", type=int, default=10, show_default=True, help="Steps per timed call.")
+@click.option("--repeats", type=int, default=15, show_default=True, help="Interleaved repeats.")
+@click.option("--threads", type=int, help="Threads for kernels and BLAS [CPUs available to this process].")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the rows as JSON.")
+@handle_errors
+def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, json_path):
+    """Sampler steps per second and their ratio to the bare GEMMs of the same shapes.
+
+    Both are timed in this process, interleaved repeat by repeat (warm-up
+    excluded); the ratio is 1.00 at the BLAS limit."""
+    import bmsample
+    from bmsample import bench as benchmark
+    from bmsample.io import atomic_write
+
+    model = bmsample.load_model(model_file) if model_file is not None else None
+    _set_threads(threads)
+    rows = benchmark.run(family, visibles, hiddens, _parse_ints(chains, "chains"), dtype.split(","), model=model,
+                         steps=steps, repeats=repeats, threads=threads)
+    click.echo(benchmark.format_rows(rows))
+    if json_path is not None:
+        document = [row.as_dict() for row in rows]
+        atomic_write(json_path, lambda handle: handle.write(json.dumps(document, indent=2).encode()))
 
 
 @main.group()
