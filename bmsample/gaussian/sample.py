@@ -6,9 +6,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._chains import random_rows
-from .._recording import Recorder, step_hook
+from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
+from .._validation import check_choice, check_positive_float, check_real_data
 from . import _cpu
 from .model import GaussianModel
 
@@ -185,14 +185,7 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     step_size = process.get("step_size", 0.01) if step_size is None else step_size
     temperature = process.get("temperature", 1.0) if temperature is None else temperature
     step_size, temperature = check_sampler_settings(model, sampler, step_size, temperature)
-    steps = process.get("k") if steps is None else steps
-    if steps is None:
-        raise ValueError("steps: this model records no training process; give the number of steps")
-    steps = check_int(steps, "steps", minimum=0)
-    num_chains = check_int(1000 if num_chains is None else num_chains, "num_chains")
-    times = check_times(record) if record is not None else []
-    if times and times[-1] > steps:
-        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
+    steps, num_chains, times = check_run(steps, process.get("k"), num_chains, 1000, record)
     if init == "data":
         data = check_real_data(data, "data", model.num_units, model.dtype) if data is not None else None
     if sampler == "langevin":

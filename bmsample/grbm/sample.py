@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._recording import Recorder, step_hook
+from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_choice, check_int, check_positive_float, check_real_data, check_times
+from .._validation import check_choice, check_positive_float, check_real_data
 from ..gaussian.sample import initial_states as gaussian_initial_states
 from . import _cpu
 from .model import GaussianBernoulliRBM
@@ -186,14 +186,7 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
     init = default_init if init is None else init
     check_choice(init, "init", INITS)
     init_scale = check_positive_float(default_scale if init_scale is None else init_scale, "init_scale")
-    steps = default_steps if steps is None else steps
-    if steps is None:
-        raise ValueError("steps: this model records no training process; give the number of steps")
-    steps = check_int(steps, "steps", minimum=0)
-    num_chains = check_int(1000 if num_chains is None else num_chains, "num_chains")
-    times = check_times(record) if record is not None else []
-    if times and times[-1] > steps:
-        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
+    steps, num_chains, times = check_run(steps, default_steps, num_chains, 1000, record)
     if init == "data":
         if data is None:
             raise ValueError("init: 'data' needs a dataset (data=...)")

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._chains import first_saved_chains, random_rows
-from .._recording import Recorder, step_hook
+from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_choice, check_int, check_times
+from .._validation import check_choice
 from ..rbm.sample import independent_site_chains
 from . import _cpu
 from .model import IsingModel, to_spins
@@ -145,16 +145,8 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
     check_choice(init, "init", INITS)
     sampler = default_sampler if sampler is None else sampler
     check_choice(sampler, "sampler", tuple(SAMPLERS))
-    steps = default_steps if steps is None else steps
-    if steps is None:
-        raise ValueError("steps: this model records no training process; give the number of sweeps")
-    steps = check_int(steps, "steps", minimum=0)
-    if num_chains is None:
-        num_chains = chains.shape[0] if (init == "chains" and chains is not None) else 1000
-    num_chains = check_int(num_chains, "num_chains")
-    times = check_times(record) if record is not None else []
-    if times and times[-1] > steps:
-        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
+    saved = chains.shape[0] if (init == "chains" and chains is not None) else 1000
+    steps, num_chains, times = check_run(steps, default_steps, num_chains, saved, record, unit="sweeps")
     if init == "data" and data is not None:
         data = to_spins(data, "data", model.num_units, model.dtype)
 

@@ -5,9 +5,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._chains import first_saved_chains, random_rows
-from .._recording import Recorder, step_hook
+from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_binary_data, check_choice, check_int, check_times
+from .._validation import check_binary_data, check_choice
 from . import _cpu
 from .model import BernoulliRBM
 
@@ -194,18 +194,10 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     default_init, default_steps = default_process(model, chains)
     init = default_init if init is None else init
     check_choice(init, "init", INITS)
-    steps = default_steps if steps is None else steps
-    if steps is None:
-        raise ValueError("steps: this model records no training process; give the number of steps")
-    steps = check_int(steps, "steps", minimum=0)
-    if num_chains is None:
-        num_chains = chains.shape[0] if (init == "chains" and chains is not None) else 1000
-    num_chains = check_int(num_chains, "num_chains")
+    saved = chains.shape[0] if (init == "chains" and chains is not None) else 1000
+    steps, num_chains, times = check_run(steps, default_steps, num_chains, saved, record)
     if return_means and steps == 0:
         raise ValueError("return_means: needs steps >= 1")
-    times = check_times(record) if record is not None else []
-    if times and times[-1] > steps:
-        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
