@@ -109,3 +109,36 @@ def test_steps_zero_returns_the_initial_chains():
 def test_sample_rejects_bad_arguments(kwargs, error):
     with pytest.raises(error):
         bmsample.sample(random_rbm(4, 3), **kwargs)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (37, 21)])
+def test_per_chain_kernel_and_gemm_path_give_the_same_chains(shape):
+    """Same random numbers, same sums up to rounding: float64 chains agree exactly."""
+    from bmsample._rng import ChainStreams
+    from bmsample.rbm.sample import GibbsWorkspace, gibbs_steps
+
+    model = random_rbm(*shape, scale=1.5, seed=11)
+    start = (np.random.default_rng(0).random((300, shape[0])) < 0.5).astype(np.float64)
+    runs = []
+    for chain_kernel in (True, False):
+        visible, means, seen = start.copy(), np.empty_like(start), []
+        streams = ChainStreams((5, 6), draw=3)
+        gibbs_steps(model, visible, 6, streams, GibbsWorkspace(model, 300, chain_kernel=chain_kernel),
+                    chain_offset=7, visible_means=means, on_step=lambda t, v, seen=seen: seen.append((t, v.copy())))
+        runs.append((visible, means, seen, streams.draw))
+    (v1, m1, seen1, draw1), (v2, m2, seen2, draw2) = runs
+    np.testing.assert_array_equal(v1, v2)
+    np.testing.assert_allclose(m1, m2, rtol=1e-13)
+    assert [t for t, _ in seen1] == [t for t, _ in seen2] == list(range(1, 7))
+    for (_, a), (_, b) in zip(seen1, seen2):
+        np.testing.assert_array_equal(a, b)
+    assert draw1 == draw2 == 3 + 12
+    assert 0.05 < v1.mean() < 0.95  # the chains move: not a trivially equal pair of runs
+
+
+def test_the_per_chain_kernel_is_chosen_by_weight_size():
+    from bmsample.rbm.sample import CHAIN_KERNEL_MAX_BYTES, uses_chain_kernel
+
+    assert uses_chain_kernel(random_rbm(100, 50, dtype="float32"))
+    assert not uses_chain_kernel(random_rbm(784, 500, dtype="float32"))
+    assert random_rbm(784, 500, dtype="float32").weight_matrix.nbytes > CHAIN_KERNEL_MAX_BYTES
