@@ -165,3 +165,19 @@ def gibbs_chain_steps_with_means(weights, weights_t, vbias, hbias, key0, key1, f
                         first_draw + 2 * t, stream, key0, key1, visible, False)
         _chain_step(c, weights, weights_t, vbias, hbias, visible, hidden, hidden_field, visible_field,
                     first_draw + 2 * (steps - 1), stream, key0, key1, visible_means, True)
+
+
+@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+def add_scaled(target, source, scale):
+    """``target += scale * source`` in place, for matrices of the same shape."""
+    for i in prange(target.shape[0]):
+        for j in range(target.shape[1]):
+            target[i, j] += scale * source[i, j]
+
+
+@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+def subtract_outer_pair(target, x1, y1, x2, y2):
+    """``target -= outer(x1, y1) + outer(x2, y2)`` in place; ``target`` has shape (len(x), len(y))."""
+    for i in prange(target.shape[0]):
+        for j in range(target.shape[1]):
+            target[i, j] -= x1[i] * y1[j] + x2[i] * y2[j]

@@ -104,6 +104,23 @@ def _chain_kernel_steps(model, visible, steps, streams, workspace, chain_offset,
             on_step(t, visible)
 
 
+def site_logits(probabilities, dtype):
+    """logit(p) per unit in ``dtype``: the biases of independent Bernoulli(p) units."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    return (np.log(probabilities) - np.log1p(-probabilities)).astype(dtype)
+
+
+def draw_independent_sites(logits, streams, out, zero_field, *, chain_offset=0):
+    """Fill ``out`` (num_chains, num_units) with independent Bernoulli(sigmoid(logits)) units (one draw).
+
+    ``zero_field`` is an array of zeros of the shape of ``out`` (scratch may be
+    reused if it is zero-filled first).
+    """
+    key0, key1 = streams.kernel_args()
+    _cpu.sample_bernoulli_layer(zero_field, logits, key0, key1, streams.next_draw(), chain_offset, out)
+    return out
+
+
 def independent_site_chains(probabilities, num_chains, streams, dtype, *, chain_offset=0):
     """Draw ``num_chains`` rows of independent Bernoulli(probabilities) units (one draw).
 
@@ -116,13 +133,9 @@ def independent_site_chains(probabilities, num_chains, streams, dtype, *, chain_
     -------
     ndarray, shape (num_chains, num_units), exact 0/1 in ``dtype``
     """
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    logits = (np.log(probabilities) - np.log1p(-probabilities)).astype(dtype)
-    field = np.zeros((num_chains, probabilities.size), dtype=dtype)
-    states = np.empty_like(field)
-    key0, key1 = streams.kernel_args()
-    _cpu.sample_bernoulli_layer(field, logits, key0, key1, streams.next_draw(), chain_offset, states)
-    return states
+    field = np.zeros((num_chains, len(probabilities)), dtype=dtype)
+    return draw_independent_sites(site_logits(probabilities, dtype), streams, np.empty_like(field), field,
+                                  chain_offset=chain_offset)
 
 
 def bias_init_probabilities(model, clip=1e-3):

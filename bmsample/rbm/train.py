@@ -3,9 +3,8 @@ Rdm-k, CD-k and PCD-k schemes (see ``bmsample.training`` for the loop)."""
 
 import numpy as np
 
-from .._chains import update_start
 from . import _cpu
-from .sample import GibbsWorkspace, bias_init_probabilities, gibbs_steps, independent_site_chains
+from .sample import GibbsWorkspace, bias_init_probabilities, draw_independent_sites, gibbs_steps, site_logits
 
 
 class RBMTrainer:
@@ -40,71 +39,89 @@ class RBMTrainer:
         self.streams = streams
         self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
         self.workspace = GibbsWorkspace(model, self.num_chains)
-        self.chain_hidden = np.empty((self.num_chains, model.num_hiddens), dtype=model.dtype)
-        self.batch_hidden = np.empty((config.batch_size, model.num_hiddens), dtype=model.dtype)
-        self.init_probabilities = (np.full(model.num_visibles, 0.5) if config.init == "uniform"
-                                   else bias_init_probabilities(model))
-        self.chains = chains
-        if config.scheme == "pcd" and self.chains is None:
-            self.chains = self._draw_p0()
-        self.visible_offset = model.data_means.astype(model.dtype) if config.centered else None
-        self.hidden_offset = np.full(model.num_hiddens, 0.5, dtype=model.dtype) if config.centered else None
+        dtype, B, M = model.dtype, config.batch_size, self.num_chains
+        # Minibatch rows [B - b, B) and chains [B, B + M) of one array, so that
+        # the hidden means and the weight gradient of both phases are one GEMM each.
+        self._visible = np.empty((B + M, model.num_visibles), dtype=dtype)
+        self._hidden = np.empty((B + M, model.num_hiddens), dtype=dtype)
+        self._negative = self._visible[B:]
+        self.grad_w = np.empty_like(model.weight_matrix)
+        probabilities = (np.full(model.num_visibles, 0.5) if config.init == "uniform"
+                         else bias_init_probabilities(model))
+        self.p0_logits = site_logits(probabilities, dtype)
+        self.chains = None
+        if config.scheme == "pcd":
+            self.chains = self._negative
+            if chains is None:
+                self._draw_p0()
+            else:
+                np.copyto(self.chains, chains)
+        self.visible_offset = model.data_means.astype(dtype) if config.centered else None
+        self.hidden_offset = np.full(model.num_hiddens, 0.5, dtype=dtype) if config.centered else None
 
     def _draw_p0(self):
-        return independent_site_chains(self.init_probabilities, self.num_chains, self.streams, self.model.dtype)
+        zero_field = self.workspace.visible_field
+        zero_field.fill(0)
+        return draw_independent_sites(self.p0_logits, self.streams, self._negative, zero_field)
 
     def negative_chains(self, batch):
-        """The chains of this update's negative phase, after k steps, shape (num_chains, num_visibles)."""
-        chains = update_start(self.config.scheme, self._draw_p0, batch, self.chains)
-        gibbs_steps(self.model, chains, self.config.k, self.streams, self.workspace)
-        return chains
+        """The chains of this update's negative phase after k steps, shape (num_chains, num_visibles).
 
-    def _hidden_means(self, visible, out):
-        np.matmul(visible, self.model.weight_matrix, out=out)
-        _cpu.bernoulli_means(out, self.model.hbias, out)
-        return out
+        A view of the trainer's buffer: valid until the next call.
+        """
+        scheme = self.config.scheme
+        if scheme == "rdm":
+            self._draw_p0()
+        elif scheme == "cd":
+            np.copyto(self._negative, batch)
+        gibbs_steps(self.model, self._negative, self.config.k, self.streams, self.workspace)
+        return self._negative
 
     def gradient(self, batch):
-        """Estimate the log-likelihood gradient on ``batch`` (batch_size, num_visibles).
+        """Estimate the log-likelihood gradient on ``batch`` (at most batch_size rows, num_visibles).
 
         Returns
         -------
         grads : tuple (grad_w, grad_a, grad_b)
-            Shapes (num_visibles, num_hiddens), (num_visibles,), (num_hiddens,).
+            Shapes (num_visibles, num_hiddens), (num_visibles,), (num_hiddens,);
+            ``grad_w`` is the trainer's buffer, valid until the next call.
         metrics : dict
             Cheap diagnostics: rms error of the chains' visible means against the batch.
         """
         model, cfg = self.model, self.config
+        B, b = cfg.batch_size, batch.shape[0]
+        visible, hidden = self._visible[B - b:], self._hidden[B - b:]
+        np.copyto(visible[:b], batch)
         chains = self.negative_chains(batch)
-        batch_hidden = self._hidden_means(batch, self.batch_hidden[:batch.shape[0]])
-        chain_hidden = self._hidden_means(chains, self.chain_hidden)
-        v_data, v_model = batch.mean(axis=0), chains.mean(axis=0)
-        h_data, h_model = batch_hidden.mean(axis=0), chain_hidden.mean(axis=0)
-        inv_b = model.dtype.type(1.0 / batch.shape[0])
-        inv_m = model.dtype.type(-1.0 / chains.shape[0])
+        np.matmul(visible, model.weight_matrix, out=hidden)
+        _cpu.bernoulli_means(hidden, model.hbias, hidden)
+        # Rows weighted 1/b (data) and -1/M (chains): one product gives <v h>_data - <v h>_chains.
+        hidden[:b] *= model.dtype.type(1.0 / b)
+        hidden[b:] *= model.dtype.type(-1.0 / chains.shape[0])
+        np.matmul(visible.T, hidden, out=self.grad_w)
+        grad_b = hidden.sum(axis=0)
+        v_data, v_model = visible[:b].mean(axis=0), chains.mean(axis=0)
+        grad_a = v_data - v_model
         if cfg.centered:
+            # sum_r s_r (v_r - mu)(h_r - lam)^T with sum_r s_r = 0 is the product above
+            # minus mu (grad_b)^T and grad_a lam^T.
             mu, lam = self.visible_offset, self.hidden_offset
-            grad_w = ((batch - mu).T @ (batch_hidden - lam)) * inv_b
-            grad_w += ((chains - mu).T @ (chain_hidden - lam)) * inv_m
-            grad_a = v_data - v_model - grad_w @ lam
-            grad_b = h_data - h_model - mu @ grad_w
+            _cpu.subtract_outer_pair(self.grad_w, mu, grad_b, grad_a, lam)
+            h_data = hidden[:b].sum(axis=0)
+            grad_a -= self.grad_w @ lam
+            grad_b -= mu @ self.grad_w
             lam *= model.dtype.type(1.0 - cfg.centering_rate)
             lam += model.dtype.type(cfg.centering_rate) * h_data
-        else:
-            grad_w = (batch.T @ batch_hidden) * inv_b
-            grad_w += (chains.T @ chain_hidden) * inv_m
-            grad_a = v_data - v_model
-            grad_b = h_data - h_model
         if cfg.l2:
-            grad_w -= model.dtype.type(cfg.l2) * model.weight_matrix
+            _cpu.add_scaled(self.grad_w, model.weight_matrix, model.dtype.type(-cfg.l2))
         metrics = {"magnetisation_rmse": float(np.sqrt(np.mean((v_model - v_data) ** 2)))}
-        return (grad_w, grad_a, grad_b), metrics
+        return (self.grad_w, grad_a, grad_b), metrics
 
     def update(self, batch, learning_rate):
         """One gradient-ascent step on ``batch``; returns the metrics of ``gradient``."""
         (grad_w, grad_a, grad_b), metrics = self.gradient(batch)
         lr = self.model.dtype.type(learning_rate)
-        self.model.weight_matrix += lr * grad_w
+        _cpu.add_scaled(self.model.weight_matrix, grad_w, lr)
         self.model.vbias += lr * grad_a
         self.model.hbias += lr * grad_b
         return metrics
