@@ -518,7 +518,7 @@ def _train_run(run_dir, settings, data, threads, restart):
         # checkpoint in run_dir, resume it here instead.
         fit(dataset.data, config, out=run_dir, overwrite=restart, data_name=dataset.name)
     except TrainingDiverged as exc:
-        status, message = "diverged", _one_line(exc)
+        status, message = "diverged", str(exc).splitlines()[0]
     except Exception as exc:  # recorded in the summary; the other runs go on
         status, message = "failed", _one_line(exc)
     return {"status": status, "message": message, "record": last_record(run_dir)}
@@ -583,10 +583,14 @@ def format_summary(rows):
     metric = next((_shown_metric(row) for row in rows if _shown_metric(row)), None)
     header = ["run", "status", "updates", "seconds"] + ([metric] if metric else []) + ["message"]
     cells = [[row["run"], row["status"], _cell(row["updates"]), _cell(row["seconds"], ".1f")]
-             + ([_cell(row.get(metric), ".4g")] if metric else []) + [row["message"][:60]] for row in rows]
+             + ([_cell(row.get(metric), ".4g")] if metric else []) + [_shorten(row["message"], 60)] for row in rows]
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
     return "\n".join("  ".join(text.ljust(width) for text, width in zip(line, widths)).rstrip()
                      for line in [header, *cells])
+
+
+def _shorten(text, width):
+    return text if len(text) <= width else text[:width - 3] + "..."
 
 
 def _cell(value, spec=""):

@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +186,8 @@ def test_sweep_trains_every_run_as_fit_would_and_records_failures(tmp_path, clus
             assert (row["updates"], row["magnetisation_rmse"]) == (3, last["magnetisation_rmse"])
             assert row["message"] == ""
         elif row["status"] == "diverged":
-            assert row["message"].startswith("TrainingDiverged: training diverged")
+            diverged_at = re.match(r"training diverged: parameters became NaN or inf at update (\d+)", row["message"])
+            assert row["updates"] == int(diverged_at.group(1)) - 1  # the last update logged before
         else:
             assert row["message"] == "ValueError: batch_size: 100 is larger than the 40 samples"
             assert row["updates"] is None
@@ -291,3 +293,14 @@ def test_cli_bad_config_is_one_line_error(tmp_path, body, message):
     assert result.exit_code == 2
     assert result.output.startswith(message) and result.output.count("\n") == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_readme_sweep_example_expands_to_the_k_by_seed_scan(tmp_path):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    text = readme.split("## Sweeps", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "k-scan.toml").write_text(text)
+    plan = sweep.plan_sweep(tmp_path / "k-scan.toml", tmp_path / "out")
+    assert [run.name for run in plan.sweep.runs] == [f"k={k},seed={s}" for k in PAPER_GRID["k"] for s in (0, 1, 2)]
+    assert {run.config.epochs for run in plan.sweep.runs} == {30} and len(plan.pending) == 18
+    runs_example = {"data": "digits", "runs": [{"scheme": "rdm"}, {"scheme": "cd"}], "grid": {"seed": [0, 1, 2]}}
+    assert len(sweep.expand_sweep(runs_example).runs) == 6
