@@ -137,7 +137,8 @@ def expand_sweep(spec):
     Parameters
     ----------
     spec : dict
-        Keys ``data`` (required), ``sweep_seed``, ``fit`` (table), ``grid``
+        Keys ``data`` (required: a bundled dataset name, or a data file,
+        relative to the current folder), ``sweep_seed``, ``fit`` (table), ``grid``
         (table of non-empty lists) and ``runs`` (list of tables); at least
         one of ``grid`` and ``runs``.
 
@@ -183,9 +184,11 @@ def _check_data(data):
         raise ValueError("data: missing; give a bundled dataset name or a data file")
     if not isinstance(data, str):
         raise TypeError(f"data: expected a dataset name or file path, got {data!r}")
-    if data not in BUNDLED and not Path(data).is_file():
+    if data in BUNDLED:
+        return data
+    if not Path(data).is_file():
         raise ValueError(f"data: {data!r} is neither a bundled dataset ({', '.join(BUNDLED)}) nor a file")
-    return data
+    return str(Path(data).resolve())  # workers may start elsewhere
 
 
 def _check_settings(table, where):
@@ -444,7 +447,7 @@ def run_sweep(spec, out=None, *, scheduler=None, workers=None, threads_per_run=N
             say(_progress_line(len(outcomes), len(sweep.runs), run.name, outcomes[run.name]))
     if pending:
         restart = {run.name: plan.states[run.name] == UNFINISHED for run in pending}
-        for run, outcome in _execute(pending, out, sweep.data, threads, restart, scheduler, workers):
+        for run, outcome in _execute(pending, out.resolve(), sweep.data, threads, restart, scheduler, workers):
             outcomes[run.name] = outcome
             say(_progress_line(len(outcomes), len(sweep.runs), run.name, outcome))
     rows = [summary_row(run, outcomes[run.name]) for run in sweep.runs]

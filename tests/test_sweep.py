@@ -113,7 +113,8 @@ def test_file_data_path_is_relative_to_the_toml_file(tmp_path, monkeypatch):
     one_hot_data(tmp_path)
     (tmp_path / "scan.toml").write_text('data = "one_hot.npy"\n[grid]\nk = [1]\n')
     monkeypatch.chdir(tmp_path.parent)
-    assert sweep.expand_sweep(sweep.read_sweep_file(tmp_path / "scan.toml")).data == str(tmp_path / "one_hot.npy")
+    expanded = sweep.expand_sweep(sweep.read_sweep_file(tmp_path / "scan.toml"))
+    assert expanded.data == str((tmp_path / "one_hot.npy").resolve())
     plan = sweep.plan_sweep(tmp_path / "scan.toml")
     assert plan.out == Path("sweeps/scan") and plan.states == {"k=1": sweep.NEW}
     assert not (tmp_path.parent / "sweeps").exists()  # planning writes nothing
