@@ -3,7 +3,7 @@
 Heavy imports (NumPy, Numba) happen inside the commands so that
 ``bmsample --help`` stays fast.  Every expected failure becomes one line on
 stderr and a non-zero exit: 2 for bad usage or input, 3 when training
-diverged, 130 when interrupted.
+diverged, 130 when interrupted; ``sweep`` exits 1 when some of its runs failed.
 """
 
 import functools
@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+EXIT_RUNS_FAILED = 1
 EXIT_INPUT = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
@@ -173,6 +174,37 @@ def fit(data, threads, out, overwrite, config_file, quiet, mixing_steps, **flags
     last = result.history[-1] if result.history else {}
     click.echo(f"wrote {out / 'model.npz'} ({config.model}, {config.scheme}-{config.k}, "
                f"{last.get('update', 0)} updates, {last.get('seconds', 0):.1f} s)")
+
+
+@main.command()
+@click.argument("config_file", metavar="CONFIG", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Sweep folder [sweeps/<CONFIG name>].")
+@click.option("--scheduler", help="Address of a running Dask scheduler, e.g. tcp://host:8786 [a local cluster].")
+@click.option("--workers", type=int, help="Worker processes of the local cluster [CPUs // threads per run].")
+@click.option("--threads-per-run", type=int, help="Numba and BLAS threads of every run [1, or CPUs // --workers].")
+@click.option("--dry-run", is_flag=True, help="List the runs and what the sweep would do with each; run nothing.")
+@handle_errors
+def sweep(config_file, out, scheduler, workers, threads_per_run, dry_run):
+    """Train a grid or list of fit configurations from a TOML file on Dask.
+
+    Every run gets its own directory in the sweep folder; finished runs are
+    skipped when the sweep is run again; summary.csv and summary.json hold
+    one row per run."""
+    from bmsample import sweep as sweeps
+
+    if dry_run:
+        click.echo(sweeps.format_plan(sweeps.plan_sweep(config_file, out)))
+        return
+    try:
+        result = sweeps.run_sweep(config_file, out, scheduler=scheduler, workers=workers,
+                                  threads_per_run=threads_per_run, progress=lambda line: click.echo(line, err=True))
+    except ImportError as exc:
+        fail(str(exc))
+    click.echo(sweeps.format_summary(result.rows))
+    click.echo(f"wrote {result.out / 'summary.csv'}")
+    if result.failures:
+        fail(f"{len(result.failures)} of {len(result.rows)} runs diverged or failed; see {result.out / 'summary.csv'}",
+             EXIT_RUNS_FAILED)
 
 
 def _set_threads(threads):
