@@ -17,6 +17,7 @@ from .gaussian.model import GaussianModel
 from .gaussian.sample import GaussianWorkspace, langevin_steps
 from .rbm.model import BernoulliRBM
 from .rbm.sample import GibbsWorkspace, gibbs_steps
+from .rbm.train import RBMTrainer
 
 FAMILIES = ("rbm", "gaussian")
 
@@ -150,6 +151,129 @@ def _as_dtype(model, dtype):
     if isinstance(model, BernoulliRBM):
         return BernoulliRBM(model.weight_matrix, model.vbias, model.hbias, dtype=dtype, process=model.process)
     return GaussianModel(model.coupling_matrix, model.field, dtype=dtype, process=model.process)
+
+
+@dataclass
+class EpochRow:
+    """One timed training epoch (RBM) against the GEMM floor of that epoch (seconds)."""
+
+    scheme: str
+    k: int
+    visibles: int
+    hiddens: int
+    samples: int
+    batch_size: int
+    chains: int
+    dtype: str
+    threads: int
+    updates: int
+    epoch_s: float
+    floor_s: float
+    ratio_median: float
+    ratio_min: float
+    ratio_max: float
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def _epoch_floor(model, batch_size, chains, k, updates):
+    """The bare products of one epoch: per update 2k Gibbs GEMMs, hidden means of batch and chains,
+    and the two gradient products, as separate NumPy matmuls into preallocated outputs."""
+    dtype, V, H = model.dtype, model.num_visibles, model.num_hiddens
+    rng = np.random.default_rng(2)
+    batch = (rng.random((batch_size, V)) < 0.5).astype(dtype)
+    vis = (rng.random((chains, V)) < 0.5).astype(dtype)
+    hid = (rng.random((chains, H)) < 0.5).astype(dtype)
+    batch_hidden, chain_hidden = np.empty((batch_size, H), dtype), np.empty((chains, H), dtype)
+    vis_field, grad = np.empty((chains, V), dtype), np.empty((V, H), dtype)
+    W = model.weight_matrix
+
+    def floor():
+        for _ in range(updates):
+            for _ in range(k):
+                np.matmul(vis, W, out=chain_hidden)
+                np.matmul(hid, W.T, out=vis_field)
+            np.matmul(batch, W, out=batch_hidden)
+            np.matmul(vis, W, out=chain_hidden)
+            np.matmul(batch.T, batch_hidden, out=grad)
+            np.matmul(vis.T, chain_hidden, out=grad)
+
+    return floor
+
+
+def measure_epoch(data, num_hiddens=500, *, scheme="rdm", k=10, batch_size=100, num_chains=None, dtype="float32",
+                  repeats=3, threads=None):
+    """Time one RBM training epoch over ``data`` against the GEMM floor of that epoch.
+
+    The epoch is what ``fit`` does per epoch without logging or checkpoints:
+    a minibatch gathered from a permutation, the scheme's negative chains
+    after ``k`` steps, the gradient and the update, for every minibatch.  The
+    floor is the bare time of every matrix product the epoch must do, timed
+    interleaved with the epoch, repeat by repeat.
+
+    Parameters
+    ----------
+    data : ndarray, shape (num_samples, num_visibles)
+        Exact 0/1 rows.
+    num_hiddens, k, batch_size, repeats : int
+    scheme : {"rdm", "cd", "pcd"}
+    num_chains : int, optional
+        Negative chains (default ``batch_size``; CD uses one per minibatch row).
+    dtype : {"float32", "float64"}
+    threads : int, optional
+        Only recorded in the row.
+
+    Returns
+    -------
+    EpochRow
+    """
+    import numba
+
+    from .training import TrainingConfig
+
+    cfg = TrainingConfig(model="rbm", num_hiddens=num_hiddens, scheme=scheme, k=k, batch_size=batch_size,
+                         num_chains=num_chains, dtype=dtype, seed=0).validated()
+    repeats = check_int(repeats, "repeats")
+    data = np.ascontiguousarray(data, dtype=cfg.dtype)
+    model = BernoulliRBM.from_data(data, num_hiddens, rng=np.random.default_rng(0), dtype=cfg.dtype)
+    trainer = RBMTrainer(model, cfg, ChainStreams((1, 2)))
+    updates = data.shape[0] // batch_size
+    order = np.random.default_rng(3)
+
+    def epoch():
+        permutation = order.permutation(data.shape[0])
+        for i in range(updates):
+            trainer.update(data[np.sort(permutation[i * batch_size:(i + 1) * batch_size])], cfg.learning_rate)
+
+    floor = _epoch_floor(model, batch_size, trainer.num_chains, k, updates)
+    epoch()  # compile and warm up
+    floor()
+    epochs, floors = [], []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        floor()
+        t1 = time.perf_counter()
+        epoch()
+        t2 = time.perf_counter()
+        floors.append(t1 - t0)
+        epochs.append(t2 - t1)
+    ratios = np.array(epochs) / np.array(floors)
+    return EpochRow(scheme, k, model.num_visibles, num_hiddens, data.shape[0], batch_size, trainer.num_chains,
+                    cfg.dtype, threads or numba.get_num_threads(), updates, float(np.median(epochs)),
+                    float(np.median(floors)), float(np.median(ratios)), float(ratios.min()), float(ratios.max()))
+
+
+def format_epoch_rows(rows):
+    """The epoch table ``bmsample bench --epoch`` prints (ratio = epoch / GEMM floor)."""
+    lines = [f"{'epoch':>8} {'size':>10} {'samples':>7} {'batch':>5} {'chains':>6} {'dtype':>8} {'thr':>3} "
+             f"{'updates/s':>9} {'epoch s':>8} {'floor s':>8} {'ratio':>6} {'min':>6} {'max':>6}"]
+    for r in rows:
+        lines.append(f"{r.scheme + '-' + str(r.k):>8} {f'{r.visibles}x{r.hiddens}':>10} {r.samples:>7} "
+                     f"{r.batch_size:>5} {r.chains:>6} {r.dtype:>8} {r.threads:>3} {r.updates / r.epoch_s:9.1f} "
+                     f"{r.epoch_s:8.3f} {r.floor_s:8.3f} {r.ratio_median:6.3f} {r.ratio_min:6.3f} "
+                     f"{r.ratio_max:6.3f}")
+    return "\n".join(lines)
 
 
 def format_rows(rows):
