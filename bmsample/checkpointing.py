@@ -172,7 +172,6 @@ class RunWriter:
                             lambda h: h.write(json.dumps(asdict(cfg), indent=2).encode() + b"\n"))
             self.history = []
         else:
-            remove_stray_temporaries(self.dir)
             self.history = [record for record in self._read_log() if record["update"] <= resumed_update]
         lines = "".join(json.dumps(record) + "\n" for record in self.history)
         io.atomic_write(self.log_path, lambda h: h.write(lines.encode()))

@@ -424,6 +424,8 @@ def _resume_point(out, cfg, saved):
     Refuses a run whose settings differ from ``cfg``, and a non-empty
     directory that is not a run.
     """
+    if Path(out).is_dir():
+        checkpointing.remove_stray_temporaries(out)
     if saved is None:
         if Path(out).is_dir() and any(Path(out).iterdir()):
             raise ValueError(f"resume: {out} is not a bmsample run directory (no config.json)")
