@@ -15,7 +15,8 @@ Gaussian model: ``coupling_matrix``, ``field`` and optionally ``data_mean``,
      "seed": 0, "package_version": "..."}
 
 Checkpoints are model files with a ``"checkpoint"`` block (update, epoch,
-random-stream states) in the metadata.
+random-stream, data-order and row-generator states) in the metadata and the
+trainer's other state as extra entries (``bmsample.checkpointing``).
 """
 
 import json
