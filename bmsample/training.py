@@ -336,19 +336,20 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     total = cfg.updates if cfg.updates is not None else cfg.epochs * batches_per_epoch
     marks = log_spaced_updates(total)
     log_interval = max(1, total // 100)
-    update, elapsed, last_checkpoint = 0, 0.0, None
+    update, elapsed, last_checkpoint, resumed_from = 0, 0.0, None, None
     if resume_from is not None:
         last_checkpoint, loaded = resume_from
         block = loaded.metadata["checkpoint"]
         if block.get("data_sha256") != fingerprint:
             raise ValueError(f"data: not the data of the run in {out} (its checkpoints record another sha256)")
         checkpointing.restore_trainer_state(trainer, loaded)
-        update, elapsed = block["update"], block.get("seconds", 0.0)
+        update = resumed_from = block["update"]
+        elapsed = block.get("seconds", 0.0)
         order.bit_generator.state = block["order"]
     if update == total and (Path(out) / "model.npz").is_file():
         history = checkpointing.RunWriter(out, cfg, resumed_update=update).history
         return FitResult(model, trainer.chains, history, cfg, resumed_from=update)
-    writer = checkpointing.RunWriter(out, cfg, None if resume_from is None else update) if out is not None else None
+    writer = checkpointing.RunWriter(out, cfg, resumed_from) if out is not None else None
     history = writer.history if writer is not None else []
     epoch_order_state = order.bit_generator.state  # before the permutation of the epoch in progress
     if update % batches_per_epoch:
@@ -384,10 +385,10 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
                 history.append(record)
                 if mixing_steps and update in marks:
                     record.update(_mixing_record(model, mixing_steps, cfg.seed + update))
-                if writer is not None:
+                if writer is not None:  # log first: a resume drops log lines past its checkpoint
+                    writer.log(record)
                     if update in marks:
                         last_checkpoint = save(writer.log_spaced_path(update))
-                    writer.log(record)
                 if progress is not None:
                     progress({**record, "total_updates": total})
             elif progress is not None and now - last_live > 0.5:
@@ -402,8 +403,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     chains = trainer.chains
     if writer is not None:
         writer.final(model, chains)
-    return FitResult(model, chains, history, cfg,
-                     resumed_from=None if resume_from is None else resume_from[1].metadata["checkpoint"]["update"])
+    return FitResult(model, chains, history, cfg, resumed_from=resumed_from)
 
 
 def _resolve_config(config, settings, saved):
