@@ -19,6 +19,7 @@ _configure_environment()
 
 from ._threads import set_num_threads  # noqa: E402
 from ._version import __version__  # noqa: E402
+from .checkpointing import TrainingPreempted  # noqa: E402
 from .datasets import Dataset, list_datasets, load_dataset  # noqa: E402
 from .gaussian.model import GaussianModel  # noqa: E402
 from .gaussian.sample import GaussianSampleResult  # noqa: E402
@@ -32,6 +33,7 @@ from .training import FitResult, TrainingConfig, TrainingDiverged, fit  # noqa: 
 
 __all__ = [
     "BernoulliRBM", "Dataset", "FitResult", "GaussianBernoulliRBM", "GaussianModel", "GaussianSampleResult",
-    "IsingModel", "ModelFileError", "SampleResult", "TrainingConfig", "TrainingDiverged", "__version__", "fit",
-    "list_datasets", "load_dataset", "load_model", "read_model_file", "sample", "save_model", "set_num_threads",
+    "IsingModel", "ModelFileError", "SampleResult", "TrainingConfig", "TrainingDiverged", "TrainingPreempted",
+    "__version__", "fit", "list_datasets", "load_dataset", "load_model", "read_model_file", "sample", "save_model",
+    "set_num_threads",
 ]

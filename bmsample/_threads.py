@@ -25,12 +25,27 @@ def configure_environment():
         os.environ.setdefault(name, value)
 
 
+#: Scheduler variables giving the CPUs allocated to a job step, read by ``available_cpus``.
+SCHEDULER_CPU_VARIABLES = ("SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS")
+
+
 def available_cpus():
-    """CPUs this process may run on (affinity mask), not the machine's count."""
+    """CPUs this process may use: its affinity mask, capped by a scheduler's allocation, not the machine's count.
+
+    A batch scheduler usually confines a job with the affinity mask (or
+    cgroups) already; when it only announces the allocation in its
+    environment (``SCHEDULER_CPU_VARIABLES``: Slurm, PBS/Torque, Grid Engine),
+    the smaller count wins.  Unparsable values are ignored.
+    """
     try:
-        return len(os.sched_getaffinity(0))
+        count = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        count = os.cpu_count() or 1
+    for name in SCHEDULER_CPU_VARIABLES:
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            count = min(count, int(value))
+    return count
 
 
 _blas_limits = None

@@ -15,7 +15,8 @@ Gaussian model: ``coupling_matrix``, ``field`` and optionally ``data_mean``,
      "seed": 0, "package_version": "..."}
 
 Checkpoints are model files with a ``"checkpoint"`` block (update, epoch,
-random-stream states) in the metadata.
+random-stream, data-order and row-generator states) in the metadata and the
+trainer's other state as extra entries (``bmsample.checkpointing``).
 """
 
 import json
@@ -93,7 +94,7 @@ def model_metadata(model, *, seed=None, extra=None):
     return meta
 
 
-def save_model(path, model, *, chains=None, seed=None, extra_metadata=None):
+def save_model(path, model, *, chains=None, seed=None, extra_metadata=None, extra_arrays=None):
     """Write ``model`` (and optional persistent ``chains``) to ``path`` atomically.
 
     Parameters
@@ -106,21 +107,25 @@ def save_model(path, model, *, chains=None, seed=None, extra_metadata=None):
         Seed of the run, recorded in the metadata.
     extra_metadata : dict, optional
         Merged into the metadata (e.g. a checkpoint block).
+    extra_arrays : dict of str to ndarray, optional
+        Further entries (e.g. a checkpoint's trainer state).
     """
     arrays = dict(model.to_arrays())
     arrays["metadata"] = np.array(json.dumps(model_metadata(model, seed=seed, extra=extra_metadata)))
     if chains is not None:
         arrays["chains"] = np.ascontiguousarray(chains)
+    arrays.update(extra_arrays or {})
     atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 class ModelFile:
-    """A loaded model file: ``model``, ``chains`` (or None) and ``metadata`` (dict)."""
+    """A loaded model file: ``model``, ``chains`` (or None), ``metadata`` (dict) and every entry (``arrays``)."""
 
-    def __init__(self, model, chains, metadata):
+    def __init__(self, model, chains, metadata, arrays=None):
         self.model = model
         self.chains = chains
         self.metadata = metadata
+        self.arrays = arrays or {}
 
 
 def read_model_file(path):
@@ -168,7 +173,7 @@ def read_model_file(path):
     for name, array in model.to_arrays().items():
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"{path}: {name} contains NaN or inf")
-    return ModelFile(model, arrays.get("chains"), metadata)
+    return ModelFile(model, arrays.get("chains"), metadata, arrays)
 
 
 def load_model(path):

@@ -15,15 +15,13 @@ An Rdm-k model matches the data through the k-step process from p0, so the
 model records its process and ``sample`` reproduces it by default.
 """
 
-import json
-import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from . import io
+from . import checkpointing
 from ._rng import ChainStreams
 from ._validation import (
     check_binary_data,
@@ -58,7 +56,10 @@ assert set(P0_LAWS["gaussian"]) == set(gaussian_sample.INITS) and set(P0_LAWS["g
 
 
 class TrainingDiverged(RuntimeError):
-    """Parameters became non-finite; the message names the update."""
+    """Parameters became NaN or inf or ran away, or the sampler became unstable.
+
+    The message names the update, the offending quantity and the last good checkpoint.
+    """
 
 
 @dataclass
@@ -187,12 +188,14 @@ class TrainingConfig:
 @dataclass
 class FitResult:
     """Output of ``fit``: the trained ``model``, PCD ``chains`` (or None), the
-    logged ``history`` (list of dicts) and the resolved ``config``."""
+    logged ``history`` (list of dicts), the resolved ``config`` and, for a
+    resumed run, the update it resumed from (``resumed_from``)."""
 
     model: BernoulliRBM
     chains: np.ndarray | None
     history: list = field(default_factory=list)
     config: TrainingConfig | None = None
+    resumed_from: int | None = None
 
 
 def log_spaced_updates(total):
@@ -215,12 +218,6 @@ def prepare_run_directory(out, overwrite):
             raise ValueError(f"out: {out} already exists and is not empty; pass --overwrite "
                              "(overwrite=True) to replace the run in it")
     return out
-
-
-def _clear_previous_run(out):
-    for name in ("model.npz", "log.jsonl", "config.json"):
-        (out / name).unlink(missing_ok=True)
-    shutil.rmtree(out / "checkpoints", ignore_errors=True)
 
 
 def process_record(cfg, data_name):
@@ -261,8 +258,8 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed):
     return model, GRBMTrainer(model, cfg, streams, rows, np.random.default_rng(rows_seed)), streams
 
 
-def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_name=None, mixing_steps=0,
-        **settings):
+def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoint_interval=600.0, progress=None,
+        data_name=None, mixing_steps=0, **settings):
     """Train a model on ``data``.
 
     Parameters
@@ -271,12 +268,23 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         Exact 0/1 values for the RBM; finite reals for the Gaussian model.
     config : TrainingConfig, optional
         Settings; keyword ``settings`` override its fields (e.g. ``k=20``).
+        With ``resume`` and neither, the run's saved settings.
     out : str or Path, optional
         Run directory: ``model.npz``, ``checkpoints/update_XXXXXXXX.npz`` at
-        log-spaced updates (1, 2, 5, 10, 20, ...), ``log.jsonl`` (those
-        updates and every 1 % of the run) and ``config.json``.
+        log-spaced updates (1, 2, 5, 10, 20, ...), ``checkpoints/latest.npz``
+        (see ``checkpoint_interval``), ``log.jsonl`` (those updates and every
+        1 % of the run) and ``config.json``.  Every checkpoint holds the full
+        state of the run (``bmsample.checkpointing``).
     overwrite : bool
         Replace a previous run in ``out``.
+    resume : bool
+        Continue the run in ``out`` from its last checkpoint; the result is
+        bit-identical to the uninterrupted run.  The settings must equal the
+        run's (a seed of None means the run's seed).  A run without
+        checkpoints (or no run at all) starts afresh; a finished run is
+        returned as it is.
+    checkpoint_interval : float
+        Seconds between rewrites of ``checkpoints/latest.npz`` (0: after every update).
     progress : callable(dict), optional
         Called with every logged record and, about twice a second, with a
         live record (``"live": True``).
@@ -294,18 +302,28 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     Raises
     ------
     TrainingDiverged
-        Parameters became NaN or inf; the last good checkpoint stays on disk.
+        Parameters became NaN or inf or ran away, or the sampler became
+        unstable; the last good checkpoint stays on disk.
+    TrainingPreempted
+        SIGTERM or SIGINT arrived (only with ``out``): the update in progress
+        was finished and checkpointed; resume with ``resume=True``.
     """
-    cfg = (config or TrainingConfig())
-    if settings:
-        cfg = TrainingConfig(**{**asdict(cfg), **settings})
-    cfg = cfg.validated()
+    if resume and out is None:
+        raise ValueError("resume: needs out, the run directory to continue")
+    if resume and overwrite:
+        raise ValueError("resume, overwrite: give one of them, not both")
+    saved = checkpointing.read_saved_config(out) if resume else None
+    cfg = _resolve_config(config, settings, saved)
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
+    checkpoint_interval = check_positive_float(checkpoint_interval, "checkpoint_interval", allow_zero=True)
     check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
-    run_dir = prepare_run_directory(out, overwrite) if out is not None else None
+    resume_from = _resume_point(out, cfg, saved) if resume else None
+    if out is not None and resume_from is None:
+        prepare_run_directory(out, overwrite or saved is not None)
+    fingerprint = checkpointing.data_fingerprint(data) if out is not None else None
 
     init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
     model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed)
@@ -318,55 +336,129 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     total = cfg.updates if cfg.updates is not None else cfg.epochs * batches_per_epoch
     marks = log_spaced_updates(total)
     log_interval = max(1, total // 100)
-    writer = _RunWriter(run_dir, cfg) if run_dir is not None else None
-    history, start, last_live = [], time.perf_counter(), 0.0
-    last_checkpoint = None
-    update = 0
-    while update < total:
-        epoch = update // batches_per_epoch
+    update, elapsed, last_checkpoint, resumed_from = 0, 0.0, None, None
+    if resume_from is not None:
+        last_checkpoint, loaded = resume_from
+        block = loaded.metadata["checkpoint"]
+        if block.get("data_sha256") != fingerprint:
+            raise ValueError(f"data: not the data of the run in {out} (its checkpoints record another sha256)")
+        checkpointing.restore_trainer_state(trainer, loaded)
+        update = resumed_from = block["update"]
+        elapsed = block.get("seconds", 0.0)
+        order.bit_generator.state = block["order"]
+    if update == total and (Path(out) / "model.npz").is_file():
+        history = checkpointing.RunWriter(out, cfg, resumed_update=update).history
+        return FitResult(model, trainer.chains, history, cfg, resumed_from=update)
+    writer = checkpointing.RunWriter(out, cfg, resumed_from) if out is not None else None
+    history = writer.history if writer is not None else []
+    epoch_order_state = order.bit_generator.state  # before the permutation of the epoch in progress
+    if update % batches_per_epoch:
         permutation = order.permutation(data.shape[0])
-        for i in range(batches_per_epoch):
-            if update >= total:
-                break
-            batch = data[np.sort(permutation[i * cfg.batch_size:(i + 1) * cfg.batch_size])]
+    start, last_live, last_save = time.perf_counter() - elapsed, 0.0, time.monotonic()
+
+    def save(path):
+        nonlocal last_save
+        state = order.bit_generator.state if update % batches_per_epoch == 0 else epoch_order_state
+        block = {"update": update, "epoch": epoch, "seconds": round(time.perf_counter() - start, 4),
+                 "order": state, "data_sha256": fingerprint}
+        last_save = time.monotonic()
+        return writer.checkpoint(path, model, trainer, block)
+
+    with checkpointing.PreemptionGuard(active=writer is not None) as guard:
+        while update < total:
+            position = update % batches_per_epoch
+            if position == 0:
+                epoch_order_state = order.bit_generator.state
+                permutation = order.permutation(data.shape[0])
+            batch = data[np.sort(permutation[position * cfg.batch_size:(position + 1) * cfg.batch_size])]
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
                 metrics = trainer.update(batch, cfg.learning_rate)
             update += 1
-            _raise_if_diverged(trainer, update, epoch + 1, last_checkpoint)
+            epoch = (update - 1) // batches_per_epoch + 1
+            _raise_if_diverged(trainer, update, epoch, last_checkpoint)
             now = time.perf_counter() - start
             if update in marks or update % log_interval == 0:
-                record = {"update": update, "epoch": epoch + 1, "seconds": round(now, 4), **metrics,
+                record = {"update": update, "epoch": epoch, "seconds": round(now, 4), **metrics,
                           **_norms(model)}
                 if hasattr(trainer, "check_stability"):
                     trainer.check_stability()
                 history.append(record)
                 if mixing_steps and update in marks:
                     record.update(_mixing_record(model, mixing_steps, cfg.seed + update))
-                if writer is not None:
-                    if update in marks:
-                        last_checkpoint = writer.checkpoint(model, trainer, update, epoch + 1, streams)
+                if writer is not None:  # log first: a resume drops log lines past its checkpoint
                     writer.log(record)
+                    if update in marks:
+                        last_checkpoint = save(writer.log_spaced_path(update))
                 if progress is not None:
                     progress({**record, "total_updates": total})
             elif progress is not None and now - last_live > 0.5:
                 last_live = now
-                progress({"live": True, "update": update, "epoch": epoch + 1, "seconds": now,
+                progress({"live": True, "update": update, "epoch": epoch, "seconds": now,
                           "total_updates": total, **metrics})
+            if writer is not None and update not in marks and (
+                    guard.requested or time.monotonic() - last_save >= checkpoint_interval):
+                last_checkpoint = save(writer.latest_path)
+            if guard.requested:
+                raise checkpointing.TrainingPreempted(guard.requested, update, last_checkpoint)
     chains = trainer.chains
     if writer is not None:
         writer.final(model, chains)
-    return FitResult(model, chains, history, cfg)
+    return FitResult(model, chains, history, cfg, resumed_from=resumed_from)
+
+
+def _resolve_config(config, settings, saved):
+    """The validated settings of a run; with ``saved`` (a resumed run's) they default to it."""
+    if saved is not None and config is None and not settings:
+        return TrainingConfig.from_mapping(saved, source="config.json").validated()
+    cfg = config or TrainingConfig()
+    if settings:
+        cfg = TrainingConfig(**{**asdict(cfg), **settings})
+    if saved is not None and cfg.seed is None:
+        cfg = TrainingConfig(**{**asdict(cfg), "seed": saved.get("seed")})
+    return cfg.validated()
+
+
+def _resume_point(out, cfg, saved):
+    """(path, ModelFile) of the checkpoint to resume ``out`` from, or None to start afresh.
+
+    Refuses a run whose settings differ from ``cfg``, and a non-empty
+    directory that is not a run.
+    """
+    if Path(out).is_dir():
+        checkpointing.remove_stray_temporaries(out)
+    if saved is None:
+        if Path(out).is_dir() and any(Path(out).iterdir()):
+            raise ValueError(f"resume: {out} is not a bmsample run directory (no config.json)")
+        return None
+    differences = checkpointing.config_differences(cfg, saved)
+    if differences:
+        raise ValueError(f"resume: the settings differ from the run in {out}: {'; '.join(differences)}")
+    return checkpointing.last_checkpoint(out)
 
 
 def _raise_if_diverged(trainer, update, epoch, last_checkpoint):
-    """TrainingDiverged naming the update (and the runaway parameters the trainer reports)."""
-    where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
-    if not trainer.parameters_finite():
-        raise TrainingDiverged(f"training diverged: parameters became NaN or inf at update {update} "
-                               f"(epoch {epoch}){where}; try a smaller learning rate")
-    runaway = trainer.divergence() if hasattr(trainer, "divergence") else None
-    if runaway:
-        raise TrainingDiverged(f"training diverged at update {update} (epoch {epoch}): {runaway}{where}")
+    """TrainingDiverged naming the update, the offending quantity and the last good checkpoint."""
+    problem = non_finite_parameter(trainer.model) if not trainer.parameters_finite() else None
+    if problem is None and hasattr(trainer, "divergence"):
+        problem = trainer.divergence()
+    if problem is not None:
+        where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
+        raise TrainingDiverged(f"training diverged at update {update} (epoch {epoch}): {problem}{where}")
+
+
+def non_finite_parameter(model):
+    """A message naming the first NaN or inf parameter entry (or the array whose sum overflows), or None."""
+    for name, array in model.to_arrays().items():
+        bad = np.argwhere(~np.isfinite(array))
+        if len(bad):
+            index = ", ".join(str(int(i)) for i in bad[0])
+            return (f"parameter {name}[{index}] = {array[tuple(bad[0])]} ({len(bad)} NaN or inf entries); "
+                    "try a smaller learning rate")
+        with np.errstate(over="ignore"):
+            if not np.isfinite(array.sum()):
+                return (f"parameter {name} holds values so large that its sum overflows (largest "
+                        f"|{name}| = {np.abs(array).max():.3g}); try a smaller learning rate")
+    return None
 
 
 def _mixing_record(model, steps, seed):
@@ -387,33 +479,6 @@ def _norms(model):
     with np.errstate(over="ignore"):  # huge but finite parameters give inf norms, not warnings
         return {f"{name}_norm": float(np.linalg.norm(array)) for name, array in model.to_arrays().items()
                 if not name.startswith("data_")}
-
-
-class _RunWriter:
-    """Writes a run directory: config, log lines, checkpoints and the final model."""
-
-    def __init__(self, run_dir, cfg):
-        self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        _clear_previous_run(self.dir)
-        self.cfg = cfg
-        io.atomic_write(self.dir / "config.json",
-                        lambda h: h.write(json.dumps(asdict(cfg), indent=2).encode() + b"\n"))
-        self.log_path = self.dir / "log.jsonl"
-        self.log_path.write_text("")
-
-    def log(self, record):
-        with open(self.log_path, "a") as handle:
-            handle.write(json.dumps(record) + "\n")
-
-    def checkpoint(self, model, trainer, update, epoch, streams):
-        path = self.dir / "checkpoints" / f"update_{update:08d}.npz"
-        block = {"checkpoint": {"update": update, "epoch": epoch, "streams": streams.state()}}
-        io.save_model(path, model, chains=trainer.chains, seed=self.cfg.seed, extra_metadata=block)
-        return path
-
-    def final(self, model, chains):
-        io.save_model(self.dir / "model.npz", model, chains=chains, seed=self.cfg.seed)
 
 
 def format_progress(record):

@@ -3,7 +3,8 @@
 Heavy imports (NumPy, Numba) happen inside the commands so that
 ``bmsample --help`` stays fast.  Every expected failure becomes one line on
 stderr and a non-zero exit: 2 for bad usage or input, 3 when training
-diverged, 130 when interrupted; ``sweep`` exits 1 when some of its runs failed.
+diverged, 75 when a signal stopped training after a checkpoint (resume with
+``--resume``), 130 when interrupted; ``sweep`` exits 1 when some of its runs failed.
 """
 
 import functools
@@ -18,6 +19,7 @@ import click
 EXIT_RUNS_FAILED = 1
 EXIT_INPUT = 2
 EXIT_DIVERGED = 3
+EXIT_PREEMPTED = 75  # EX_TEMPFAIL: try again later, with --resume
 EXIT_INTERRUPTED = 130
 
 SETTINGS = {  # CLI option name -> TrainingConfig field
@@ -46,6 +48,7 @@ def handle_errors(command):
     def wrapper(*args, **kwargs):
         import warnings
 
+        from bmsample.checkpointing import TrainingPreempted
         from bmsample.training import TrainingDiverged
 
         try:
@@ -58,6 +61,9 @@ def handle_errors(command):
             sys.exit(1)
         except TrainingDiverged as exc:
             fail(str(exc), EXIT_DIVERGED)
+        except TrainingPreempted as exc:
+            click.echo(f"stopped: {exc}; continue with --resume {Path(exc.checkpoint).parent.parent}", err=True)
+            sys.exit(EXIT_PREEMPTED)
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
         except (ValueError, TypeError, OSError) as exc:
@@ -112,6 +118,46 @@ def _live_printer(quiet):
     return show
 
 
+def _json_logger(target):
+    """A writer of one flushed JSON line per logged record to ``target`` (a path, or "-" for stdout), or None."""
+    if target is None:
+        return None
+    handle = sys.stdout if target == "-" else open(target, "a")
+
+    def write(record):
+        handle.write(json.dumps(record) + "\n")
+        handle.flush()
+
+    return write
+
+
+def _progress(*callbacks):
+    """One progress callable calling each given one (None when there is none); live records go only to the first."""
+    first, *others = callbacks
+    others = [callback for callback in others if callback is not None]
+    if first is None and not others:
+        return None
+
+    def report(record):
+        if first is not None:
+            first(record)
+        if not record.get("live"):
+            for callback in others:
+                callback(record)
+
+    return report
+
+
+def _fit_settings(resume, config_file, flags):
+    """TrainingConfig fields from a resumed run's config.json, the TOML file and the flags (later ones win)."""
+    from bmsample.checkpointing import read_saved_config
+
+    settings = dict(read_saved_config(resume) or {}) if resume is not None else {}
+    settings.update(_read_config(config_file) if config_file else {})
+    settings.update({name: flags[option] for option, name in SETTINGS.items() if flags.get(option) is not None})
+    return settings
+
+
 FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 
 
@@ -147,6 +193,13 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 @click.option("--threads", type=int, help="Threads for kernels and BLAS [CPUs available to this process].")
 @click.option("--out", type=click.Path(path_type=Path), help="Run directory [runs/<data name>].")
 @click.option("--overwrite", is_flag=True, help="Replace an existing run directory.")
+@click.option("--resume", type=click.Path(path_type=Path, file_okay=False),
+              help="Continue the run in this directory from its last checkpoint (same settings; starts it if "
+                   "it has none).")
+@click.option("--checkpoint-interval", type=float, default=600.0, show_default=True,
+              help="Seconds between rewrites of the resume checkpoint checkpoints/latest.npz.")
+@click.option("--log-json", type=str, metavar="FILE",
+              help="Append one JSON object per logged update to FILE ('-': stdout), flushed at once.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path),
               help="TOML file of settings (keys as in TrainingConfig); flags override it.")
 @click.option("--quiet", is_flag=True, help="No progress output.")
@@ -154,26 +207,31 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
               help="At each checkpoint, log autocorrelation times and the p0 forgetting time of 50 chains run "
                    "for this many steps.")
 @handle_errors
-def fit(data, threads, out, overwrite, config_file, quiet, mixing_steps, **flags):
+def fit(data, threads, out, overwrite, resume, checkpoint_interval, log_json, config_file, quiet, mixing_steps,
+        **flags):
     """Train a model on DATA (bundled name: mnist, mnist-test, digits, wine,
     breast-cancer; or a .npy/.npz/.txt/.csv file)."""
     import bmsample
     from bmsample.training import TrainingConfig
 
-    settings = _read_config(config_file) if config_file else {}
-    settings = dict(settings)
-    for option, name in SETTINGS.items():
-        if flags.get(option) is not None:
-            settings[name] = flags[option]
+    if resume is not None and out is not None and out != resume:
+        raise ValueError(f"out: --resume {resume} continues the run in {resume}; leave out --out {out}")
+    settings = _fit_settings(resume, config_file, flags)
     config = TrainingConfig.from_mapping(settings, source=str(config_file or "settings")).validated()
     dataset = bmsample.load_dataset(data, dtype=config.dtype)
-    out = out or Path("runs") / Path(dataset.name).stem
+    out = resume or out or Path("runs") / Path(dataset.name).stem
     _set_threads(threads)
-    result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite,
-                          progress=_live_printer(quiet), data_name=dataset.name, mixing_steps=mixing_steps)
+    log = _json_logger(log_json)
+    result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite, resume=resume is not None,
+                          checkpoint_interval=checkpoint_interval, progress=_progress(_live_printer(quiet), log),
+                          data_name=dataset.name, mixing_steps=mixing_steps)
     last = result.history[-1] if result.history else {}
-    click.echo(f"wrote {out / 'model.npz'} ({config.model}, {config.scheme}-{config.k}, "
-               f"{last.get('update', 0)} updates, {last.get('seconds', 0):.1f} s)")
+    updates, seconds = last.get("update", 0), last.get("seconds", 0)
+    if log is not None:
+        log({"done": True, "model": str(out / "model.npz"), "update": updates, "seconds": seconds})
+    resumed = "" if result.resumed_from is None else f", resumed at update {result.resumed_from}"
+    click.echo(f"wrote {out / 'model.npz'} ({config.model}, {config.scheme}-{config.k}, {updates} updates, "
+               f"{seconds:.1f} s{resumed})", err=log_json == "-")
 
 
 @main.command()

@@ -19,6 +19,10 @@ def data_variance_warning(data, step_size):
                       "matched", RuntimeWarning, stacklevel=3)
 
 
+#: eps * (largest eigenvalue of J) from which Langevin chains grow without bound.
+UNSTABLE_STEP = 2.0
+
+
 class GaussianTrainer:
     """Negative-phase chains and updates of one Gaussian training run.
 
@@ -88,6 +92,28 @@ class GaussianTrainer:
         m = self.model
         with np.errstate(over="ignore", invalid="ignore"):
             return bool(np.isfinite(m.coupling_matrix.sum()) and np.isfinite(m.field.sum()))
+
+    def divergence(self):
+        """A message naming the Langevin instability (eps * largest eigenvalue of J >= 2), or None.
+
+        One Langevin step multiplies the component of a chain along an
+        eigenvector of J (eigenvalue j) by 1 - eps j; past eps j = 2 that
+        factor exceeds 1 in magnitude and the chains' spread grows without
+        bound.  The row-sum bound max_i sum_j |J_ij| >= largest eigenvalue
+        spares the eigendecomposition while it is below 2 / eps.
+        """
+        if self.config.sampler != "langevin":
+            return None
+        eps = self.config.step_size
+        coupling = self.model.coupling_matrix.astype(np.float64)
+        if eps * np.abs(coupling).sum(axis=1).max() < UNSTABLE_STEP:
+            return None
+        top = np.linalg.eigvalsh(coupling)[-1]
+        if eps * top < UNSTABLE_STEP:
+            return None
+        return (f"Langevin sampler unstable: step_size * largest eigenvalue of J = {eps:g} * {top:.4g} = "
+                f"{eps * top:.3g} >= {UNSTABLE_STEP:g}, so every step multiplies the chains along that mode by "
+                f"{1 - eps * top:.3g}; lower --step-size")
 
     def check_stability(self):
         """Warn once when eps * largest eigenvalue of J reaches 1 (called at log points)."""
