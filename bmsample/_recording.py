@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._validation import check_memory
+
 
 class Recorder:
     """Keeps the chains (or their moments) at ``times`` while a sampler runs.
@@ -29,9 +31,13 @@ class Recorder:
         self.transform = transform
         self.states = self.means = self.matrices = None
         if self.times and moments:
+            check_memory(len(self.times) * (num_units + 1) * num_units * 8,
+                         f"record: moments of {num_units} units at {len(self.times)} times")
             self.means = np.empty((len(self.times), num_units))
             self.matrices = np.empty((len(self.times), num_units, num_units))
         elif self.times:
+            check_memory(len(self.times) * num_chains * num_units * np.dtype(dtype).itemsize,
+                         f"record: {num_chains} chains of {num_units} units at {len(self.times)} times")
             self.states = np.empty((len(self.times), num_chains, num_units), dtype=dtype)
 
     @property

@@ -2,6 +2,7 @@
 expected and what was got."""
 
 import numbers
+import os
 
 import numpy as np
 
@@ -26,6 +27,56 @@ def check_int(value, name, minimum=1):
     if value < minimum:
         raise ValueError(f"{name}: expected an integer >= {minimum}, got {value}")
     return int(value)
+
+
+def check_bool(value, name):
+    """A bool (numpy bools accepted; strings and numbers refused)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected true or false, got {value!r}")
+    return bool(value)
+
+
+def physical_memory():
+    """Bytes of physical memory of this machine, or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def format_bytes(nbytes):
+    """``nbytes`` in the largest binary unit that keeps the number >= 1, e.g. "2.3 TiB"."""
+    value, unit = float(nbytes), "bytes"
+    for larger in ("KiB", "MiB", "GiB", "TiB", "PiB", "EiB"):
+        if value < 1024:
+            break
+        value, unit = value / 1024, larger
+    return f"{value:.3g} {unit}"
+
+
+def check_memory(nbytes, what):
+    """Refuse, before allocating, arrays that could not fit in this machine's physical memory.
+
+    Parameters
+    ----------
+    nbytes : int
+        Bytes the arrays would take.
+    what : str
+        Starts with the argument that sized them, e.g. "num_chains: 10**10 chains of 64 units".
+    """
+    total = physical_memory()
+    if total is not None and nbytes > total:
+        raise ValueError(f"{what} would need {format_bytes(nbytes)} of memory; this machine has "
+                         f"{format_bytes(total)}")
+
+
+def check_matrix_memory(rows, cols, dtype, name, what):
+    """Refuse a ``(rows, cols)`` parameter matrix, built in float64 and kept in ``dtype``, that cannot fit.
+
+    ``name`` is the argument that sized it, ``what`` the matrix (e.g. "weight matrix").
+    """
+    dtype = np.dtype(dtype)
+    check_memory(rows * cols * (8 + dtype.itemsize), f"{name}: a {rows} x {cols} {dtype.name} {what}")
 
 
 def check_positive_float(value, name, allow_zero=False):

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ._rng import ChainStreams
-from ._validation import check_dtype, check_int
+from ._validation import check_dtype, check_int, check_matrix_memory
 from .gaussian.model import GaussianModel
 from .gaussian.sample import GaussianWorkspace, langevin_steps
 from .rbm.model import BernoulliRBM
@@ -45,8 +45,8 @@ class BenchRow:
 
 
 def _rbm_case(model, chains, steps, rng):
-    visible = (rng.random((chains, model.num_visibles)) < 0.5).astype(model.dtype)
     work = GibbsWorkspace(model, chains)
+    visible = (rng.random((chains, model.num_visibles)) < 0.5).astype(model.dtype)
     work.hidden[...] = 0
     streams = ChainStreams((1, 2))
     W = model.weight_matrix
@@ -63,8 +63,8 @@ def _rbm_case(model, chains, steps, rng):
 
 
 def _gaussian_case(model, chains, steps, rng, step_size):
-    state = rng.standard_normal((chains, model.num_units)).astype(model.dtype)
     work = GaussianWorkspace(model, chains)
+    state = rng.standard_normal((chains, model.num_units)).astype(model.dtype)
     streams = ChainStreams((1, 2))
 
     def gemms():
@@ -81,8 +81,10 @@ def synthetic_model(family, visibles, hiddens=None, dtype="float32"):
     """A model of the given size with small random parameters (the speed does not depend on them)."""
     rng = np.random.default_rng(0)
     if family == "rbm":
+        check_matrix_memory(visibles, hiddens, dtype, "hiddens", "weight matrix")
         return BernoulliRBM(rng.standard_normal((visibles, hiddens)) * 0.05, rng.standard_normal(visibles) * 0.1,
                             np.zeros(hiddens), dtype=dtype)
+    check_matrix_memory(visibles, visibles, dtype, "visibles", "coupling matrix")
     a = rng.standard_normal((visibles, visibles)) / np.sqrt(visibles)
     return GaussianModel(a @ a.T + np.eye(visibles), np.zeros(visibles), dtype=dtype)
 

@@ -77,6 +77,8 @@ def _load_bundled(name, dtype):
 
 def _load_file(path, dtype):
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"data: {path} is a directory, expected a data file ({', '.join(FILE_SUFFIXES)})")
     suffix = path.suffix.lower()
     if suffix not in FILE_SUFFIXES:
         raise ValueError(f"data: unknown file type {suffix!r} for {path}; "

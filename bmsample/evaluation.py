@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import metrics
-from ._validation import check_binary_data, check_int, check_real_data, check_times
+from ._validation import check_binary_data, check_int, check_memory, check_real_data, check_times
 from .gaussian.model import GaussianModel
 from .grbm.model import GaussianBernoulliRBM
 from .ising.model import IsingModel, to_spins
@@ -136,6 +136,8 @@ def mixing(model, *, num_chains=100, steps=1000, rng=None, threshold=0.05, **sam
     """
     steps = check_int(steps, "steps", minimum=2)
     num_chains = check_int(num_chains, "num_chains")
+    check_memory(2 * 8 * (steps + 1) * num_chains, f"steps: energies and magnetisations of {num_chains} chains at "
+                 f"{steps + 1} times")
     energies = np.empty((steps + 1, num_chains))
     magnetisations = np.empty((steps + 1, num_chains))
     memory_times = default_times(None, steps)

@@ -78,6 +78,28 @@ def atomic_write(path, write):
         os.close(dir_fd)
 
 
+def check_output_file(path, name):
+    """Refuse an output file that could not be written, before any work is done.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file to be written (an existing file is replaced).
+    name : str
+        The argument or option that gave it, named in the error.
+    """
+    path = Path(path)
+    parent = path.parent
+    if path.is_dir():
+        raise ValueError(f"{name}: {path} is a directory, expected a file name")
+    if not parent.is_dir():
+        reason = "is not a directory" if parent.exists() else "does not exist"
+        raise ValueError(f"{name}: cannot write {path}: {parent} {reason}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}: cannot write {path}: no permission to write in {parent}")
+    return path
+
+
 def model_metadata(model, *, seed=None, extra=None):
     meta = {
         "format": "bmsample",
@@ -140,6 +162,8 @@ def read_model_file(path):
         or is not a bmsample model of a known family and schema.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"model: {path} is a directory, expected a model file (.npz)")
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
@@ -153,17 +177,22 @@ def read_model_file(path):
             if not isinstance(metadata, dict) or metadata.get("format") != "bmsample":
                 raise ModelFileError(f"{path}: not a bmsample model file (foreign metadata)")
             version = metadata.get("schema_version")
-            if not isinstance(version, int) or version > SCHEMA_VERSION:
+            if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
                 raise ModelFileError(f"{path}: schema version {version!r} is not supported by "
                                      f"bmsample {__version__} (supports <= {SCHEMA_VERSION})")
             family = FAMILIES.get(metadata.get("family"))
             if family is None:
                 raise ModelFileError(f"{path}: unknown model family {metadata.get('family')!r}")
+            if not isinstance(metadata.get("training") or {}, dict):
+                raise ModelFileError(f"{path}: the metadata's training entry is not a JSON object")
             arrays = {name: archive[name] for name in archive.files if name != "metadata"}
     except ModelFileError:
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise ModelFileError(f"{path}: not a readable bmsample model file ({exc})") from None
+    for name, array in arrays.items():
+        if array.dtype.kind not in "biuf":
+            raise ModelFileError(f"{path}: {name} holds {array.dtype} values, expected real numbers")
     try:
         model = family.from_arrays(arrays, metadata)
     except KeyError as exc:

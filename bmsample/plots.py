@@ -93,12 +93,27 @@ def plot_errors_vs_time(path, evaluation, *, title=None):
     _save(fig, path, plt)
 
 
-def plot_training_log(path, log_path):
-    """Training curves from a run's ``log.jsonl``: every metric against the update."""
-    plt = _matplotlib()
-    records = [json.loads(line) for line in Path(log_path).read_text().splitlines() if line.strip()]
+def read_training_log(log_path):
+    """The records (dicts) of a run's ``log.jsonl``; a clear error for a file that is not one."""
+    records = []
+    for number, line in enumerate(Path(log_path).read_text(errors="replace").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("update"), (int, float)):
+            raise ValueError(f"log: {log_path} line {number} is not a training record (JSON with an update)")
+        records.append(record)
     if not records:
         raise ValueError(f"log: {log_path} holds no records")
+    return records
+
+
+def plot_training_curves(path, records):
+    """Every metric of the training ``records`` (from ``read_training_log``) against the update."""
+    plt = _matplotlib()
     keys = [k for k in records[0] if k not in ("update", "epoch", "seconds")]
     fig, axes = plt.subplots(len(keys), 1, figsize=(6, 2 * len(keys)), sharex=True, squeeze=False)
     updates = [r["update"] for r in records]

@@ -25,6 +25,7 @@ from . import checkpointing
 from ._rng import ChainStreams
 from ._validation import (
     check_binary_data,
+    check_bool,
     check_choice,
     check_dtype,
     check_int,
@@ -165,7 +166,7 @@ class TrainingConfig:
         else:
             cfg.epochs = check_int(20 if cfg.epochs is None else cfg.epochs, "epochs")
         cfg.l2 = check_positive_float(cfg.l2, "l2", allow_zero=True)
-        cfg.centered = bool(cfg.centered)
+        cfg.centered = check_bool(cfg.centered, "centered")
         cfg.centering_rate = check_positive_float(cfg.centering_rate, "centering_rate")
         cfg.dtype = check_dtype(cfg.dtype).name
         if cfg.seed is None:

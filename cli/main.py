@@ -66,7 +66,7 @@ def handle_errors(command):
             sys.exit(EXIT_PREEMPTED)
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
-        except (ValueError, TypeError, OSError) as exc:
+        except (ValueError, TypeError, OSError, MemoryError) as exc:
             fail(_one_line(exc))
 
     return wrapper
@@ -93,9 +93,12 @@ def _read_config(path):
     try:
         with open(path, "rb") as handle:
             table = tomllib.load(handle)
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"config: {path} is not valid TOML ({exc})") from None
-    return table.get("fit", table)
+    table = table.get("fit", table)
+    if not isinstance(table, dict):
+        raise ValueError(f"config: {path}: 'fit' must be a table of settings, got {table!r}")
+    return table
 
 
 def _live_printer(quiet):
@@ -315,10 +318,13 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     import numpy as np
 
     import bmsample
-    from bmsample.io import atomic_write
+    from bmsample.io import atomic_write, check_output_file
 
     if out.exists() and not overwrite:
         raise ValueError(f"out: {out} exists; pass --overwrite to replace it")
+    check_output_file(out, "out")
+    if png_path is not None:
+        check_output_file(png_path, "png")
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
     used = {"--means": means, "--record-moments": record_moments, "--sampler": sampler, "--step-size": step_size,
@@ -446,8 +452,11 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
 
     import bmsample
     from bmsample import evaluation
-    from bmsample.io import atomic_write
+    from bmsample.io import atomic_write, check_output_file
 
+    for path, option in ((json_path, "json"), (png_path, "png")):
+        if path is not None:
+            check_output_file(path, option)
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
     reference = bmsample.load_dataset(data, dtype="float64").data
@@ -490,7 +499,7 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
 
 
 @main.command()
-@click.argument("run_dir", type=click.Path(path_type=Path, file_okay=False))
+@click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--chains", type=int, default=100, show_default=True, help="Chains in the sample grid.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @handle_errors
@@ -501,41 +510,50 @@ def plot(run_dir, chains, seed):
     import bmsample
     from bmsample import plots
 
+    if not run_dir.is_dir():
+        raise ValueError(f"run_dir: {run_dir} {'is not a directory' if run_dir.exists() else 'does not exist'}")
     model_path = run_dir / "model.npz"
     log_path = run_dir / "log.jsonl"
     if not model_path.is_file() and not log_path.is_file():
         raise ValueError(f"run_dir: {run_dir} holds neither model.npz nor log.jsonl")
-    out = run_dir / "plots"
-    written = []
+    figures = {}  # file name -> writer; everything is read and computed before the first file is written
     if log_path.is_file():
-        plots.plot_training_log(out / "training.png", log_path)
-        written.append(out / "training.png")
+        records = plots.read_training_log(log_path)
+        figures["training.png"] = lambda path: plots.plot_training_curves(path, records)
     if model_path.is_file():
-        model = bmsample.load_model(model_path)
-        data_name = (model.process or {}).get("data")
-        image_shape = _image_shape(data_name)
-        if image_shape is not None and model.family != "gaussian":
-            states = bmsample.sample(model, chains, rng=seed).visible if model.family != "ising" else None
-            if states is None:
-                states = (bmsample.sample(model, chains, rng=seed).visible + 1) / 2
-            plots.write_sample_grid(out / "samples.png", states, image_shape)
-            written.append(out / "samples.png")
-        if model.family == "gaussian" and data_name is not None:
-            import numpy as np
+        figures.update(_model_figures(bmsample.load_model(model_path), chains, seed))
+    for name, write in figures.items():
+        write(run_dir / "plots" / name)
+        click.echo(f"wrote {run_dir / 'plots' / name}")
 
-            from bmsample import theory as th
 
-            process = model.process
-            values = bmsample.load_dataset(data_name, dtype="float64").data
-            prediction = th.predict_gaussian_rdm(values, process["k"], process["step_size"],
-                                                 init=process.get("init", "uniform"),
-                                                 init_scale=process.get("init_scale", 1.0))
-            V = prediction.eigenvectors
-            learned = np.einsum("ia,ij,ja->a", V, model.coupling_matrix.astype(np.float64), V)
-            plots.plot_gaussian_spectrum(out / "spectrum.png", prediction, learned)
-            written.append(out / "spectrum.png")
-    for path in written:
-        click.echo(f"wrote {path}")
+def _model_figures(model, chains, seed):
+    """Writers of the figures that fit ``model``: a sample grid for image data, the Gaussian spectrum."""
+    import bmsample
+    from bmsample import plots
+
+    figures = {}
+    data_name = (model.process or {}).get("data")
+    image_shape = _image_shape(data_name)
+    if image_shape is not None and model.family != "gaussian":
+        states = bmsample.sample(model, chains, rng=seed).visible
+        if model.family == "ising":
+            states = (states + 1) / 2
+        figures["samples.png"] = lambda path: plots.write_sample_grid(path, states, image_shape)
+    if model.family == "gaussian" and data_name is not None:
+        import numpy as np
+
+        from bmsample import theory as th
+
+        process = model.process
+        values = bmsample.load_dataset(data_name, dtype="float64").data
+        prediction = th.predict_gaussian_rdm(values, process["k"], process["step_size"],
+                                             init=process.get("init", "uniform"),
+                                             init_scale=process.get("init_scale", 1.0))
+        V = prediction.eigenvectors
+        learned = np.einsum("ia,ij,ja->a", V, model.coupling_matrix.astype(np.float64), V)
+        figures["spectrum.png"] = lambda path: plots.plot_gaussian_spectrum(path, prediction, learned)
+    return figures
 
 
 def _image_shape(data_name):
@@ -591,8 +609,10 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
     excluded); the ratio is 1.00 at the BLAS limit."""
     import bmsample
     from bmsample import bench as benchmark
-    from bmsample.io import atomic_write
+    from bmsample.io import atomic_write, check_output_file
 
+    if json_path is not None:
+        check_output_file(json_path, "json")
     model = bmsample.load_model(model_file) if model_file is not None else None
     _set_threads(threads)
     rows = benchmark.run(family, visibles, hiddens, _parse_ints(chains, "chains"), dtype.split(","), model=model,
@@ -632,7 +652,10 @@ def theory_gaussian(data, steps, step_size, init, init_scale, continuous, model_
     import bmsample
     from bmsample import theory as th
     from bmsample._validation import check_real_data
+    from bmsample.io import atomic_write, check_output_file
 
+    if json_path is not None:
+        check_output_file(json_path, "json")
     values = check_real_data(bmsample.load_dataset(data, dtype="float64").data, "data", dtype="float64")
     prediction = th.predict_gaussian_rdm(values, steps, step_size, init=init, init_scale=init_scale,
                                          continuous=continuous)
@@ -662,8 +685,6 @@ def theory_gaussian(data, steps, step_size, init, init_scale, continuous, model_
         rows.append(row)
         click.echo(line)
     if json_path is not None:
-        from bmsample.io import atomic_write
-
         document = {"k": steps, "step_size": step_size, "init": init, "s0_sq": prediction.s0_sq,
                     "continuous": continuous, "critical_variance": float(critical), "modes": rows}
         atomic_write(json_path, lambda handle: handle.write(json.dumps(document, indent=2).encode()))

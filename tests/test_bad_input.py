@@ -162,7 +162,7 @@ FIT_CASES = [
     ("empty-csv", ["{d}/empty.csv", *UPDATES], "data"),
     ("missing-npy", ["{d}/absent.npy", *UPDATES], "not found"),
     ("missing-csv", ["{d}/absent.csv", *UPDATES], "not found"),
-    ("directory-as-npy", ["{d}/folder.npy", *UPDATES], "not found"),
+    ("directory-as-npy", ["{d}/folder.npy", *UPDATES], "is a directory"),
     ("unknown-suffix", ["{d}/data.dat", *UPDATES], "unknown file type"),
     ("random-bytes-npy", ["{d}/random.npy", *UPDATES], "cannot read"),
     ("random-bytes-npz", ["{d}/random.npz", *UPDATES], "cannot read"),
@@ -276,7 +276,7 @@ def test_fit_bad_input_without_overwrite_leaves_run(inputs, previous_run):
 # (id, sample arguments with {d} = inputs and {m} = models, expected text)
 SAMPLE_CASES = [
     ("missing-model", ["{m}/absent.npz"], "not found"),
-    ("directory-model", ["{m}"], "not found"),
+    ("directory-model", ["{m}"], "is a directory"),
     ("foreign-npz", ["{m}/foreign.npz"], "not a bmsample model file"),
     ("plain-npy-as-model", ["{m}/plain_array.npz"], "not an .npz archive"),
     ("text-model", ["{m}/text.npz"], "not a readable bmsample model"),
@@ -421,3 +421,284 @@ def test_process_import():
     import bmsample
 
     assert proc.stdout.strip() == bmsample.__version__
+
+
+# --- every input kind, every command that reads it ------------------------------------------
+
+def write_hostile_files(d, digits_model):
+    """Empty files of every extension, config files, run directories and model files with bad metadata."""
+    for suffix in (".npy", ".npz", ".txt", ".csv", ".toml"):
+        (d / f"zero_bytes{suffix}").write_bytes(b"")
+    (d / "folder").mkdir()
+    (d / "a_file").write_bytes(b"not a directory")
+    configs = {
+        "malformed": "num_hiddens = \n",
+        "binary": b"\xff\xfe\x00\x01",
+        "unknown_key": "num_hidens = 16\n",
+        "unknown_key_in_fit": "[fit]\nlearning_rat = 0.1\n",
+        "string_for_int": 'num_hiddens = "sixteen"\n',
+        "float_for_int": "batch_size = 50.5\n",
+        "negative_size": "num_hiddens = -16\n",
+        "bool_for_float": "learning_rate = true\n",
+        "string_for_bool": 'centered = "yes"\n',
+        "nan_float": "learning_rate = nan\n",
+        "table_for_int": "num_hiddens = { value = 16 }\n",
+        "fit_not_a_table": "fit = 3\n",
+        "absurd_hidden": "num_hiddens = 1_000_000_000_000\n",
+    }
+    for name, body in configs.items():
+        path = d / f"{name}.toml"
+        path.write_bytes(body if isinstance(body, bytes) else body.encode())
+    with np.load(digits_model, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    meta = json.loads(str(arrays["metadata"]))
+
+    def model_with(name, changed_metadata=None, **replaced):
+        content = dict(arrays, **replaced)
+        if changed_metadata is not None:
+            content["metadata"] = np.array(json.dumps({**meta, **changed_metadata}))
+        np.savez(d / name, **content)
+
+    model_with("schema_next.npz", {"schema_version": 2})
+    model_with("schema_true.npz", {"schema_version": True})
+    model_with("schema_zero.npz", {"schema_version": 0})
+    model_with("schema_missing.npz", {"schema_version": None})
+    model_with("training_string.npz", {"training": "rdm-10"})
+    model_with("complex_weights.npz", weight_matrix=arrays["weight_matrix"].astype(np.complex64))
+    model_with("string_weights.npz", weight_matrix=np.array([["a", "b"]]))
+    model_with("flat_weights.npz", weight_matrix=arrays["weight_matrix"].ravel())
+    model_with("metadata_array.npz", metadata=np.zeros(3))
+    (d / "garbage_log").mkdir()
+    (d / "garbage_log" / "log.jsonl").write_text('{"update": 1}\nnot json\n')
+    (d / "broken_model_run").mkdir()
+    (d / "broken_model_run" / "log.jsonl").write_text('{"update": 1, "mean_rmse": 0.1}\n')
+    (d / "broken_model_run" / "model.npz").write_bytes(b"PK\x03\x04 truncated")
+
+
+@pytest.fixture
+def hostile(tmp_path, digits_model):
+    d = tmp_path / "hostile"
+    d.mkdir()
+    write_hostile_files(d, digits_model)
+    return d
+
+
+def assert_failed_cleanly(args, expected, watched):
+    """Run the CLI; one ``error:`` line containing ``expected``; nothing under ``watched`` changed."""
+    before = snapshot(watched)
+    line = assert_one_error_line(invoke(args), expected)
+    assert snapshot(watched) == before
+    return line
+
+
+HUGE = str(10**12)
+
+# (id, fit arguments with {h} = hostile files, expected text); the run directory --out must not appear
+FIT_INPUT_CASES = [
+    ("zero-byte-npy", ["{h}/zero_bytes.npy"], "zero_bytes.npy"),
+    ("zero-byte-npz", ["{h}/zero_bytes.npz"], "zero_bytes.npz"),
+    ("zero-byte-txt", ["{h}/zero_bytes.txt"], "empty"),
+    ("zero-byte-csv", ["{h}/zero_bytes.csv"], "empty"),
+    ("directory-data", ["{h}/folder"], "is a directory"),
+    ("absurd-hidden", ["digits", "--hidden", HUGE], "num_hiddens: a 64 x 1000000000000 float32 weight matrix"),
+    ("absurd-chains", ["digits", "--chains", HUGE], "num_chains: 1000000000000 chains"),
+    ("absurd-ising-chains", ["digits", "--model", "ising", "--chains", HUGE], "num_chains: 1000000000000 chains"),
+    ("absurd-gaussian-chains", ["wine", "--model", "gaussian", "--chains", HUGE],
+     "num_chains: 1000000000000 chains"),
+    ("absurd-grbm-hidden", ["wine", "--model", "gaussian-rbm", "--hidden", HUGE], "num_hiddens:"),
+    ("config-zero-bytes", ["digits", "--config", "{h}/zero_bytes.toml", "--hidden", HUGE], "num_hiddens"),
+    ("config-malformed", ["digits", "--config", "{h}/malformed.toml"], "malformed.toml is not valid TOML"),
+    ("config-binary", ["digits", "--config", "{h}/binary.toml"], "binary.toml is not valid TOML"),
+    ("config-unknown-key", ["digits", "--config", "{h}/unknown_key.toml"], "unknown setting(s) num_hidens"),
+    ("config-unknown-key-in-fit", ["digits", "--config", "{h}/unknown_key_in_fit.toml"], "learning_rat"),
+    ("config-string-for-int", ["digits", "--config", "{h}/string_for_int.toml"],
+     "num_hiddens: expected an integer, got 'sixteen'"),
+    ("config-float-for-int", ["digits", "--config", "{h}/float_for_int.toml"], "batch_size: expected an integer"),
+    ("config-negative-size", ["digits", "--config", "{h}/negative_size.toml"], "num_hiddens: expected an integer >= 1"),
+    ("config-bool-for-float", ["digits", "--config", "{h}/bool_for_float.toml"], "learning_rate: expected a number"),
+    ("config-string-for-bool", ["digits", "--config", "{h}/string_for_bool.toml"], "centered: expected true or false"),
+    ("config-nan", ["digits", "--config", "{h}/nan_float.toml"], "learning_rate: expected a finite number"),
+    ("config-table-for-int", ["digits", "--config", "{h}/table_for_int.toml"], "num_hiddens: expected an integer"),
+    ("config-fit-not-a-table", ["digits", "--config", "{h}/fit_not_a_table.toml"], "'fit' must be a table"),
+    ("config-absurd-hidden", ["digits", "--config", "{h}/absurd_hidden.toml"], "would need"),
+    ("config-is-a-directory", ["digits", "--config", "{h}/folder"], "Is a directory"),
+]
+
+
+@pytest.mark.parametrize("case, args, expected", FIT_INPUT_CASES, ids=[c[0] for c in FIT_INPUT_CASES])
+def test_fit_refuses_input_before_creating_the_run(case, args, expected, hostile, tmp_path):
+    out = tmp_path / "new_runs" / "run"
+    args = [a.format(h=hostile) for a in args]
+    # No size flags here: they would override the config file's bad settings.
+    assert_failed_cleanly(["fit", args[0], "--out", out, "--quiet", "--threads", "1", *UPDATES, *args[1:]],
+                          expected, hostile)
+    assert not (tmp_path / "new_runs").exists()
+
+
+def test_memory_error_says_what_is_needed_and_what_the_machine_has(hostile, tmp_path):
+    from bmsample._validation import format_bytes, physical_memory
+
+    line = assert_failed_cleanly(["fit", "digits", "--hidden", HUGE, "--out", tmp_path / "run", *UPDATES],
+                                 None, hostile)
+    need = 64 * 10**12 * (8 + 4)  # drawn in float64, kept in float32
+    assert f"would need {format_bytes(need)} of memory; this machine has {format_bytes(physical_memory())}" in line
+
+
+def test_sample_recording_beyond_memory(hostile, digits_model, tmp_path):
+    """Chains that fit, recorded at so many times that the recording cannot: refused before it is allocated."""
+    from bmsample._validation import physical_memory
+
+    times = 10_001
+    chains = physical_memory() // (64 * (times - 1)) + 1  # uint8 states of 64 units: > memory, chains themselves small
+    record = ",".join(map(str, range(times)))
+    assert_failed_cleanly(["sample", digits_model, "--out", tmp_path / "s.npz", "--chains", chains, "--steps",
+                           times - 1, "--record", record], f"record: {chains} chains of 64 units at {times} times "
+                          "would need", hostile)
+    assert not (tmp_path / "s.npz").exists()
+
+
+def test_fit_out_below_a_file(hostile, tmp_path):
+    assert_failed_cleanly(["fit", "digits", "--out", hostile / "a_file" / "run", *SMALL, *UPDATES],
+                          "Not a directory", hostile)
+
+
+# (id, sample arguments with {h} = hostile files and {model}, expected text)
+SAMPLE_INPUT_CASES = [
+    ("zero-byte-model", ["{h}/zero_bytes.npz"], "not a readable bmsample model"),
+    ("newer-schema", ["{h}/schema_next.npz"], "schema version 2 is not supported"),
+    ("schema-true", ["{h}/schema_true.npz"], "schema version True"),
+    ("schema-zero", ["{h}/schema_zero.npz"], "schema version 0"),
+    ("schema-missing", ["{h}/schema_missing.npz"], "schema version None"),
+    ("training-not-an-object", ["{h}/training_string.npz"], "training entry is not a JSON object"),
+    ("complex-weights", ["{h}/complex_weights.npz"], "weight_matrix holds complex64 values"),
+    ("string-weights", ["{h}/string_weights.npz"], "weight_matrix holds <U1 values"),
+    ("1-d-weights", ["{h}/flat_weights.npz"], "weight_matrix: expected a 2-d array"),
+    ("metadata-not-a-string", ["{h}/metadata_array.npz"], "not a readable bmsample model"),
+    ("absurd-chains", ["{model}", "--chains", HUGE], "num_chains: 1000000000000 chains of an RBM"),
+    ("out-in-missing-directory", ["{model}", "--out", "{h}/absent/s.npz"], "absent does not exist"),
+    ("out-below-a-file", ["{model}", "--out", "{h}/a_file/s.npz"], "a_file is not a directory"),
+    ("out-is-a-directory", ["{model}", "--out", "{h}/folder", "--overwrite"], "folder is a directory"),
+    ("png-in-missing-directory", ["{model}", "--out", "{h}/s.npz", "--png", "{h}/absent/s.png"],
+     "png: cannot write"),
+    ("png-is-a-directory", ["{model}", "--out", "{h}/s.npz", "--png", "{h}/folder"], "png:"),
+]
+
+
+@pytest.mark.parametrize("case, args, expected", SAMPLE_INPUT_CASES, ids=[c[0] for c in SAMPLE_INPUT_CASES])
+def test_sample_refuses_input_without_writing(case, args, expected, hostile, digits_model, tmp_path):
+    args = [a.format(h=hostile, model=digits_model) for a in args]
+    out = [] if "--out" in args else ["--out", tmp_path / "s.npz"]
+    assert_failed_cleanly(["sample", args[0], *out, "--chains", "5", "--seed", "1", *args[1:]], expected, hostile)
+    assert not (tmp_path / "s.npz").exists()
+
+
+# (id, eval arguments after MODEL DATA are substituted, expected text)
+EVAL_CASES = [
+    ("future-model", ["{h}/schema_next.npz", "digits"], "schema version 2"),
+    ("directory-model", ["{h}/folder", "digits"], "is a directory"),
+    ("pickled-model", ["{m}/pickled_weights.npz", "digits"], "not a readable bmsample model"),
+    ("data-wrong-columns", ["{model}", "{d}/cols10.npy"], "expected 64 columns"),
+    ("data-not-binary", ["{model}", "{d}/half.npy"], "0/1 values"),
+    ("data-nan", ["{model}", "{d}/nan.npy"], "NaN or inf"),
+    ("data-1-d", ["{model}", "{d}/vector.npy"], "2-d"),
+    ("data-zero-bytes", ["{model}", "{h}/zero_bytes.npy"], "zero_bytes.npy"),
+    ("data-directory", ["{model}", "{h}/folder"], "is a directory"),
+    ("data-pickled", ["{model}", "{d}/objects.npy"], "cannot read"),
+    ("data-other-dataset", ["{model}", "wine"], "expected 64 columns"),
+    ("absurd-chains", ["{model}", "digits", "--chains", HUGE], "num_chains: 1000000000000 chains"),
+    ("json-in-missing-directory", ["{model}", "digits", "--json", "{h}/absent/e.json"], "json: cannot write"),
+    ("json-is-a-directory", ["{model}", "digits", "--json", "{h}/folder"], "json:"),
+    ("png-below-a-file", ["{model}", "digits", "--png", "{h}/a_file/e.png"], "png: cannot write"),
+]
+
+
+@pytest.mark.parametrize("case, args, expected", EVAL_CASES, ids=[c[0] for c in EVAL_CASES])
+def test_eval_refuses_input(case, args, expected, hostile, inputs, models, digits_model):
+    args = [a.format(h=hostile, d=inputs, m=models, model=digits_model) for a in args]
+    assert_failed_cleanly(["eval", *args[:2], "--chains", "20", "--times", "0,1", "--no-aats", "--seed", "0",
+                           *args[2:]], expected, hostile)
+    assert sorted(p.name for p in models.glob("unpickled_*")) == []
+    assert not (inputs / "unpickled_npy").exists()
+
+
+@pytest.mark.parametrize("option, expected", [
+    ("--mixing", "steps: energies and magnetisations of 100 chains at 1000000000001 times would need"),
+    ("--ais-betas", "num_betas: 1000000000000 inverse temperatures would need"),
+], ids=["mixing", "ais-betas"])
+def test_eval_absurd_run_lengths(option, expected, hostile, digits_model):
+    extra = ["--log-likelihood", "ais"] if option == "--ais-betas" else []
+    before = snapshot(hostile)
+    result = invoke(["eval", digits_model, "digits", "--chains", "20", "--times", "0,1", "--no-aats", "--seed", "0",
+                     "--json", hostile / "e.json", option, HUGE, *extra])
+    assert result.exit_code == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], result.stderr
+    assert snapshot(hostile) == before
+
+
+PLOT_CASES = [
+    ("missing", "{h}/absent", "does not exist"),
+    ("a-file", "{h}/a_file", "is not a directory"),
+    ("empty-directory", "{h}/folder", "holds neither model.npz nor log.jsonl"),
+    ("garbage-log", "{h}/garbage_log", "line 2 is not a training record"),
+    ("broken-model", "{h}/broken_model_run", "not a readable bmsample model"),
+]
+
+
+@pytest.mark.parametrize("case, run_dir, expected", PLOT_CASES, ids=[c[0] for c in PLOT_CASES])
+def test_plot_refuses_run_directory_without_writing(case, run_dir, expected, hostile):
+    assert_failed_cleanly(["plot", run_dir.format(h=hostile)], expected, hostile)
+    assert not list(hostile.rglob("plots"))
+
+
+def test_bench_refuses_absurd_sizes(hostile):
+    assert_failed_cleanly(["bench", "--hiddens", HUGE, "--chains", "10", "--json", hostile / "b.json"],
+                          "hiddens: a 784 x 1000000000000", hostile)
+    assert_failed_cleanly(["bench", "--chains", "10", "--json", hostile / "absent" / "b.json"], "json:", hostile)
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
+                    reason="permissions do not apply to root")
+def test_outputs_in_unwritable_directory(hostile, digits_model, tmp_path):
+    locked = hostile / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        assert_failed_cleanly(["sample", digits_model, "--chains", "5", "--out", locked / "s.npz"],
+                              "no permission to write", hostile)
+        assert_failed_cleanly(["eval", digits_model, "digits", "--chains", "20", "--times", "0,1", "--no-aats",
+                               "--json", locked / "e.json"], "no permission to write", hostile)
+        assert_failed_cleanly(["fit", "digits", "--out", locked / "run", *SMALL, *UPDATES], "Permission denied",
+                              hostile)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_npz_object_arrays_are_refused_through_the_api(models):
+    """The Python API gives the same errors: nothing pickled is loaded, by any loader."""
+    import bmsample
+    from bmsample.io import ModelFileError
+
+    for name in PICKLE_MODELS:
+        with pytest.raises(ModelFileError, match="not a readable bmsample model"):
+            bmsample.read_model_file(models / name)
+        with pytest.raises(ValueError, match="^data: "):
+            bmsample.load_dataset(models / name)
+    assert sorted(p.name for p in models.glob("unpickled_*")) == []
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["sample", "{h}/schema_next.npz", "--out", "{h}/s.npz"], "error: {h}/schema_next.npz: schema version 2"),
+    (["fit", "digits", "--config", "{h}/unknown_key.toml", "--out", "{h}/run"], "error: {h}/unknown_key.toml: unknown"),
+    (["fit", "digits", "--hidden", HUGE, "--out", "{h}/run", "--updates", "1"], "error: num_hiddens: a 64 x"),
+    (["plot", "{h}/garbage_log"], "error: log: {h}/garbage_log/log.jsonl line 2"),
+], ids=["newer-schema", "config-unknown-key", "absurd-hidden", "garbage-log"])
+def test_process_hostile_input_one_stderr_line(args, expected, hostile, tmp_path):
+    before = snapshot(hostile)
+    proc = subprocess.run([*entry_point(), *[a.format(h=hostile) for a in args]], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == "" and "Traceback" not in proc.stderr
+    assert proc.stderr.splitlines() == [proc.stderr.strip()], proc.stderr
+    assert proc.stderr.startswith(expected.format(h=hostile)), proc.stderr
+    assert snapshot(hostile) == before

@@ -8,7 +8,7 @@ moment recursions of the two samplers are the oracles of the tests.
 
 import numpy as np
 
-from .._validation import check_dtype
+from .._validation import check_dtype, check_matrix_memory
 
 
 class GaussianModel:
@@ -60,6 +60,7 @@ class GaussianModel:
         """Start from J = I, h = 0, recording the data moments."""
         data = np.asarray(data, dtype=np.float64)
         n = data.shape[1]
+        check_matrix_memory(n, n, dtype, "data", "coupling matrix")
         return cls(np.eye(n), np.zeros(n), dtype=dtype, data_mean=data.mean(axis=0),
                    data_variance=data.var(axis=0))
 

@@ -8,7 +8,7 @@ import numpy as np
 from .._chains import random_rows
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_choice, check_positive_float, check_real_data
+from .._validation import check_choice, check_memory, check_positive_float, check_real_data
 from . import _cpu
 from .model import GaussianModel
 
@@ -20,8 +20,15 @@ class GaussianWorkspace:
     """Scratch arrays for ``num_chains`` chains of an N-dimensional model."""
 
     def __init__(self, model, num_chains):
+        check_memory(num_chains * self.chain_nbytes(model),
+                     f"num_chains: {num_chains} chains of a Gaussian model of {model.num_units} units")
         self.field = np.empty((num_chains, model.num_units), dtype=model.dtype)
         self.noise = np.empty((num_chains, model.num_units), dtype=model.dtype)
+
+    @staticmethod
+    def chain_nbytes(model):
+        """Bytes per chain of this workspace and the chains."""
+        return 3 * model.dtype.itemsize * model.num_units
 
 
 def stability_warning(model, step_size):
@@ -193,6 +200,7 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
+    workspace = GaussianWorkspace(model, num_chains)
     state = initial_states(num_chains, model.num_units, init, init_scale, streams,
                            np.random.default_rng(data_seed), model.dtype, data=data)
     recorder = Recorder(times, num_chains, model.num_units, model.dtype,
@@ -200,7 +208,7 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     hook = step_hook(recorder if recorder.active else None, callback)
     if hook is not None:
         hook(0, state)
-    run_sampler(model, state, steps, streams, GaussianWorkspace(model, num_chains), sampler=sampler,
-                step_size=step_size, temperature=temperature, on_step=hook)
+    run_sampler(model, state, steps, streams, workspace, sampler=sampler, step_size=step_size,
+                temperature=temperature, on_step=hook)
     return GaussianSampleResult(state, steps, init, sampler, times, recorder.states, recorder.means,
                                 recorder.matrices)

@@ -35,7 +35,7 @@ functions enumerate the 2**num_hiddens hidden states (tiny hidden layers only).
 
 import numpy as np
 
-from .._validation import check_dtype
+from .._validation import check_dtype, check_matrix_memory
 from ..rbm.model import all_binary_states, sigmoid, softplus
 
 #: Largest hidden layer the exact enumeration functions accept.
@@ -145,6 +145,7 @@ class GaussianBernoulliRBM:
         if data.ndim != 2:
             raise ValueError(f"data: expected a 2-d array (samples x units), got shape {data.shape}")
         num_hiddens = int(num_hiddens)
+        check_matrix_memory(data.shape[1], num_hiddens, dtype, "num_hiddens", "weight matrix")
         weights = gen.standard_normal((data.shape[1], num_hiddens)) * weight_scale
         return cls(weights, np.zeros(data.shape[1]), np.zeros(num_hiddens), sigma, dtype=dtype,
                    data_mean=data.mean(axis=0), data_std=np.maximum(data.std(axis=0), MIN_DATA_STD))

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_choice, check_positive_float, check_real_data
+from .._validation import check_choice, check_memory, check_positive_float, check_real_data
 from ..gaussian.sample import initial_states as gaussian_initial_states
 from . import _cpu
 from .model import GaussianBernoulliRBM
@@ -29,11 +29,18 @@ class GRBMWorkspace:
 
     def __init__(self, model, num_chains):
         dtype = model.dtype
+        check_memory(num_chains * self.chain_nbytes(model), f"num_chains: {num_chains} chains of a Gaussian-Bernoulli "
+                     f"RBM with {model.num_visibles} visible and {model.num_hiddens} hidden units")
         self.num_chains = num_chains
         self.scaled_weights = np.empty((model.num_visibles, model.num_hiddens), dtype=dtype)
         self.hidden_field = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.hidden = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.visible_field = np.empty((num_chains, model.num_visibles), dtype=dtype)
+
+    @staticmethod
+    def chain_nbytes(model):
+        """Bytes per chain of this workspace, the chains and their back-transformed copy (float64)."""
+        return model.dtype.itemsize * (2 * model.num_hiddens + 2 * model.num_visibles) + 8 * model.num_visibles
 
 
 def scaled_weights(model, out):
@@ -194,6 +201,7 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
+    workspace = GRBMWorkspace(model, num_chains)
     visible = initial_states(model, num_chains, init, init_scale, streams, np.random.default_rng(data_seed),
                              data=data)
     recorder = Recorder(times, num_chains, model.num_visibles, model.dtype, transform=model.destandardise)
@@ -201,5 +209,5 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
     hook = step_hook(recorder if recorder.active else None, user)
     if hook is not None:
         hook(0, visible)
-    gibbs_steps(model, visible, steps, streams, GRBMWorkspace(model, num_chains), on_step=hook)
+    gibbs_steps(model, visible, steps, streams, workspace, on_step=hook)
     return GRBMSampleResult(model.destandardise(visible), steps, init, times, recorder.states)

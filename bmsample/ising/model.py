@@ -9,7 +9,7 @@ enumeration lives in ``bmsample.ising.exact``.
 
 import numpy as np
 
-from .._validation import check_dtype
+from .._validation import check_dtype, check_matrix_memory
 
 
 class IsingModel:
@@ -68,6 +68,7 @@ class IsingModel:
         """J = 0 and h = atanh of the clipped data magnetisations (the independent-spin ML)."""
         m = np.asarray(spins, dtype=np.float64).mean(axis=0)
         n = m.size
+        check_matrix_memory(n, n, dtype, "data", "coupling matrix")
         return cls(np.zeros((n, n)), np.arctanh(np.clip(m, -1 + clip, 1 - clip)), independent=independent,
                    dtype=dtype, data_magnetisation=m)
 

@@ -7,7 +7,7 @@ import numpy as np
 from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_choice
+from .._validation import check_choice, check_memory
 from ..rbm.sample import independent_site_chains
 from . import _cpu
 from .model import IsingModel, to_spins
@@ -20,12 +20,19 @@ class IsingWorkspace:
     """Local fields of ``num_chains`` chains."""
 
     def __init__(self, model, num_chains):
+        check_memory(num_chains * self.chain_nbytes(model),
+                     f"num_chains: {num_chains} chains of an Ising model of {model.num_units} units")
         blocks = (num_chains + _cpu.CHAIN_BLOCK - 1) // _cpu.CHAIN_BLOCK
         self.local_field = np.empty((num_chains, model.num_units), dtype=model.dtype)
         self.spins_t = np.empty((blocks, model.num_units, _cpu.CHAIN_BLOCK), dtype=model.dtype)
         self.fields_t = np.empty_like(self.spins_t)
         self.words = np.empty((blocks, 4, _cpu.CHAIN_BLOCK), dtype=np.uint32)
         self.delta = np.empty((blocks, _cpu.CHAIN_BLOCK), dtype=model.dtype)
+
+    @staticmethod
+    def chain_nbytes(model):
+        """Bytes per chain of this workspace, the chains and the temporaries of their initial draw."""
+        return model.dtype.itemsize * (7 * model.num_units + 1) + 16
 
     def scratch(self):
         return self.local_field, self.spins_t, self.fields_t, self.words, self.delta
@@ -152,11 +159,12 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
+    workspace = IsingWorkspace(model, num_chains)
     state = initial_spins(model, num_chains, init, streams, np.random.default_rng(data_seed), data=data,
                           chains=chains)
     recorder = Recorder(times, num_chains, model.num_units, np.int8, moments="second" if record_moments else None)
     hook = step_hook(recorder if recorder.active else None, callback)
     if hook is not None:
         hook(0, state)
-    run_sweeps(model, state, steps, streams, IsingWorkspace(model, num_chains), sampler=sampler, on_step=hook)
+    run_sweeps(model, state, steps, streams, workspace, sampler=sampler, on_step=hook)
     return IsingSampleResult(state, steps, init, sampler, times, recorder.states, recorder.means, recorder.matrices)

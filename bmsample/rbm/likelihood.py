@@ -31,7 +31,7 @@ from numba import njit, prange
 
 from .._numerics import KERNEL_FASTMATH, fast_exp, fast_log
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_binary_data, check_choice, check_int
+from .._validation import check_binary_data, check_choice, check_int, check_memory
 from . import _cpu
 from .model import MAX_EXACT_UNITS, BernoulliRBM, exact_log_partition, softplus
 from .sample import GibbsWorkspace, bias_init_probabilities, gibbs_steps
@@ -145,6 +145,7 @@ def ais_schedule(num_betas=DEFAULT_NUM_BETAS, kind="classic"):
     ndarray, shape (num_betas,), float64
     """
     num_betas = check_int(num_betas, "num_betas", minimum=2)
+    check_memory(8 * num_betas, f"num_betas: {num_betas} inverse temperatures")
     check_choice(kind, "schedule", SCHEDULES)
     steps = num_betas - 1
     if kind == "classic":

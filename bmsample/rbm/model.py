@@ -12,7 +12,7 @@ The exact functions enumerate 2**n states and are meant for tiny models.
 
 import numpy as np
 
-from .._validation import check_dtype
+from .._validation import check_dtype, check_matrix_memory
 
 #: Largest layer size the exact enumeration functions accept.
 MAX_EXACT_UNITS = 22
@@ -94,6 +94,7 @@ class BernoulliRBM:
         data = np.asarray(data)
         means = data.mean(axis=0, dtype=np.float64)
         clipped = np.clip(means, clip, 1.0 - clip)
+        check_matrix_memory(data.shape[1], int(num_hiddens), dtype, "num_hiddens", "weight matrix")
         weights = gen.standard_normal((data.shape[1], int(num_hiddens))) * weight_scale
         return cls(weights, np.log(clipped) - np.log1p(-clipped), np.zeros(int(num_hiddens)),
                    dtype=dtype, data_means=means)

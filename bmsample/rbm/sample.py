@@ -7,7 +7,7 @@ import numpy as np
 from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_binary_data, check_choice
+from .._validation import check_binary_data, check_choice, check_memory
 from . import _cpu
 from .model import BernoulliRBM
 
@@ -35,6 +35,8 @@ class GibbsWorkspace:
 
     def __init__(self, model, num_chains, *, chain_kernel=None):
         dtype = model.dtype
+        check_memory(num_chains * self.chain_nbytes(model), f"num_chains: {num_chains} chains of an RBM with "
+                     f"{model.num_visibles} visible and {model.num_hiddens} hidden units")
         self.num_chains = num_chains
         self.hidden_field = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.hidden = np.empty((num_chains, model.num_hiddens), dtype=dtype)
@@ -42,6 +44,11 @@ class GibbsWorkspace:
         if chain_kernel is None:
             chain_kernel = uses_chain_kernel(model)
         self.weights_t = np.empty((model.num_hiddens, model.num_visibles), dtype=dtype) if chain_kernel else None
+
+    @staticmethod
+    def chain_nbytes(model):
+        """Bytes per chain of this workspace, the chains and their initial draw."""
+        return model.dtype.itemsize * (2 * model.num_hiddens + 3 * model.num_visibles)
 
 
 def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
@@ -252,6 +259,7 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
+    workspace = GibbsWorkspace(model, num_chains)
     visible = initial_chains(model, num_chains, init, streams, np.random.default_rng(data_seed),
                              data=data, chains=chains)
     recorder = Recorder(times, num_chains, model.num_visibles, np.uint8)
@@ -259,6 +267,5 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     if hook is not None:
         hook(0, visible)
     means = np.empty_like(visible) if return_means and steps > 0 else None
-    gibbs_steps(model, visible, steps, streams, GibbsWorkspace(model, num_chains), visible_means=means,
-                on_step=hook)
+    gibbs_steps(model, visible, steps, streams, workspace, visible_means=means, on_step=hook)
     return SampleResult(visible, steps, init, times, recorder.states, means)
