@@ -601,25 +601,49 @@ def report(name, out, quick, seed, threads):
 @click.option("--repeats", type=int, default=15, show_default=True, help="Interleaved repeats.")
 @click.option("--threads", type=int, help="Threads for kernels and BLAS [CPUs available to this process].")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the rows as JSON.")
+@click.option("--epoch", is_flag=True, help="Also time RBM training epochs against their GEMM floor.")
+@click.option("--epoch-data", default="mnist", show_default=True, help="Dataset of the timed epochs.")
+@click.option("--epoch-samples", type=int, default=10000, show_default=True, help="Rows of that dataset used.")
+@click.option("--schemes", default="rdm,pcd", show_default=True, help="Comma-separated schemes of the epochs.")
+@click.option("-k", "k", type=int, default=10, show_default=True, help="Gibbs steps per update in the epochs.")
+@click.option("--batch-size", type=int, default=100, show_default=True, help="Minibatch size of the epochs.")
 @handle_errors
-def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, json_path):
+def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, json_path, epoch,
+          epoch_data, epoch_samples, schemes, k, batch_size):
     """Sampler steps per second and their ratio to the bare GEMMs of the same shapes.
 
     Both are timed in this process, interleaved repeat by repeat (warm-up
-    excluded); the ratio is 1.00 at the BLAS limit."""
+    excluded); the ratio is 1.00 at the BLAS limit.  With --epoch, also one
+    training epoch per scheme (updates/s, and its time over the bare time of
+    every matrix product of the epoch)."""
     import bmsample
     from bmsample import bench as benchmark
+    from bmsample._validation import check_choice
     from bmsample.io import atomic_write, check_output_file
 
     if json_path is not None:
         check_output_file(json_path, "json")
     model = bmsample.load_model(model_file) if model_file is not None else None
+    schemes = [check_choice(s.strip(), "schemes", ("rdm", "cd", "pcd")) for s in schemes.split(",") if s.strip()]
+    epoch_rows_of = None
+    if epoch:
+        if family != "rbm" or model_file is not None:
+            raise ValueError("epoch: times Bernoulli RBM training on a dataset; drop --model/--model-file")
+        data = bmsample.load_dataset(epoch_data).data[:epoch_samples]
+        epoch_rows_of = (data, schemes)
     _set_threads(threads)
     rows = benchmark.run(family, visibles, hiddens, _parse_ints(chains, "chains"), dtype.split(","), model=model,
                          steps=steps, repeats=repeats, threads=threads)
     click.echo(benchmark.format_rows(rows))
+    document = [{"kind": "step", **row.as_dict()} for row in rows]
+    if epoch_rows_of is not None:
+        data, schemes = epoch_rows_of
+        epochs = [benchmark.measure_epoch(data, hiddens, scheme=scheme, k=k, batch_size=batch_size, dtype=name,
+                                          repeats=max(1, repeats // 5), threads=threads)
+                  for name in dtype.split(",") for scheme in schemes]
+        click.echo(benchmark.format_epoch_rows(epochs))
+        document += [{"kind": "epoch", **row.as_dict()} for row in epochs]
     if json_path is not None:
-        document = [row.as_dict() for row in rows]
         atomic_write(json_path, lambda handle: handle.write(json.dumps(document, indent=2).encode()))
 
 

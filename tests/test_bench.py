@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 
@@ -43,3 +44,26 @@ def test_cli_bench_saved_model_and_bad_input(tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("error: chains:")
     bad = CliRunner().invoke(main, ["bench", "--dtype", "float16", "--visibles", "8", "--hiddens", "4"])
     assert bad.exit_code == 2 and "dtype" in bad.stderr
+
+
+def test_epoch_row_times_an_epoch_and_its_gemm_floor():
+    data = (np.random.default_rng(0).random((60, 20)) < 0.4).astype(np.float32)
+    row = bench.measure_epoch(data, 8, scheme="pcd", k=2, batch_size=20, num_chains=10, repeats=2)
+    assert (row.updates, row.chains, row.samples, row.batch_size) == (3, 10, 60, 20)
+    assert row.epoch_s > 0 and row.floor_s > 0
+    assert row.ratio_min <= row.ratio_median <= row.ratio_max
+
+
+def test_cli_bench_epoch(tmp_path):
+    result = CliRunner().invoke(main, ["bench", "--visibles", "20", "--hiddens", "10", "--chains", "16",
+                                       "--steps", "2", "--repeats", "2", "--epoch", "--epoch-data", "digits",
+                                       "--epoch-samples", "200", "--schemes", "rdm,cd", "-k", "2",
+                                       "--batch-size", "50", "--json", str(tmp_path / "b.json"), "--threads", "1"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((tmp_path / "b.json").read_text())
+    assert [r["kind"] for r in rows] == ["step", "epoch", "epoch"]
+    assert [(r["scheme"], r["updates"]) for r in rows[1:]] == [("rdm", 4), ("cd", 4)]
+    assert "rdm-2" in result.stdout and "cd-2" in result.stdout
+    bad = CliRunner().invoke(main, ["bench", "--epoch", "--schemes", "rdm,xx"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: schemes:")
+    bmsample.set_num_threads(2)
