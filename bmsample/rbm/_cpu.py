@@ -15,13 +15,18 @@ in the loop body costs about 30 % of the pass.
 import numpy as np
 from numba import njit, prange
 
-from .._numerics import KERNEL_FASTMATH, fast_sigmoid
+from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid
 from .._rng import philox4x32, uniform_from_bits
 
 
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
-def _bernoulli(p, bits):
-    return (p - p + 1) if uniform_from_bits(bits, p) < p else (p - p)
+def _sample_unit(x, bits, states_row, means_row, j, with_means):
+    """Unit ``j`` on with probability sigmoid(x): u < 1 / (1 + e) written as u (1 + e) < 1, without a division."""
+    one = x - x + 1
+    denominator = one + fast_exp(-x)
+    states_row[j] = one if uniform_from_bits(bits, x) * denominator < one else x - x
+    if with_means:
+        means_row[j] = one / denominator
 
 
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
@@ -32,18 +37,12 @@ def _sample_row(field_row, bias, stream, draw_lo, draw_hi, key0, key1, states_ro
         words = philox4x32(np.uint32(block), stream, draw_lo, draw_hi, key0, key1)
         for r in range(4):
             j = 4 * block + r
-            p = fast_sigmoid(field_row[j] + bias[j])
-            states_row[j] = _bernoulli(p, words[r])
-            if with_means:
-                means_row[j] = p
+            _sample_unit(field_row[j] + bias[j], words[r], states_row, means_row, j, with_means)
     if 4 * num_full_blocks < num_units:
         words = philox4x32(np.uint32(num_full_blocks), stream, draw_lo, draw_hi, key0, key1)
         for r in range(num_units - 4 * num_full_blocks):
             j = 4 * num_full_blocks + r
-            p = fast_sigmoid(field_row[j] + bias[j])
-            states_row[j] = _bernoulli(p, words[r])
-            if with_means:
-                means_row[j] = p
+            _sample_unit(field_row[j] + bias[j], words[r], states_row, means_row, j, with_means)
 
 
 @njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
