@@ -28,7 +28,7 @@ hold one row per run: those settings, the seed, the status, the update count,
 the training seconds and the last logged metrics.
 
 Restarting a sweep skips the runs whose directory holds ``model.npz`` and the
-same ``config.json``, trains unfinished ones again from scratch, and refuses a
+same ``config.json``, resumes unfinished ones from their last checkpoint, and refuses a
 directory that holds anything else (nothing is overwritten silently).
 
 Dask (``pip install 'bmsample[dask]'``) is imported only when runs start.
@@ -426,7 +426,7 @@ def run_sweep(spec, out=None, *, scheduler=None, workers=None, threads_per_run=N
 
     Notes
     -----
-    Finished runs are skipped; unfinished ones train again from scratch; a
+    Finished runs are skipped; unfinished ones resume from their last checkpoint; a
     run that diverges or fails is recorded in the summary with a one-line
     message and does not stop the others.  With the local cluster, call this
     under ``if __name__ == "__main__":`` in a script (worker processes are
@@ -517,9 +517,8 @@ def _train_run(run_dir, settings, data, threads, restart):
         set_num_threads(threads)
         config = TrainingConfig(**settings)
         dataset = load_dataset(data, dtype=config.dtype)
-        # An unfinished run (restart) trains again from scratch; once fit can resume from the last
-        # checkpoint in run_dir, resume it here instead.
-        fit(dataset.data, config, out=run_dir, overwrite=restart, data_name=dataset.name)
+        # An unfinished run (restart) continues exactly from its last checkpoint.
+        fit(dataset.data, config, out=run_dir, resume=restart, data_name=dataset.name)
     except TrainingDiverged as exc:
         status, message = "diverged", str(exc).splitlines()[0]
     except Exception as exc:  # recorded in the summary; the other runs go on

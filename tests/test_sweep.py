@@ -187,7 +187,7 @@ def test_sweep_trains_every_run_as_fit_would_and_records_failures(tmp_path, clus
             assert (row["updates"], row["magnetisation_rmse"]) == (3, last["magnetisation_rmse"])
             assert row["message"] == ""
         elif row["status"] == "diverged":
-            diverged_at = re.match(r"training diverged: parameters became NaN or inf at update (\d+)", row["message"])
+            diverged_at = re.match(r"training diverged at update (\d+) \(epoch \d+\): ", row["message"])
             assert row["updates"] == int(diverged_at.group(1)) - 1  # the last update logged before
         else:
             assert row["message"] == "ValueError: batch_size: 100 is larger than the 40 samples"
@@ -199,11 +199,12 @@ def test_sweep_trains_every_run_as_fit_would_and_records_failures(tmp_path, clus
     assert document["keys"] == ["k", "learning_rate", "batch_size"] and document["runs"] == result.rows
 
 
-def test_restart_skips_finished_runs_and_retrains_the_rest(tmp_path, cluster):
+def test_restart_skips_finished_runs_and_resumes_the_rest(tmp_path, cluster):
     out = tmp_path / "out"
     first = sweep.run_sweep(spec(tmp_path, grid={"k": [1, 2, 3]}), out, scheduler=cluster)
     assert [row["status"] for row in first.rows] == ["done"] * 3
-    (out / "k=2" / "model.npz").unlink()  # as if interrupted
+    uninterrupted = bmsample.load_model(out / "k=2" / "model.npz")
+    (out / "k=2" / "model.npz").unlink()  # as if interrupted after its checkpoint at update 2
     (out / "k=2" / "checkpoints" / "update_00000003.npz").unlink()
     finished = {name: os.stat(out / name / "model.npz").st_mtime_ns for name in ("k=1", "k=3")}
     second = sweep.run_sweep(spec(tmp_path, grid={"k": [1, 2, 3, 4]}), out, scheduler=cluster)
@@ -211,6 +212,7 @@ def test_restart_skips_finished_runs_and_retrains_the_rest(tmp_path, cluster):
     assert {name: os.stat(out / name / "model.npz").st_mtime_ns for name in finished} == finished
     assert [row["magnetisation_rmse"] for row in second.rows[:3]] == [row["magnetisation_rmse"] for row in first.rows]
     assert (out / "k=2" / "checkpoints" / "update_00000003.npz").is_file()
+    assert_same_model(out / "k=2" / "model.npz", uninterrupted)
     assert len(read_csv(out / "summary.csv")) == 4
 
 
