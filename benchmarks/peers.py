@@ -47,7 +47,7 @@ import numpy as np
 
 from bmsample._rng import ChainStreams
 from bmsample._threads import available_cpus, thread_info
-from bmsample.bench import _rbm_case, synthetic_model
+from bmsample.bench import epoch_floor, rbm_step_case, synthetic_model
 from bmsample.rbm.train import RBMTrainer
 
 PEERS = ("numpy", "sklearn", "torch", "torch-compile")
@@ -314,7 +314,7 @@ def gibbs_case(visibles, hiddens, chains, dtype, peers, repeats, notes):
     """
     model = synthetic_model("rbm", visibles, hiddens, dtype)
     steps = steps_per_call(visibles, hiddens, chains)
-    gemms, ours = _rbm_case(model, chains, steps, np.random.default_rng(1))
+    gemms, ours = rbm_step_case(model, chains, steps, np.random.default_rng(1))
     functions = {"bare GEMMs": gemms, "bmsample": ours}
     start = (np.random.default_rng(2).random((chains, visibles)) < 0.5).astype(model.dtype)
     params = (model.weight_matrix, model.vbias, model.hbias)
@@ -358,29 +358,6 @@ def _drop(name, case, peers, notes, error):
 
 # ----------------------------------------------------------------------------- training epochs
 
-def epoch_floor(num_visibles, settings, updates, dtype):
-    """One call = the bare matrix products of ``updates`` training updates (the epoch's GEMM floor)."""
-    rng = np.random.default_rng(3)
-    batch, k = settings["batch_size"], settings["k"]
-    W = (rng.standard_normal((num_visibles, settings["hiddens"])) * 0.01).astype(dtype)
-    visible = (rng.random((batch, num_visibles)) < 0.5).astype(dtype)
-    rows = (rng.random((batch, num_visibles)) < 0.5).astype(dtype)
-    hidden = np.full((batch, settings["hiddens"]), 0.5, dtype)
-    hidden_out, visible_out, grad = np.empty_like(hidden), np.empty_like(visible), np.empty_like(W)
-
-    def run():
-        for _ in range(updates):
-            for _ in range(k):
-                np.matmul(visible, W, out=hidden_out)
-                np.matmul(hidden, W.T, out=visible_out)
-            np.matmul(rows, W, out=hidden_out)
-            np.matmul(visible, W, out=hidden_out)
-            np.matmul(rows.T, hidden, out=grad)
-            np.matmul(visible.T, hidden, out=grad)
-
-    return run
-
-
 def epoch_contenders(data, scheme, settings, peers):
     """callable(batches) per contender, all starting from the same initial parameters."""
     cfg = bmsample.TrainingConfig(model="rbm", num_hiddens=settings["hiddens"], scheme=scheme, k=settings["k"],
@@ -410,7 +387,8 @@ def epoch_rows(settings, peers, repeats):
     size = settings["batch_size"]
     order = np.random.default_rng(4).permutation(data.shape[0])
     batches = [np.ascontiguousarray(data[np.sort(order[i:i + size])]) for i in range(0, len(order) - size + 1, size)]
-    floor = epoch_floor(data.shape[1], settings, len(batches), data.dtype)
+    floor = epoch_floor(data.shape[1], settings["hiddens"], settings["batch_size"], settings["batch_size"],
+                        settings["k"], len(batches), data.dtype)
     rows = []
     for scheme in ("rdm", "pcd"):
         contenders = epoch_contenders(data, scheme, settings, peers)

@@ -44,7 +44,8 @@ class BenchRow:
         return asdict(self)
 
 
-def _rbm_case(model, chains, steps, rng):
+def rbm_step_case(model, chains, steps, rng):
+    """(gemms, sampler): callables running ``steps`` bare GEMM pairs and ``steps`` Gibbs steps of ``chains`` chains."""
     work = GibbsWorkspace(model, chains)
     visible = (rng.random((chains, model.num_visibles)) < 0.5).astype(model.dtype)
     work.hidden[...] = 0
@@ -111,7 +112,7 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None):
     rng = np.random.default_rng(1)
     if isinstance(model, BernoulliRBM):
         family, hiddens = "rbm", model.num_hiddens
-        gemms, sampler = _rbm_case(model, chains, steps, rng)
+        gemms, sampler = rbm_step_case(model, chains, steps, rng)
     elif isinstance(model, GaussianModel):
         family, hiddens = "gaussian", None
         gemms, sampler = _gaussian_case(model, chains, steps, rng, (model.process or {}).get("step_size", 0.01))
@@ -179,17 +180,21 @@ class EpochRow:
         return asdict(self)
 
 
-def _epoch_floor(model, batch_size, chains, k, updates):
-    """The bare products of one epoch: per update 2k Gibbs GEMMs, hidden means of batch and chains,
-    and the two gradient products, as separate NumPy matmuls into preallocated outputs."""
-    dtype, V, H = model.dtype, model.num_visibles, model.num_hiddens
+def epoch_floor(num_visibles, num_hiddens, batch_size, chains, k, updates, dtype):
+    """A callable doing the bare matrix products of ``updates`` RBM training updates (an epoch's GEMM floor).
+
+    Per update: 2k Gibbs GEMMs of (chains x V x H), the hidden means of the
+    minibatch and of the chains, and the two gradient products, as separate
+    NumPy matmuls into preallocated outputs.
+    """
+    dtype, V, H = np.dtype(dtype), num_visibles, num_hiddens
     rng = np.random.default_rng(2)
+    W = (rng.standard_normal((V, H)) * 0.01).astype(dtype)
     batch = (rng.random((batch_size, V)) < 0.5).astype(dtype)
     vis = (rng.random((chains, V)) < 0.5).astype(dtype)
     hid = (rng.random((chains, H)) < 0.5).astype(dtype)
     batch_hidden, chain_hidden = np.empty((batch_size, H), dtype), np.empty((chains, H), dtype)
     vis_field, grad = np.empty((chains, V), dtype), np.empty((V, H), dtype)
-    W = model.weight_matrix
 
     def floor():
         for _ in range(updates):
@@ -248,7 +253,7 @@ def measure_epoch(data, num_hiddens=500, *, scheme="rdm", k=10, batch_size=100, 
         for i in range(updates):
             trainer.update(data[np.sort(permutation[i * batch_size:(i + 1) * batch_size])], cfg.learning_rate)
 
-    floor = _epoch_floor(model, batch_size, trainer.num_chains, k, updates)
+    floor = epoch_floor(model.num_visibles, num_hiddens, batch_size, trainer.num_chains, k, updates, cfg.dtype)
     epoch()  # compile and warm up
     floor()
     epochs, floors = [], []
