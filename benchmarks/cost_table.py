@@ -4,9 +4,8 @@
 
 Varies one size at a time around 784 x 500 with 1000 chains and prints, per
 case, the step time, the time per chain-weight (step time / (chains x V x H):
-constant where the cost is linear in the work), the step / bare-GEMM ratio of
-``bmsample bench`` and which kernel ran (per-chain kernel for cache-sized
-weights, GEMMs otherwise).  Markdown, ready for the README.
+constant where the cost is linear in the work) and the step / bare-GEMM
+ratio of ``bmsample bench``.  Markdown, ready for the README.
 """
 
 # bmsample first: it sets the OpenMP / OpenBLAS environment before NumPy loads.
@@ -15,7 +14,6 @@ import bmsample  # noqa: I001
 import argparse
 
 from bmsample.bench import measure, synthetic_model
-from bmsample.rbm.sample import uses_chain_kernel
 
 BASE = (784, 500, 1000)
 CHAINS = (10, 100, 1000, 10000)
@@ -40,16 +38,15 @@ def main():
     args = parser.parse_args()
     if args.threads:
         bmsample.set_num_threads(args.threads)
-    print("| varied | V x H | chains | step ms | ps per chain-weight | step / GEMMs | kernel |")
-    print("|---|---|---|---|---|---|---|")
+    print("| varied | V x H | chains | step ms | ps per chain-weight | step / GEMMs |")
+    print("|---|---|---|---|---|---|")
     for varied, V, H, C in cases(args.quick):
         model = synthetic_model("rbm", V, H, args.dtype)
         steps = max(2, min(50, int(2e8 // (C * V * H))))
         row = measure(model, C, steps=steps, repeats=5 if args.quick else 9)
         per_weight = 1e12 * row.step_ms / 1e3 / (C * V * H)
-        kernel = "per-chain" if uses_chain_kernel(model) else "GEMM"
-        print(f"| {varied} | {V} x {H} | {C} | {row.step_ms:.3f} | {per_weight:.2f} | {row.ratio_median:.2f} "
-              f"| {kernel} |", flush=True)
+        print(f"| {varied} | {V} x {H} | {C} | {row.step_ms:.3f} | {per_weight:.2f} | {row.ratio_median:.2f} |",
+              flush=True)
 
 
 if __name__ == "__main__":

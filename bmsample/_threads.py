@@ -12,6 +12,7 @@ before bmsample keeps OpenBLAS's default.
 """
 
 import os
+from contextlib import contextmanager
 
 #: Environment defaults applied at import (never overriding the user's).
 ENVIRONMENT_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE", "OPENBLAS_THREAD_TIMEOUT": "4"}
@@ -72,6 +73,27 @@ def set_num_threads(num_threads):
     numba.set_num_threads(num_threads)
     _blas_limits = threadpool_limits(limits=num_threads, user_api="blas")
     return num_threads
+
+
+_blas_controller = None
+
+
+@contextmanager
+def single_threaded_blas():
+    """Every loaded BLAS on one thread inside the block, restored after.
+
+    For kernels in which each Numba thread calls BLAS (through Numba's
+    ``np.dot``, i.e. SciPy's BLAS) on its own block of rows: the threads
+    then share the cores without a second pool competing for them.
+    """
+    global _blas_controller
+    if _blas_controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401  (the BLAS Numba calls: loaded before the scan)
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController().select(user_api="blas")
+    with _blas_controller.limit(limits=1):
+        yield
 
 
 def thread_info():

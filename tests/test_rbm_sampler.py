@@ -112,33 +112,47 @@ def test_sample_rejects_bad_arguments(kwargs, error):
 
 
 @pytest.mark.parametrize("shape", [(4, 3), (37, 21)])
-def test_per_chain_kernel_and_gemm_path_give_the_same_chains(shape):
+def test_both_kernels_give_the_same_chains(shape):
     """Same random numbers, same sums up to rounding: float64 chains agree exactly."""
+    from bmsample._rng import ChainStreams
+    from bmsample.rbm.sample import KERNELS, GibbsWorkspace, gibbs_steps
+
+    model = random_rbm(*shape, scale=1.5, seed=11)
+    start = (np.random.default_rng(0).random((301, shape[0])) < 0.5).astype(np.float64)
+    runs = []
+    for kernel in KERNELS:
+        visible, means, seen = start.copy(), np.empty_like(start), []
+        streams = ChainStreams((5, 6), draw=3)
+        gibbs_steps(model, visible, 6, streams, GibbsWorkspace(model, 301, kernel=kernel), chain_offset=7,
+                    visible_means=means, on_step=lambda t, v, seen=seen: seen.append((t, v.copy())))
+        runs.append((visible, means, seen, streams.draw))
+    v1, m1, seen1, draw1 = runs[0]
+    assert [t for t, _ in seen1] == list(range(1, 7)) and draw1 == 3 + 12
+    assert 0.05 < v1.mean() < 0.95  # the chains move: not a trivially equal pair of runs
+    for v2, m2, seen2, draw2 in runs[1:]:
+        np.testing.assert_array_equal(v1, v2)
+        np.testing.assert_allclose(m1, m2, rtol=1e-13)
+        assert [t for t, _ in seen2] == list(range(1, 7)) and draw2 == draw1
+        for (_, a), (_, b) in zip(seen1, seen2):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kernel", ["blocks", "gemm"])
+def test_every_kernel_samples_the_exact_k_step_law(kernel):
     from bmsample._rng import ChainStreams
     from bmsample.rbm.sample import GibbsWorkspace, gibbs_steps
 
-    model = random_rbm(*shape, scale=1.5, seed=11)
-    start = (np.random.default_rng(0).random((300, shape[0])) < 0.5).astype(np.float64)
-    runs = []
-    for chain_kernel in (True, False):
-        visible, means, seen = start.copy(), np.empty_like(start), []
-        streams = ChainStreams((5, 6), draw=3)
-        gibbs_steps(model, visible, 6, streams, GibbsWorkspace(model, 300, chain_kernel=chain_kernel),
-                    chain_offset=7, visible_means=means, on_step=lambda t, v, seen=seen: seen.append((t, v.copy())))
-        runs.append((visible, means, seen, streams.draw))
-    (v1, m1, seen1, draw1), (v2, m2, seen2, draw2) = runs
-    np.testing.assert_array_equal(v1, v2)
-    np.testing.assert_allclose(m1, m2, rtol=1e-13)
-    assert [t for t, _ in seen1] == [t for t, _ in seen2] == list(range(1, 7))
-    for (_, a), (_, b) in zip(seen1, seen2):
-        np.testing.assert_array_equal(a, b)
-    assert draw1 == draw2 == 3 + 12
-    assert 0.05 < v1.mean() < 0.95  # the chains move: not a trivially equal pair of runs
+    model = random_rbm(4, 3, scale=1.5, seed=4)
+    chains = 50_000
+    visible = bmsample.sample(model, chains, steps=0, init="uniform", rng=5).visible
+    gibbs_steps(model, visible, 3, ChainStreams((8, 9)), GibbsWorkspace(model, chains, kernel=kernel))
+    counts = np.bincount(state_index(visible), minlength=16)
+    stat, dof, ok = chi_square_ok(counts, exact_after(model, np.full(16, 1 / 16), 3))
+    assert ok, f"chi2 {stat:.1f} with {dof} dof"
 
 
-def test_the_per_chain_kernel_is_chosen_by_weight_size():
-    from bmsample.rbm.sample import CHAIN_KERNEL_MAX_BYTES, uses_chain_kernel
+def test_unknown_kernel_is_refused():
+    from bmsample.rbm.sample import GibbsWorkspace
 
-    assert uses_chain_kernel(random_rbm(100, 50, dtype="float32"))
-    assert not uses_chain_kernel(random_rbm(784, 500, dtype="float32"))
-    assert random_rbm(784, 500, dtype="float32").weight_matrix.nbytes > CHAIN_KERNEL_MAX_BYTES
+    with pytest.raises(ValueError, match="kernel: expected one of blocks, gemm"):
+        GibbsWorkspace(random_rbm(), 10, kernel="fast")

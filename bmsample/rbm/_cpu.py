@@ -90,82 +90,6 @@ def bernoulli_means(field, bias, means):
             means[c, j] = fast_sigmoid(field[c, j] + bias[j])
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
-def _sum_active_rows(states_row, rows, out_row):
-    """``out_row = states_row @ rows`` for exact 0/1 ``states_row``: the sum of the rows whose unit is on."""
-    for j in range(out_row.shape[0]):
-        out_row[j] = 0
-    for i in range(states_row.shape[0]):
-        if states_row[i] != 0:
-            row = rows[i]
-            for j in range(out_row.shape[0]):
-                out_row[j] += row[j]
-
-
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
-def _chain_step(c, weights, weights_t, vbias, hbias, visible, hidden, hidden_field, visible_field, draw, stream,
-                key0, key1, means, with_means):
-    _sum_active_rows(visible[c], weights, hidden_field[c])
-    _sample_row(hidden_field[c], hbias, stream, np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32), key0, key1,
-                hidden[c], hidden[c], False)
-    _sum_active_rows(hidden[c], weights_t, visible_field[c])
-    draw += 1
-    _sample_row(visible_field[c], vbias, stream, np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32), key0, key1,
-                visible[c], means[c], with_means)
-
-
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
-def gibbs_chain_steps(weights, weights_t, vbias, hbias, key0, key1, first_draw, chain_offset, steps,
-                      visible, hidden, hidden_field, visible_field):
-    """Run ``steps`` block-Gibbs steps v -> h -> v, each chain on one thread for all its steps.
-
-    The same Markov chain, with the same random numbers, as ``steps`` rounds of
-    ``v @ W`` / ``sample_bernoulli_layer`` / ``h @ W.T`` / ``sample_bernoulli_layer``
-    with draws ``first_draw + 2 t`` (hidden) and ``first_draw + 2 t + 1`` (visible).
-    Without BLAS: as the states are exact 0/1, each product is the sum of the
-    rows of ``weights`` (or ``weights_t``) whose unit is on.  Faster than the
-    GEMM path when the weights fit in a core's cache: no thread start-up per
-    product, no pass over memory between the products and the sampling.
-
-    Parameters
-    ----------
-    weights : ndarray, shape (num_visibles, num_hiddens)
-    weights_t : ndarray, shape (num_hiddens, num_visibles)
-        C-contiguous transpose of ``weights``.
-    vbias : ndarray, shape (num_visibles,)
-    hbias : ndarray, shape (num_hiddens,)
-    key0, key1 : uint32
-    first_draw : int
-    chain_offset : int
-        Stream index of row 0.
-    steps : int
-    visible : ndarray, shape (num_chains, num_visibles)
-        Exact 0/1 chains, updated in place.
-    hidden, hidden_field : ndarray, shape (num_chains, num_hiddens)
-        Scratch (``hidden`` holds the last hidden states on return).
-    visible_field : ndarray, shape (num_chains, num_visibles)
-        Scratch.
-    """
-    for c in prange(visible.shape[0]):
-        stream = np.uint32(chain_offset + c)
-        for t in range(steps):
-            _chain_step(c, weights, weights_t, vbias, hbias, visible, hidden, hidden_field, visible_field,
-                        first_draw + 2 * t, stream, key0, key1, visible, False)
-
-
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
-def gibbs_chain_steps_with_means(weights, weights_t, vbias, hbias, key0, key1, first_draw, chain_offset, steps,
-                                 visible, hidden, hidden_field, visible_field, visible_means):
-    """``gibbs_chain_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
-    for c in prange(visible.shape[0]):
-        stream = np.uint32(chain_offset + c)
-        for t in range(steps - 1):
-            _chain_step(c, weights, weights_t, vbias, hbias, visible, hidden, hidden_field, visible_field,
-                        first_draw + 2 * t, stream, key0, key1, visible, False)
-        _chain_step(c, weights, weights_t, vbias, hbias, visible, hidden, hidden_field, visible_field,
-                    first_draw + 2 * (steps - 1), stream, key0, key1, visible_means, True)
-
-
 @njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
 def add_scaled(target, source, scale):
     """``target += scale * source`` in place, for matrices of the same shape."""
@@ -180,3 +104,76 @@ def subtract_outer_pair(target, x1, y1, x2, y2):
     for i in prange(target.shape[0]):
         for j in range(target.shape[1]):
             target[i, j] -= x1[i] * y1[j] + x2[i] * y2[j]
+
+
+@njit(inline="always", fastmath=KERNEL_FASTMATH)
+def _sample_rows(field, bias, key0, key1, draw, chain_offset, lo, hi, states, means, with_means):
+    draw_lo = np.uint32(draw & 0xFFFFFFFF)
+    draw_hi = np.uint32(draw >> 32)
+    for c in range(lo, hi):
+        _sample_row(field[c], bias, np.uint32(chain_offset + c), draw_lo, draw_hi, key0, key1, states[c], means[c],
+                    with_means)
+
+
+@njit(inline="always", fastmath=KERNEL_FASTMATH)
+def _block_step(weights, vbias, hbias, key0, key1, draw, chain_offset, lo, hi, visible, hidden, hidden_field,
+                visible_field, means, with_means):
+    np.dot(visible[lo:hi], weights, hidden_field[lo:hi])
+    _sample_rows(hidden_field, hbias, key0, key1, draw, chain_offset, lo, hi, hidden, hidden, False)
+    np.dot(hidden[lo:hi], weights.T, visible_field[lo:hi])
+    _sample_rows(visible_field, vbias, key0, key1, draw + 1, chain_offset, lo, hi, visible, means, with_means)
+
+
+@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks,
+                      visible, hidden, hidden_field, visible_field):
+    """Run ``steps`` block-Gibbs steps, each thread owning one block of chains for all the steps.
+
+    The same Markov chain, with the same random numbers, as ``steps`` rounds of
+    ``v @ W`` / ``sample_bernoulli_layer`` / ``h @ W.T`` / ``sample_bernoulli_layer``
+    with draws ``first_draw + 2 t`` (hidden) and ``first_draw + 2 t + 1``
+    (visible).  Each of the ``num_blocks`` blocks of consecutive chains does
+    its own products through BLAS (which must be single-threaded here: the
+    caller sets it) and its own sampling passes, so a run of k steps is one
+    parallel region instead of 2k parallel passes and 2k multi-threaded
+    products, each with its fork and join.
+
+    Parameters
+    ----------
+    weights : ndarray, shape (num_visibles, num_hiddens)
+    vbias : ndarray, shape (num_visibles,)
+    hbias : ndarray, shape (num_hiddens,)
+    key0, key1 : uint32
+    first_draw : int
+    chain_offset : int
+        Stream index of row 0.
+    steps : int
+    num_blocks : int
+        Threads to use, at most the number of chains.
+    visible : ndarray, shape (num_chains, num_visibles)
+        Exact 0/1 chains, updated in place.
+    hidden, hidden_field : ndarray, shape (num_chains, num_hiddens)
+        Scratch (``hidden`` holds the last hidden states on return).
+    visible_field : ndarray, shape (num_chains, num_visibles)
+        Scratch.
+    """
+    num_chains = visible.shape[0]
+    for block in prange(num_blocks):
+        lo, hi = block * num_chains // num_blocks, (block + 1) * num_chains // num_blocks
+        for t in range(steps):
+            _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, lo, hi, visible,
+                        hidden, hidden_field, visible_field, visible, False)
+
+
+@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+def gibbs_block_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks,
+                                 visible, hidden, hidden_field, visible_field, visible_means):
+    """``gibbs_block_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
+    num_chains = visible.shape[0]
+    for block in prange(num_blocks):
+        lo, hi = block * num_chains // num_blocks, (block + 1) * num_chains // num_blocks
+        for t in range(steps - 1):
+            _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, lo, hi, visible,
+                        hidden, hidden_field, visible_field, visible, False)
+        _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * (steps - 1), chain_offset, lo, hi, visible,
+                    hidden, hidden_field, visible_field, visible_means, True)

@@ -2,11 +2,13 @@
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
+from .._threads import single_threaded_blas
 from .._validation import check_binary_data, check_choice, check_memory
 from . import _cpu
 from .model import BernoulliRBM
@@ -14,36 +16,31 @@ from .model import BernoulliRBM
 INITS = ("uniform", "bias", "data", "chains")
 
 
-#: Weight matrices up to this size (bytes) run each chain on one thread for all
-#: its steps without BLAS (``_cpu.gibbs_chain_steps``); larger ones use GEMMs.
-#: Measured crossover: see the README's "Speed" section.
-CHAIN_KERNEL_MAX_BYTES = 256 * 1024
-
-
-def uses_chain_kernel(model):
-    """True when ``gibbs_steps`` runs ``model`` with the cache-resident per-chain kernel."""
-    return model.weight_matrix.nbytes <= CHAIN_KERNEL_MAX_BYTES
+#: Kernels of ``gibbs_steps``, both giving the same chains from the same random numbers:
+#: "blocks" (default): each thread owns a block of chains for all steps and
+#: calls single-threaded BLAS on it, one parallel region per call;
+#: "gemm": multi-threaded NumPy products and parallel sampling passes, with a
+#: fork and join for each of them (the plain design, kept as a cross-check).
+KERNELS = ("blocks", "gemm")
 
 
 class GibbsWorkspace:
     """Scratch arrays for block-Gibbs steps of ``num_chains`` chains.
 
     Allocated once and reused across steps and training updates.
-    ``chain_kernel`` chooses the kernel of ``gibbs_steps`` (default: by the
-    size of the weights, ``uses_chain_kernel``); both give the same chains.
+    ``kernel`` (one of ``KERNELS``) chooses how ``gibbs_steps`` runs; both
+    give the same chains.
     """
 
-    def __init__(self, model, num_chains, *, chain_kernel=None):
+    def __init__(self, model, num_chains, *, kernel="blocks"):
         dtype = model.dtype
         check_memory(num_chains * self.chain_nbytes(model), f"num_chains: {num_chains} chains of an RBM with "
                      f"{model.num_visibles} visible and {model.num_hiddens} hidden units")
+        self.kernel = check_choice(kernel, "kernel", KERNELS)
         self.num_chains = num_chains
         self.hidden_field = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.hidden = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.visible_field = np.empty((num_chains, model.num_visibles), dtype=dtype)
-        if chain_kernel is None:
-            chain_kernel = uses_chain_kernel(model)
-        self.weights_t = np.empty((model.num_hiddens, model.num_visibles), dtype=dtype) if chain_kernel else None
 
     @staticmethod
     def chain_nbytes(model):
@@ -72,8 +69,8 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
     on_step : callable(t, visible) or None
         Called after every step t = 1..steps with the current chains (do not keep a reference).
     """
-    if workspace.weights_t is not None:
-        _chain_kernel_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step)
+    if workspace.kernel != "gemm":
+        _block_kernel_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step)
         return
     W, a, b = model.weight_matrix, model.vbias, model.hbias
     key0, key1 = streams.kernel_args()
@@ -92,23 +89,24 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
             on_step(t, visible)
 
 
-def _chain_kernel_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step):
-    """``gibbs_steps`` for cache-sized models: the same chains and random numbers, no BLAS."""
+def _block_kernel_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step):
+    """``gibbs_steps`` with the "blocks" kernel: the steps between callbacks in one parallel region."""
     if steps == 0:
         return
-    np.copyto(workspace.weights_t, model.weight_matrix.T)
-    args = (model.weight_matrix, workspace.weights_t, model.vbias, model.hbias, *streams.kernel_args())
+    args = (model.weight_matrix, model.vbias, model.hbias, *streams.kernel_args())
+    blocks = min(numba.get_num_threads(), visible.shape[0])
     scratch = (workspace.hidden, workspace.hidden_field, workspace.visible_field)
     runs = [(1, t) for t in range(1, steps + 1)] if on_step is not None else [(steps, steps)]
-    for run_steps, t in runs:
-        first_draw = streams.reserve(2 * run_steps)
-        if t == steps and visible_means is not None:
-            _cpu.gibbs_chain_steps_with_means(*args, first_draw, chain_offset, run_steps, visible, *scratch,
-                                              visible_means)
-        else:
-            _cpu.gibbs_chain_steps(*args, first_draw, chain_offset, run_steps, visible, *scratch)
-        if on_step is not None:
-            on_step(t, visible)
+    with single_threaded_blas():
+        for run_steps, t in runs:
+            first_draw = streams.reserve(2 * run_steps)
+            if t == steps and visible_means is not None:
+                _cpu.gibbs_block_steps_with_means(*args, first_draw, chain_offset, run_steps, blocks, visible,
+                                                  *scratch, visible_means)
+            else:
+                _cpu.gibbs_block_steps(*args, first_draw, chain_offset, run_steps, blocks, visible, *scratch)
+            if on_step is not None:
+                on_step(t, visible)
 
 
 def site_logits(probabilities, dtype):
