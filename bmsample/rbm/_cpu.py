@@ -1,10 +1,12 @@
 """CPU kernels of the Bernoulli-Bernoulli RBM (Numba).
 
 Kernels do not validate, do not allocate and never raise: the public layer
-(``sample.py``, ``train.py``) does that.  The matrix products of a Gibbs step
-go through BLAS in the caller; the kernels fuse everything elementwise that
-follows a product (bias, sigmoid, random draw, compare) into one parallel,
-vectorised pass over the chains.
+(``sample.py``, ``train.py``) does that.  Everything elementwise that follows
+a matrix product (bias, sigmoid, random draw, compare) is fused into one
+vectorised pass over a chain's units.  ``gibbs_block_steps`` runs whole
+Gibbs steps with each thread owning a block of chains and calling BLAS on it;
+``sample_bernoulli_layer`` is the pass alone, parallel over chains, for
+products done by the caller.
 
 Unit ``j`` of row ``c`` takes word ``j % 4`` of the Philox block ``j // 4`` of
 stream ``chain_offset + c`` at ``draw`` (``bmsample._rng``).  Storing the
