@@ -41,6 +41,8 @@ class Backend:
 
 
 CPU = Backend("cpu")
+#: Model families whose sampling and training run on the GPU.
+GPU_FAMILIES = ("rbm",)
 
 
 def resolve_backend(backend, family=None):
@@ -65,18 +67,14 @@ def resolve_backend(backend, family=None):
         resolved = backend
     elif not isinstance(backend, str):
         raise TypeError(f"backend: expected {CHOICES}, got {type(backend).__name__}")
+    elif backend.strip().lower() == "auto" and family is not None and family not in GPU_FAMILIES:
+        return CPU
     else:
         resolved = _resolve_name(backend.strip().lower(), backend)
     if resolved.is_cuda and family is not None and family not in GPU_FAMILIES:
-        if backend == "auto":
-            return CPU
         raise ValueError(f"backend: the {family} model has no CUDA path yet; use backend='cpu' "
                          f"(GPU families: {', '.join(GPU_FAMILIES)})")
     return resolved
-
-
-#: Model families whose sampling and training run on the GPU.
-GPU_FAMILIES = ("rbm",)
 
 
 def _resolve_name(name, given):

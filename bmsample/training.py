@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from ._backend import resolve_backend
 from ._rng import ChainStreams
 from ._validation import (
     check_binary_data,
@@ -238,16 +239,21 @@ def process_record(cfg, data_name):
     return record
 
 
-def _start(cfg, data, init_seed, chain_seed, rows_seed):
+def _start(cfg, data, init_seed, chain_seed, rows_seed, device):
     """(model, trainer, streams) of the configured family, from the checked data.
 
     ``init_seed`` draws the initial parameters, ``chain_seed`` keys the
-    chains' streams and ``rows_seed`` picks the p0 rows of ``init="data"``.
+    chains' streams and ``rows_seed`` picks the p0 rows of ``init="data"``;
+    ``device`` is the resolved backend.
     """
     streams = ChainStreams.from_seed_sequence(chain_seed)
     if cfg.model == "rbm":
         model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
                                        dtype=cfg.dtype, weight_scale=cfg.weight_scale)
+        if device.is_cuda:
+            from .rbm.device import RBMDeviceTrainer
+
+            return model, RBMDeviceTrainer(model, cfg, streams), streams
         return model, RBMTrainer(model, cfg, streams), streams
     if cfg.model in ("ising", "independent"):
         model = IsingModel.from_data(data, independent=cfg.model == "independent", dtype=cfg.dtype)
@@ -262,7 +268,7 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed):
 
 
 def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_name=None, mixing_steps=0,
-        **settings):
+        backend="cpu", **settings):
     """Train a model on ``data``.
 
     Parameters
@@ -286,6 +292,9 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         If positive, at every checkpoint run 50 chains for this many steps
         of the model's process and log ``energy_tau``, ``magnetisation_tau``
         and ``forget_time`` (``bmsample.evaluation.mixing``).
+    backend : {"cpu", "cuda", "cuda:N", "auto"}
+        Where training runs (the RBM has a CUDA path).  The device is not part
+        of the run's files: a GPU run writes the same files as a CPU run.
 
     Returns
     -------
@@ -301,6 +310,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         cfg = TrainingConfig(**{**asdict(cfg), **settings})
     cfg = cfg.validated()
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
+    device = resolve_backend(backend, cfg.model)
     check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
@@ -308,7 +318,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     run_dir = prepare_run_directory(out, overwrite) if out is not None else None
 
     init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
-    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed)
+    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed, device)
     model.process = process_record(cfg, data_name)
     if cfg.model == "gaussian-rbm":  # trained in standardised units, recorded in the model
         data = trainer.data
@@ -325,16 +335,16 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
     while update < total:
         epoch = update // batches_per_epoch
         permutation = order.permutation(data.shape[0])
-        for i in range(batches_per_epoch):
+        for batch in _epoch_batches(trainer, data, permutation, batches_per_epoch, cfg.batch_size):
             if update >= total:
                 break
-            batch = data[np.sort(permutation[i * cfg.batch_size:(i + 1) * cfg.batch_size])]
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
                 metrics = trainer.update(batch, cfg.learning_rate)
             update += 1
             _raise_if_diverged(trainer, update, epoch + 1, last_checkpoint)
             now = time.perf_counter() - start
             if update in marks or update % log_interval == 0:
+                _download(trainer)
                 record = {"update": update, "epoch": epoch + 1, "seconds": round(now, 4), **metrics,
                           **_norms(model)}
                 if hasattr(trainer, "check_stability"):
@@ -352,10 +362,28 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
                 last_live = now
                 progress({"live": True, "update": update, "epoch": epoch + 1, "seconds": now,
                           "total_updates": total, **metrics})
+    _download(trainer)
     chains = trainer.chains
     if writer is not None:
         writer.final(model, chains)
     return FitResult(model, chains, history, cfg)
+
+
+def _epoch_batches(trainer, data, permutation, num_batches, batch_size):
+    """The epoch's minibatches: sorted rows of consecutive slices of ``permutation``.
+
+    A device trainer gathers them on the device (``epoch_batches``).
+    """
+    batch_rows = np.sort(permutation[:num_batches * batch_size].reshape(num_batches, batch_size), axis=1)
+    if hasattr(trainer, "epoch_batches"):
+        return trainer.epoch_batches(data, batch_rows)
+    return (data[rows] for rows in batch_rows)
+
+
+def _download(trainer):
+    """Bring the host model of a device trainer up to date (logging, checkpoints, the end of a run)."""
+    if hasattr(trainer, "download"):
+        trainer.download()
 
 
 def _raise_if_diverged(trainer, update, epoch, last_checkpoint):

@@ -112,6 +112,8 @@ def _live_printer(quiet):
 
 
 FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
+DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU when one is usable); "
+               "rbm only on the GPU.")
 
 
 @main.command()
@@ -152,8 +154,9 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 @click.option("--log-mixing", "mixing_steps", type=int, default=0,
               help="At each checkpoint, log autocorrelation times and the p0 forgetting time of 50 chains run "
                    "for this many steps.")
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @handle_errors
-def fit(data, threads, out, overwrite, config_file, quiet, mixing_steps, **flags):
+def fit(data, threads, out, overwrite, config_file, quiet, mixing_steps, device, **flags):
     """Train a model on DATA (bundled name: mnist, mnist-test, digits, wine,
     breast-cancer; or a .npy/.npz/.txt/.csv file)."""
     import bmsample
@@ -169,7 +172,8 @@ def fit(data, threads, out, overwrite, config_file, quiet, mixing_steps, **flags
     out = out or Path("runs") / Path(dataset.name).stem
     _set_threads(threads)
     result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite,
-                          progress=_live_printer(quiet), data_name=dataset.name, mixing_steps=mixing_steps)
+                          progress=_live_printer(quiet), data_name=dataset.name, mixing_steps=mixing_steps,
+                          backend=device)
     last = result.history[-1] if result.history else {}
     click.echo(f"wrote {out / 'model.npz'} ({config.model}, {config.scheme}-{config.k}, "
                f"{last.get('update', 0)} updates, {last.get('seconds', 0):.1f} s)")
@@ -215,9 +219,10 @@ def _parse_ints(text, name):
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @handle_errors
 def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
-           record_moments, means, seed, threads, out, overwrite, png_path):
+           record_moments, means, seed, threads, out, overwrite, png_path, device):
     """Sample states from a saved MODEL (.npz).
 
     By default this reproduces the model's training process: an Rdm-k model
@@ -248,7 +253,7 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
         options.update(sampler=sampler, chains=loaded.chains, record_moments=record_moments)
     else:
         options.update(init_scale=init_scale)
-    result = bmsample.sample(model, chains, steps, **options)
+    result = bmsample.sample(model, chains, steps, backend=device, **options)
     arrays = {"visible": result.visible}
     for name in ("recorded", "visible_means", "means", "covariances", "magnetisations", "correlations"):
         if getattr(result, name, None) is not None:

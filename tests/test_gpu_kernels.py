@@ -172,13 +172,15 @@ def test_column_means_in_a_fixed_order(dtype):
     np.testing.assert_allclose(out.copy_to_host(), exact, rtol=0, atol=64 * np.finfo(dtype).eps)
 
 
-def test_ascend_updates_and_flags_non_finite_values():
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the simulator's NumPy scalars
+@pytest.mark.parametrize("bad", [np.nan, 12.0])
+def test_ascend_updates_and_flags_runaway_values(bad):
     param = np.array([1.0, -2.0, 0.5], dtype=np.float32)
     grad = np.array([0.5, 1.0, -1.0], dtype=np.float32)
     d_param, flag = cuda.to_device(param), cuda.to_device(np.zeros(1, dtype=np.int32))
-    _gpu.ascend(d_param, cuda.to_device(grad), 0.1, 0.5, flag)
+    _gpu.ascend(d_param, cuda.to_device(grad), 0.1, 0.5, 10.0, flag)
     np.testing.assert_allclose(d_param.copy_to_host(), param + np.float32(0.1) * (grad - np.float32(0.5) * param),
                                rtol=1e-6)
     assert flag.copy_to_host()[0] == 0
-    _gpu.ascend(d_param, cuda.to_device(np.array([np.inf, 0, 0], dtype=np.float32)), 0.1, 0.0, flag)
+    _gpu.ascend(d_param, cuda.to_device(np.array([0, bad, 0], dtype=np.float32)), 1.0, 0.0, 10.0, flag)
     assert flag.copy_to_host()[0] == 1

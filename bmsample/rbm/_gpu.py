@@ -56,6 +56,9 @@ SIMULATOR_TILE = Tile(bm=8, bn=8, bk=4, tm=2, tn=2)
 #: Thread block of the elementwise kernels (units x chains).
 DEVICE_BLOCK = (32, 8)
 SIMULATOR_BLOCK = (4, 4)
+#: Row groups of ``column_means`` (a partial sum per group, combined in a fixed order).
+DEVICE_ROW_GROUPS = 32
+SIMULATOR_ROW_GROUPS = 2
 
 # Epilogues of the product kernel (compile-time constants).
 SAMPLE, SAMPLE_WITH_MEANS, MEANS, ASSIGN, ACCUMULATE = range(5)
@@ -71,6 +74,10 @@ def default_tile():
 
 def default_block():
     return SIMULATOR_BLOCK if _simulated() else DEVICE_BLOCK
+
+
+def default_row_groups():
+    return SIMULATOR_ROW_GROUPS if _simulated() else DEVICE_ROW_GROUPS
 
 
 def _split_draw(draw):
@@ -344,27 +351,49 @@ def column_means(x, partial, scale, out, accumulate=False):
 
 
 @cuda.jit
-def _ascend_kernel(param, grad, learning_rate, decay, nonfinite):
+def _gather_rows_kernel(data, rows, out):
+    j, r = cuda.grid(2)
+    if r < out.shape[0] and j < out.shape[1]:
+        out[r, j] = data[rows[r], j]
+
+
+def gather_rows(data, rows, out):
+    """``out = data[rows]`` on the device (minibatches from the resident data set).
+
+    Parameters
+    ----------
+    data : device array, shape (num_samples, N)
+    rows : device array of int64, shape (batch_size,)
+    out : device array, shape (batch_size, N)
+    """
+    block = default_block()
+    _gather_rows_kernel[(-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1])), block](data, rows, out)
+
+
+@cuda.jit
+def _ascend_kernel(param, grad, learning_rate, decay, limit, runaway):
     i = cuda.grid(1)
     if i >= param.shape[0]:
         return
     value = param[i] + learning_rate * (grad[i] - decay * param[i])
     param[i] = value
-    if math.isnan(value) or math.isinf(value):
-        nonfinite[0] = 1
+    if not abs(value) <= limit:  # also true for NaN
+        runaway[0] = 1
 
 
-def ascend(param, grad, learning_rate, decay, nonfinite):
-    """``param += learning_rate * (grad - decay * param)``; sets ``nonfinite[0] = 1`` on NaN or inf.
+def ascend(param, grad, learning_rate, decay, limit, runaway):
+    """``param += learning_rate * (grad - decay * param)``; ``runaway[0] = 1`` where ``|param| > limit`` or NaN.
 
     Parameters
     ----------
     param, grad : device arrays, shape (N,)
         Flat views (``reshape(-1)``) of a parameter and its gradient.
     learning_rate, decay : float
-    nonfinite : device array of int32, shape (1,)
+    limit : float
+        ``finfo.max / N`` flags a parameter whose sum may overflow, as the CPU trainer's check does.
+    runaway : device array of int32, shape (1,)
     """
     threads = default_block()[0] * default_block()[1]
     kind = param.dtype.type
-    _ascend_kernel[-(-param.shape[0] // threads), threads](param, grad, kind(learning_rate), kind(decay),
-                                                           nonfinite)
+    _ascend_kernel[-(-param.shape[0] // threads), threads](param, grad, kind(learning_rate), kind(decay), kind(limit),
+                                                           runaway)

@@ -1,0 +1,103 @@
+"""The RBM on the CUDA backend against the CPU: same chains, same law, same run files.
+
+The GPU draws the CPU's Philox numbers, so chains agree exactly unless float
+rounding of a field flips a comparison ``u < p``; with O(1) fields that has
+probability of order eps per unit (about 1e-16 in float64, 1e-7 in float32),
+far below one over the few thousand units these tests draw.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import chi_square_ok, random_rbm
+
+import bmsample
+from bmsample.rbm.model import exact_process_distribution, state_index
+
+pytest.importorskip("numba_cuda")
+pytestmark = pytest.mark.gpu
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_device_chains_equal_the_cpu_chains(dtype):
+    model = random_rbm(6, 4, scale=1.5, seed=3, dtype=dtype)
+    options = dict(num_chains=20, steps=3, init="uniform", rng=7, record=[0, 2, 3], return_means=True)
+    cpu = bmsample.sample(model, **options)
+    gpu = bmsample.sample(model, backend="cuda", **options)
+    np.testing.assert_array_equal(gpu.visible, cpu.visible)
+    np.testing.assert_array_equal(gpu.recorded, cpu.recorded)
+    assert gpu.visible.dtype == cpu.visible.dtype
+    np.testing.assert_allclose(gpu.visible_means, cpu.visible_means, rtol=0, atol=64 * np.finfo(dtype).eps)
+
+
+def test_device_sampler_follows_the_exact_k_step_law():
+    model = random_rbm(4, 3, scale=1.5, seed=5, dtype="float32")
+    steps, num_chains = 2, 400
+    result = bmsample.sample(model, num_chains, steps, init="uniform", rng=11, backend="cuda")
+    law = exact_process_distribution(model, np.full(16, 1 / 16), steps)
+    counts = np.bincount(state_index(result.visible), minlength=16)
+    stat, dof, ok = chi_square_ok(counts, law)
+    assert ok, (stat, dof)
+
+
+def _binary_data(num_rows=48, num_visibles=6, seed=0):
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((3, num_visibles)) < 0.5
+    rows = prototypes[rng.integers(0, 3, num_rows)] ^ (rng.random((num_rows, num_visibles)) < 0.1)
+    return rows.astype(np.float64)
+
+
+def _run_files(path):
+    with np.load(path / "model.npz", allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    metadata = json.loads(str(arrays.pop("metadata")))
+    return arrays, metadata
+
+
+@pytest.mark.parametrize("scheme", ["rdm", "cd", "pcd"])
+def test_device_training_writes_the_cpu_run(tmp_path, scheme):
+    data = _binary_data()
+    settings = dict(num_hiddens=4, scheme=scheme, k=2, batch_size=16, num_chains=24, updates=3, learning_rate=0.2,
+                    l2=0.01, dtype="float64", seed=3)
+    cpu = bmsample.fit(data, out=tmp_path / "cpu", **settings)
+    gpu = bmsample.fit(data, out=tmp_path / "gpu", backend="cuda", **settings)
+    cpu_arrays, cpu_meta = _run_files(tmp_path / "cpu")
+    gpu_arrays, gpu_meta = _run_files(tmp_path / "gpu")
+    assert sorted(gpu_arrays) == sorted(cpu_arrays)
+    for name, array in cpu_arrays.items():
+        # Float64 sums in another order: equal to a few ulps of the parameters' size.
+        np.testing.assert_allclose(gpu_arrays[name], array, rtol=1e-12, atol=1e-13, err_msg=name)
+    cpu_meta.pop("created", None), gpu_meta.pop("created", None)
+    assert gpu_meta == cpu_meta
+    assert sorted(p.name for p in (tmp_path / "gpu" / "checkpoints").iterdir()) == sorted(
+        p.name for p in (tmp_path / "cpu" / "checkpoints").iterdir())
+    for cpu_record, gpu_record in zip(cpu.history, gpu.history, strict=True):
+        assert gpu_record.keys() == cpu_record.keys()
+        assert gpu_record["magnetisation_rmse"] == pytest.approx(cpu_record["magnetisation_rmse"], abs=1e-12)
+    np.testing.assert_allclose(gpu.model.weight_matrix, cpu.model.weight_matrix, rtol=1e-12, atol=1e-13)
+    # A model trained on the device samples on the CPU like the CPU-trained one.
+    loaded = bmsample.load_model(tmp_path / "gpu" / "model.npz")
+    assert loaded.weight_matrix.shape == (6, 4)
+
+
+def test_device_training_refuses_the_centred_gradient():
+    with pytest.raises(ValueError, match="^centered: the centred gradient has no CUDA path yet"):
+        bmsample.fit(_binary_data(), num_hiddens=3, batch_size=16, updates=1, centered=True, backend="cuda", seed=0)
+
+
+# The simulator runs kernels as NumPy scalar code in threads that fit's np.errstate does not reach.
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_device_training_reports_divergence_at_the_cpu_update():
+    data = np.eye(4)[[0, 1, 2, 3] * 10]  # as the CPU test: diverges at update 2
+    settings = dict(num_hiddens=3, updates=50, batch_size=10, learning_rate=1e38, seed=0)
+    with pytest.raises(bmsample.TrainingDiverged, match="NaN or inf at update 2 "):
+        bmsample.fit(data, **settings)
+    with pytest.raises(bmsample.TrainingDiverged, match="NaN or inf at update 2 "):
+        bmsample.fit(data, backend="cuda", **settings)
+
+
+def test_families_without_a_cuda_path_say_so():
+    model = bmsample.IsingModel(np.zeros((3, 3)), np.zeros(3))
+    with pytest.raises(ValueError, match="^backend: the ising model has no CUDA path yet"):
+        bmsample.sample(model, 4, 1, backend="cuda")
