@@ -60,6 +60,9 @@ SIMULATOR_BLOCK = (4, 4)
 DEVICE_ROW_GROUPS = 32
 SIMULATOR_ROW_GROUPS = 2
 
+# Padding of the shared tiles' rows: a warp's k-major stores (tid -> (mm, kk) with kk fastest) then fall
+# into distinct banks instead of 8-way conflicts.
+_PAD = 4
 # Epilogues of the product kernel (compile-time constants).
 SAMPLE, SAMPLE_WITH_MEANS, MEANS, ASSIGN, ACCUMULATE = range(5)
 
@@ -169,8 +172,8 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
     def kernel(left, right, bias, alpha, key0, key1, draw_lo, draw_hi, chain_offset, out, means):
         num_rows, num_cols = out.shape
         inner = left.shape[0] if transpose_left else left.shape[1]
-        left_tile = cuda.shared.array((bk, bm), dtype)
-        right_tile = cuda.shared.array((bk, bn), dtype)
+        left_tile = cuda.shared.array((bk, bm + _PAD), dtype)
+        right_tile = cuda.shared.array((bk, bn + _PAD), dtype)
         acc = cuda.local.array((tm, tn), dtype)
         left_regs = cuda.local.array(tm, dtype)
         right_regs = cuda.local.array(tn, dtype)
