@@ -4,7 +4,8 @@
     NUMBA_ENABLE_CUDASIM=1 python benchmarks/gpu_check.py --quick    # tiny sizes on the simulator
 
 1. runs the test suite's GPU subset (``pytest -m gpu``) on the real GPU, without the simulator;
-2. compares CPU and GPU chains of the same seed on a small model (equal chains, moment differences);
+2. compares CPU and GPU chains of the same seed on small models (RBM: equal chains, moment differences;
+   Gaussian Langevin: largest state difference);
 3. Gibbs steps per second, 784 x 500, float32, 1k / 10k / 50k chains: bmsample on the GPU, a plain
    torch-CUDA step (TF32 off) when torch is present, and bmsample on the CPU where it is quick;
 4. Rdm-10 training updates per second on MNIST, GPU against the CPU limited to 2 threads.
@@ -65,6 +66,12 @@ def compare_cpu_gpu(lines, visibles, hiddens, chains, steps):
         lines.append(f"cpu vs gpu {visibles}x{hiddens} {dtype}, {chains} chains x {steps} steps: "
                      f"{100 * equal:.2f}% chains identical, max |mean difference| {mean_gap:.4f} "
                      f"(sampling error ~{1 / np.sqrt(chains):.4f})")
+        gaussian = bmsample.GaussianModel(np.eye(visibles) * 2, np.ones(visibles), dtype=dtype)
+        options = dict(init="gaussian", sampler="langevin", step_size=0.05, rng=1)
+        cpu = bmsample.sample(gaussian, chains, steps, **options)
+        gpu = bmsample.sample(gaussian, chains, steps, backend="cuda", **options)
+        lines.append(f"cpu vs gpu Gaussian Langevin N={visibles} {dtype}: max |state difference| "
+                     f"{np.max(np.abs(cpu.visible - gpu.visible)):.2e}")
 
 
 def _rate(run, steps, synchronize, repeats=3):

@@ -41,20 +41,21 @@ class Backend:
 
 
 CPU = Backend("cpu")
-#: Model families whose sampling and training run on the GPU.
-GPU_FAMILIES = ("rbm",)
+#: What runs on the GPU, as the ``task`` names of ``resolve_backend``.
+GPU_TASKS = ("rbm sampling", "rbm training", "gaussian langevin sampling")
 
 
-def resolve_backend(backend, family=None):
+def resolve_backend(backend, task=None):
     """Turn the public ``backend`` argument into a ``Backend``.
 
     Parameters
     ----------
     backend : str or Backend
         "auto", "cpu", "cuda" or "cuda:N".
-    family : str, optional
-        Model family of the call; with "auto" a family that has no GPU path
-        runs on the CPU, with "cuda" it is an error naming the family.
+    task : str, optional
+        What the call runs, e.g. "rbm training" or "ising sampling"; with
+        "auto" a task not in ``GPU_TASKS`` runs on the CPU, with "cuda" it is
+        an error naming it.
 
     Raises
     ------
@@ -67,13 +68,13 @@ def resolve_backend(backend, family=None):
         resolved = backend
     elif not isinstance(backend, str):
         raise TypeError(f"backend: expected {CHOICES}, got {type(backend).__name__}")
-    elif backend.strip().lower() == "auto" and family is not None and family not in GPU_FAMILIES:
+    elif backend.strip().lower() == "auto" and task is not None and task not in GPU_TASKS:
         return CPU
     else:
         resolved = _resolve_name(backend.strip().lower(), backend)
-    if resolved.is_cuda and family is not None and family not in GPU_FAMILIES:
-        raise ValueError(f"backend: the {family} model has no CUDA path yet; use backend='cpu' "
-                         f"(GPU families: {', '.join(GPU_FAMILIES)})")
+    if resolved.is_cuda and task is not None and task not in GPU_TASKS:
+        raise ValueError(f"backend: {task} has no CUDA path yet; use backend='cpu' "
+                         f"(on the GPU: {', '.join(GPU_TASKS)})")
     return resolved
 
 

@@ -10,6 +10,7 @@ gives the numbers the CPU kernels use.
 Imported only when a CUDA backend runs (it imports ``numba.cuda``).
 """
 
+import math
 from functools import lru_cache
 
 import numpy as np
@@ -81,3 +82,44 @@ def uniform_from_bits(dtype):
         return np.float64(bits) * scale64
 
     return uniform64
+
+
+@lru_cache(maxsize=None)
+def normal_of_unit(dtype):
+    """Device function: the standard normal of unit ``unit`` (see ``bmsample._rng.normals_reference``).
+
+    float32: unit j is normal j % 4 of Philox block j // 4, (r0 cos, r0 sin, r1
+    cos, r1 sin) from the word pairs (w0, w1), (w2, w3); float64: normal j % 2
+    of block j // 2, (r cos, r sin) from 53-bit uniforms.  A thread computes
+    only its own unit's normal (the block's other three are its neighbours').
+    """
+    uniform = uniform_from_bits(dtype)
+    if np.dtype(dtype) == np.float32:
+        two32, minus_two32 = np.float32(2 * np.pi), np.float32(-2.0)
+        one32 = np.float32(1.0)
+
+        @cuda.jit(device=True)
+        def normal32(unit, stream, draw_lo, draw_hi, key0, key1):
+            w0, w1, w2, w3 = philox4x32(uint32(unit >> 2), stream, draw_lo, draw_hi, key0, key1)
+            r = unit & 3
+            radius_bits, angle_bits = (w0, w1) if r < 2 else (w2, w3)
+            radius = math.sqrt(minus_two32 * math.log(one32 - uniform(radius_bits)))
+            turns = uniform(angle_bits)
+            # sin/cos of 2 pi u equal those of 2 pi (u - 1): keeping the argument in [-pi, pi) keeps the
+            # fast-math sinf/cosf at their best accuracy.  The subtraction is exact for these dyadic u.
+            angle = two32 * (turns - one32 if turns >= np.float32(0.5) else turns)
+            return radius * (math.cos(angle) if r % 2 == 0 else math.sin(angle))
+
+        return normal32
+    shift21, shift11, scale53 = np.uint64(21), np.uint64(11), np.float64(2.0**-53)
+
+    @cuda.jit(device=True)
+    def normal64(unit, stream, draw_lo, draw_hi, key0, key1):
+        w0, w1, w2, w3 = philox4x32(uint32(unit >> 1), stream, draw_lo, draw_hi, key0, key1)
+        u1 = np.float64((uint64(w0) << shift21) | (uint64(w1) >> shift11)) * scale53
+        u2 = np.float64((uint64(w2) << shift21) | (uint64(w3) >> shift11)) * scale53
+        radius = math.sqrt(-2.0 * math.log(1.0 - u1))
+        angle = 2 * math.pi * u2
+        return radius * (math.cos(angle) if unit % 2 == 0 else math.sin(angle))
+
+    return normal64

@@ -310,7 +310,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         cfg = TrainingConfig(**{**asdict(cfg), **settings})
     cfg = cfg.validated()
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
-    device = resolve_backend(backend, cfg.model)
+    device = resolve_backend(backend, f"{cfg.model} training")
     check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:

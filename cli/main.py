@@ -113,7 +113,7 @@ def _live_printer(quiet):
 
 FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU when one is usable); "
-               "rbm only on the GPU.")
+               "GPU: rbm sampling and training, gaussian langevin sampling.")
 
 
 @main.command()

@@ -19,13 +19,13 @@ def test_cpu_and_auto_under_the_simulator():
     assert _backend.simulator_requested()
     assert resolve_backend("cpu") is CPU
     assert resolve_backend("auto") is CPU
-    assert resolve_backend(" AUTO ", "rbm") is CPU
+    assert resolve_backend(" AUTO ", "rbm sampling") is CPU
 
 
 def test_auto_keeps_families_without_a_gpu_path_on_the_cpu(monkeypatch):
     monkeypatch.setattr(_backend, "_auto_backend", lambda: _backend.Backend("cuda", 0))
-    assert resolve_backend("auto", "gaussian") is CPU
-    assert resolve_backend("auto", "rbm").is_cuda
+    assert resolve_backend("auto", "gaussian training") is CPU
+    assert resolve_backend("auto", "rbm training").is_cuda
 
 
 @pytest.mark.parametrize("name", ["gpu", "cuda:", "cuda:-1", "cuda:x", ""])
@@ -65,5 +65,5 @@ def test_device_index_out_of_range(monkeypatch):
 
 def test_family_without_a_cuda_path_refuses_cuda(monkeypatch):
     monkeypatch.setattr(_backend, "_resolve_name", lambda name, given: _backend.Backend("cuda", 0))
-    with pytest.raises(ValueError, match="^backend: the ising model has no CUDA path yet"):
-        resolve_backend("cuda", "ising")
+    with pytest.raises(ValueError, match="^backend: ising sampling has no CUDA path yet"):
+        resolve_backend("cuda", "ising sampling")

@@ -153,12 +153,20 @@ def test_scaled_transposed_products(dtype):
     left, right, more_left, more_right = (rng.standard_normal(shape).astype(dtype)
                                           for shape in [(9, 6), (9, 5), (7, 6), (7, 5)])
     out = cuda.device_array((6, 5), dtype=dtype)
-    _gpu.scaled_product_t(cuda.to_device(left), cuda.to_device(right), 0.5, out, False, tile=SMALL_TILE)
-    _gpu.scaled_product_t(cuda.to_device(more_left), cuda.to_device(more_right), -2.0, out, True, tile=SMALL_TILE)
+    _gpu.scaled_product(cuda.to_device(left), cuda.to_device(right), 0.5, out, transpose_left=True, tile=SMALL_TILE)
+    _gpu.scaled_product(cuda.to_device(more_left), cuda.to_device(more_right), -2.0, out, accumulate=True,
+                        transpose_left=True, tile=SMALL_TILE)
     exact = 0.5 * left.T.astype(np.float64) @ right - 2.0 * more_left.T.astype(np.float64) @ more_right
     bound = 4 * 12 * np.finfo(dtype).eps * (0.5 * np.abs(left.T) @ np.abs(right)
                                             + 2.0 * np.abs(more_left.T) @ np.abs(more_right))
     assert np.all(np.abs(out.copy_to_host() - exact) <= bound)
+
+    plain = cuda.device_array((9, 6), dtype=dtype)
+    square = rng.standard_normal((6, 6)).astype(dtype)
+    _gpu.scaled_product(cuda.to_device(left), cuda.to_device(square), 1.0, plain, tile=SMALL_TILE)
+    exact = left.astype(np.float64) @ square
+    bound = 4 * 8 * np.finfo(dtype).eps * (np.abs(left) @ np.abs(square))
+    assert np.all(np.abs(plain.copy_to_host() - exact) <= bound)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

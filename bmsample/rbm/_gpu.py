@@ -5,7 +5,7 @@
 arrays.  The GPU has no BLAS through numba.cuda, so the matrix products are
 kernels here too, and the elementwise pass is fused into their epilogue
 (``sample_bernoulli_product``, ``bernoulli_means_product``): the field
-``v @ W`` never goes through global memory.  ``scaled_product_t``,
+``v @ W`` never goes through global memory.  ``scaled_product``,
 ``column_means`` and ``ascend`` are the gradient statistics and the update.
 
 Every function here is a launcher: it picks the grid, launches and returns
@@ -278,21 +278,22 @@ def bernoulli_means_product(layer, weights, transpose, bias, means, tile=None):
                     MEANS, tile)
 
 
-def scaled_product_t(left, right, alpha, out, accumulate, tile=None):
-    """``out = alpha * left.T @ right``, or ``out += ...`` with ``accumulate``.
+def scaled_product(left, right, alpha, out, accumulate=False, transpose_left=False, tile=None):
+    """``out = alpha * op(left) @ right``, or ``out += ...`` with ``accumulate``.
 
     Parameters
     ----------
-    left : device array, shape (num_rows, M)
-    right : device array, shape (num_rows, N)
+    left : device array, shape (M, K), or (K, M) with ``transpose_left``
+    right : device array, shape (K, N)
     alpha : float
     out : device array, shape (M, N)
     accumulate : bool
+    transpose_left : bool
     tile : Tile, optional
     """
     unused_bias = right[0]
-    _launch_product(left, right, True, False, unused_bias, alpha, np.uint32(0), np.uint32(0), 0, 0, out, out,
-                    ACCUMULATE if accumulate else ASSIGN, tile)
+    _launch_product(left, right, transpose_left, False, unused_bias, alpha, np.uint32(0), np.uint32(0), 0, 0, out,
+                    out, ACCUMULATE if accumulate else ASSIGN, tile)
 
 
 @lru_cache(maxsize=None)

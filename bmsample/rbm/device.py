@@ -192,8 +192,8 @@ class RBMDeviceTrainer:
         inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
         _gpu.bernoulli_means_product(batch, params.weights, False, params.hbias, self.batch_hidden)
         _gpu.bernoulli_means_product(chains, params.weights, False, params.hbias, self.chain_hidden)
-        _gpu.scaled_product_t(batch, self.batch_hidden, inv_b, self.grad_w, False)
-        _gpu.scaled_product_t(chains, self.chain_hidden, -inv_m, self.grad_w, True)
+        _gpu.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True)
+        _gpu.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True)
         _gpu.column_means(batch, self.partial, inv_b, self.grad_a)
         _gpu.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
         _gpu.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
