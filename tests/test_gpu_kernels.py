@@ -1,4 +1,4 @@
-"""Every RBM CUDA kernel against the NumPy reference (simulator here; a real GPU with NUMBA_ENABLE_CUDASIM=0).
+"""Shared CUDA products and every RBM CUDA kernel against the NumPy reference (simulator, or a real GPU).
 
 Products differ from float64 maths by the float rounding of a K-term sum and
 of the sigmoid; the tolerances below are those bounds, and a sampled unit
@@ -16,13 +16,14 @@ pytestmark = pytest.mark.gpu
 
 from numba import cuda  # noqa: E402
 
+from bmsample import _gpu_linalg as linalg  # noqa: E402
 from bmsample._backend import resolve_backend  # noqa: E402
 from bmsample._rng_gpu import philox4x32, uniform_from_bits  # noqa: E402
 from bmsample.rbm import _gpu  # noqa: E402
 
 KEY = (0x1234ABCD, 0x0BADF00D)
 #: A tile smaller than the test shapes, so products span several blocks and ragged edges.
-SMALL_TILE = _gpu.Tile(bm=4, bn=4, bk=2, tm=2, tn=2)
+SMALL_TILE = linalg.Tile(bm=4, bn=4, bk=2, tm=2, tn=2)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -153,8 +154,8 @@ def test_scaled_transposed_products(dtype):
     left, right, more_left, more_right = (rng.standard_normal(shape).astype(dtype)
                                           for shape in [(9, 6), (9, 5), (7, 6), (7, 5)])
     out = cuda.device_array((6, 5), dtype=dtype)
-    _gpu.scaled_product(cuda.to_device(left), cuda.to_device(right), 0.5, out, transpose_left=True, tile=SMALL_TILE)
-    _gpu.scaled_product(cuda.to_device(more_left), cuda.to_device(more_right), -2.0, out, accumulate=True,
+    linalg.scaled_product(cuda.to_device(left), cuda.to_device(right), 0.5, out, transpose_left=True, tile=SMALL_TILE)
+    linalg.scaled_product(cuda.to_device(more_left), cuda.to_device(more_right), -2.0, out, accumulate=True,
                         transpose_left=True, tile=SMALL_TILE)
     exact = 0.5 * left.T.astype(np.float64) @ right - 2.0 * more_left.T.astype(np.float64) @ more_right
     bound = 4 * 12 * np.finfo(dtype).eps * (0.5 * np.abs(left.T) @ np.abs(right)
@@ -163,7 +164,7 @@ def test_scaled_transposed_products(dtype):
 
     plain = cuda.device_array((9, 6), dtype=dtype)
     square = rng.standard_normal((6, 6)).astype(dtype)
-    _gpu.scaled_product(cuda.to_device(left), cuda.to_device(square), 1.0, plain, tile=SMALL_TILE)
+    linalg.scaled_product(cuda.to_device(left), cuda.to_device(square), 1.0, plain, tile=SMALL_TILE)
     exact = left.astype(np.float64) @ square
     bound = 4 * 8 * np.finfo(dtype).eps * (np.abs(left) @ np.abs(square))
     assert np.all(np.abs(plain.copy_to_host() - exact) <= bound)
@@ -174,8 +175,8 @@ def test_column_means_in_a_fixed_order(dtype):
     rng = np.random.default_rng(4)
     x, y = rng.random((23, 6)).astype(dtype), rng.random((5, 6)).astype(dtype)
     out, partial = cuda.device_array(6, dtype=dtype), cuda.device_array((3, 6), dtype=dtype)
-    _gpu.column_means(cuda.to_device(x), partial, 1 / 23, out)
-    _gpu.column_means(cuda.to_device(y), partial, -1 / 5, out, accumulate=True)
+    linalg.column_means(cuda.to_device(x), partial, 1 / 23, out)
+    linalg.column_means(cuda.to_device(y), partial, -1 / 5, out, accumulate=True)
     exact = x.astype(np.float64).mean(axis=0) - y.astype(np.float64).mean(axis=0)
     np.testing.assert_allclose(out.copy_to_host(), exact, rtol=0, atol=64 * np.finfo(dtype).eps)
 
@@ -186,9 +187,9 @@ def test_ascend_updates_and_flags_runaway_values(bad):
     param = np.array([1.0, -2.0, 0.5], dtype=np.float32)
     grad = np.array([0.5, 1.0, -1.0], dtype=np.float32)
     d_param, flag = cuda.to_device(param), cuda.to_device(np.zeros(1, dtype=np.int32))
-    _gpu.ascend(d_param, cuda.to_device(grad), 0.1, 0.5, 10.0, flag)
+    linalg.ascend(d_param, cuda.to_device(grad), 0.1, 0.5, 10.0, flag)
     np.testing.assert_allclose(d_param.copy_to_host(), param + np.float32(0.1) * (grad - np.float32(0.5) * param),
                                rtol=1e-6)
     assert flag.copy_to_host()[0] == 0
-    _gpu.ascend(d_param, cuda.to_device(np.array([0, bad, 0], dtype=np.float32)), 1.0, 0.0, 10.0, flag)
+    linalg.ascend(d_param, cuda.to_device(np.array([0, bad, 0], dtype=np.float32)), 1.0, 0.0, 10.0, flag)
     assert flag.copy_to_host()[0] == 1

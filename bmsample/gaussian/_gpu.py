@@ -5,7 +5,7 @@ of their ``_cpu`` twins, as device arrays, and draw the same Philox numbers:
 unit ``j`` of chain ``chain_offset + c`` at ``draw`` takes the normal of
 ``bmsample._rng_gpu.normal_of_unit`` (Box-Muller; 4 normals per block in
 float32, 2 in float64) or the uniform of word ``j % 4`` of block ``j // 4``.
-The field ``x @ J`` comes from the tiled product of ``bmsample.rbm._gpu``.
+The field ``x @ J`` comes from the tiled product of ``bmsample._gpu_linalg``.
 Launchers pick the grid and return without synchronising.
 """
 
@@ -14,14 +14,10 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, uint32
 
+from .._gpu_linalg import default_block, split_draw
 from .._rng_gpu import normal_of_unit, philox_word, uniform_from_bits
-from ..rbm._gpu import default_block
 
 LANGEVIN, NORMAL, UNIFORM = range(3)
-
-
-def _split_draw(draw):
-    return np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32)
 
 
 @lru_cache(maxsize=None)
@@ -52,7 +48,7 @@ def _launch(kind, field, bias, a, b, key0, key1, draw, chain_offset, out):
     block = default_block()
     grid = (-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1]))
     kernel = _unit_kernel(np.dtype(out.dtype), kind)
-    kernel[grid, block](field, bias, out.dtype.type(a), out.dtype.type(b), key0, key1, *_split_draw(draw),
+    kernel[grid, block](field, bias, out.dtype.type(a), out.dtype.type(b), key0, key1, *split_draw(draw),
                         chain_offset, out)
 
 

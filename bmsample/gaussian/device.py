@@ -7,7 +7,7 @@ The chains stay on the device for all steps; each step is the tiled product
 import numpy as np
 from numba import cuda
 
-from ..rbm._gpu import scaled_product
+from .._gpu_linalg import scaled_product
 from . import _gpu
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 import numpy as np
 from numba import cuda
 
+from .. import _gpu_linalg as linalg
 from . import _gpu
 from .sample import bias_init_probabilities
 
@@ -142,7 +143,7 @@ class RBMDeviceTrainer:
         self.grad_w = cuda.device_array((nv, nh), dtype=dtype)
         self.grad_a = cuda.device_array(nv, dtype=dtype)
         self.grad_b = cuda.device_array(nh, dtype=dtype)
-        self.partial = cuda.device_array((_gpu.default_row_groups(), max(nv, nh)), dtype=dtype)
+        self.partial = cuda.device_array((linalg.default_row_groups(), max(nv, nh)), dtype=dtype)
         self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
         self._data = None
         self._device_data = None
@@ -173,7 +174,7 @@ class RBMDeviceTrainer:
             self._data, self._device_data = data, cuda.to_device(data)
         rows = cuda.to_device(np.ascontiguousarray(batch_rows, dtype=np.int64))
         for i in range(batch_rows.shape[0]):
-            _gpu.gather_rows(self._device_data, rows[i], self.batch)
+            linalg.gather_rows(self._device_data, rows[i], self.batch)
             yield self.batch
 
     def negative_chains(self, batch):
@@ -192,16 +193,16 @@ class RBMDeviceTrainer:
         inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
         _gpu.bernoulli_means_product(batch, params.weights, False, params.hbias, self.batch_hidden)
         _gpu.bernoulli_means_product(chains, params.weights, False, params.hbias, self.chain_hidden)
-        _gpu.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True)
-        _gpu.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True)
-        _gpu.column_means(batch, self.partial, inv_b, self.grad_a)
-        _gpu.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
-        _gpu.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
-        _gpu.column_means(self.chain_hidden, self.partial, -inv_m, self.grad_b, accumulate=True)
+        linalg.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True)
+        linalg.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True)
+        linalg.column_means(batch, self.partial, inv_b, self.grad_a)
+        linalg.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
+        linalg.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
+        linalg.column_means(self.chain_hidden, self.partial, -inv_m, self.grad_b, accumulate=True)
         for param, grad, decay in ((params.weights.reshape(-1), self.grad_w.reshape(-1), cfg.l2),
                                    (params.vbias, self.grad_a, 0.0), (params.hbias, self.grad_b, 0.0)):
             limit = np.finfo(param.dtype).max / param.shape[0]
-            _gpu.ascend(param, grad, learning_rate, decay, limit, self.runaway)
+            linalg.ascend(param, grad, learning_rate, decay, limit, self.runaway)
         return _DeviceMetrics(self.grad_a)
 
     def parameters_finite(self):
