@@ -41,8 +41,9 @@ class Backend:
 
 
 CPU = Backend("cpu")
-#: What runs on the GPU, as the ``task`` names of ``resolve_backend``.
-GPU_TASKS = ("rbm sampling", "rbm training", "gaussian langevin sampling")
+#: What runs on the GPU, as the ``task`` names of ``resolve_backend``: "<model> <sampler> sampling|training".
+GPU_TASKS = ("rbm block-gibbs sampling", "rbm block-gibbs training", "gaussian langevin sampling",
+             "gaussian langevin training")
 
 
 def resolve_backend(backend, task=None):
@@ -53,7 +54,7 @@ def resolve_backend(backend, task=None):
     backend : str or Backend
         "auto", "cpu", "cuda" or "cuda:N".
     task : str, optional
-        What the call runs, e.g. "rbm training" or "ising sampling"; with
+        What the call runs, e.g. "rbm block-gibbs training"; with
         "auto" a task not in ``GPU_TASKS`` runs on the CPU, with "cuda" it is
         an error naming it.
 

@@ -260,7 +260,10 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed, device):
         return model, IsingTrainer(model, cfg, streams, data), streams
     if cfg.model == "gaussian":
         model = GaussianModel.from_data(data, dtype=cfg.dtype)
-        return model, GaussianTrainer(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
+        trainer_class = GaussianTrainer
+        if device.is_cuda:
+            from .gaussian.device import GaussianDeviceTrainer as trainer_class
+        return model, trainer_class(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
     model = GaussianBernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
                                            dtype=cfg.dtype, weight_scale=cfg.weight_scale, sigma=cfg.sigma)
     rows = np.ascontiguousarray(model.standardise(data), dtype=cfg.dtype)
@@ -310,7 +313,7 @@ def fit(data, config=None, *, out=None, overwrite=False, progress=None, data_nam
         cfg = TrainingConfig(**{**asdict(cfg), **settings})
     cfg = cfg.validated()
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
-    device = resolve_backend(backend, f"{cfg.model} training")
+    device = resolve_backend(backend, f"{cfg.model} {cfg.sampler} training")
     check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:

@@ -113,7 +113,7 @@ def _live_printer(quiet):
 
 FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU when one is usable); "
-               "GPU: rbm sampling and training, gaussian langevin sampling.")
+               "GPU: rbm, and gaussian with langevin.")
 
 
 @main.command()

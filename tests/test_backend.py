@@ -19,13 +19,13 @@ def test_cpu_and_auto_under_the_simulator():
     assert _backend.simulator_requested()
     assert resolve_backend("cpu") is CPU
     assert resolve_backend("auto") is CPU
-    assert resolve_backend(" AUTO ", "rbm sampling") is CPU
+    assert resolve_backend(" AUTO ", "rbm block-gibbs sampling") is CPU
 
 
 def test_auto_keeps_families_without_a_gpu_path_on_the_cpu(monkeypatch):
     monkeypatch.setattr(_backend, "_auto_backend", lambda: _backend.Backend("cuda", 0))
-    assert resolve_backend("auto", "gaussian training") is CPU
-    assert resolve_backend("auto", "rbm training").is_cuda
+    assert resolve_backend("auto", "gaussian gibbs training") is CPU
+    assert resolve_backend("auto", "rbm block-gibbs training").is_cuda
 
 
 @pytest.mark.parametrize("name", ["gpu", "cuda:", "cuda:-1", "cuda:x", ""])

@@ -8,12 +8,11 @@ passes draw indices to the kernels, so a device run advances it exactly as a
 CPU run does and checkpoints are the same files.
 """
 
-from collections.abc import Mapping
-
 import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
+from .._device_training import DeviceTrainer, LazyMetrics
 from . import _gpu
 from .sample import bias_init_probabilities
 
@@ -85,26 +84,7 @@ def sample_on_device(model, visible, steps, streams, *, return_means=False, on_s
     return d_visible.copy_to_host(), (None if means is None else means.copy_to_host())
 
 
-class _DeviceMetrics(Mapping):
-    """The update's metrics, read from the device only when looked at (logging time)."""
-
-    def __init__(self, vbias_gradient):
-        self._gradient = vbias_gradient
-
-    def __getitem__(self, name):
-        if name != "magnetisation_rmse":
-            raise KeyError(name)
-        gradient = self._gradient.copy_to_host().astype(np.float64)
-        return float(np.sqrt(np.mean(gradient ** 2)))
-
-    def __iter__(self):
-        return iter(("magnetisation_rmse",))
-
-    def __len__(self):
-        return 1
-
-
-class RBMDeviceTrainer:
+class RBMDeviceTrainer(DeviceTrainer):
     """``RBMTrainer`` on a CUDA device: the same gradient, schemes and random draws.
 
     Parameters
@@ -120,40 +100,28 @@ class RBMDeviceTrainer:
     Per update: p0 draw (Rdm-k) or minibatch copy (CD-k), k fused Gibbs
     steps, two fused hidden-means products, two transposed products into the
     weight gradient, four column sums into the bias gradients and three
-    update kernels, all on the device.  The only per-update transfer is the
-    4-byte runaway flag read by ``parameters_finite``.
+    update kernels, all on the device.
     """
 
     def __init__(self, model, config, streams):
         if config.centered:
             raise ValueError("centered: the centred gradient has no CUDA path yet; use backend='cpu'")
-        self.model, self.config, self.streams = model, config, streams
-        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
-        dtype = model.dtype
-        nv, nh = model.num_visibles, model.num_hiddens
+        super().__init__(config, streams, model.num_visibles, model.dtype)
+        self.model = model
+        dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
         self.params = DeviceParameters(model)
         probabilities = (np.full(nv, 0.5) if config.init == "uniform" else bias_init_probabilities(model))
         self.init_logits = cuda.to_device((np.log(probabilities) - np.log1p(-probabilities)).astype(dtype))
         self.zero_field = cuda.to_device(np.zeros((self.num_chains, nv), dtype=dtype))
-        self.device_chains = cuda.device_array((self.num_chains, nv), dtype=dtype)
         self.hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
         self.chain_hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
-        self.batch = cuda.device_array((config.batch_size, nv), dtype=dtype)
         self.batch_hidden = cuda.device_array((config.batch_size, nh), dtype=dtype)
         self.grad_w = cuda.device_array((nv, nh), dtype=dtype)
         self.grad_a = cuda.device_array(nv, dtype=dtype)
         self.grad_b = cuda.device_array(nh, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), max(nv, nh)), dtype=dtype)
-        self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
-        self._data = None
-        self._device_data = None
         if config.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
-
-    @property
-    def chains(self):
-        """Host copy of the persistent chains (PCD-k), else None."""
-        return self.device_chains.copy_to_host() if self.config.scheme == "pcd" else None
 
     def download(self):
         """Bring the host model up to date (before logging and checkpoints)."""
@@ -164,31 +132,15 @@ class RBMDeviceTrainer:
         _gpu.sample_bernoulli_layer(self.zero_field, self.init_logits, key0, key1, self.streams.next_draw(), 0, out)
         return out
 
-    def epoch_batches(self, data, batch_rows):
-        """Yield the epoch's minibatches as one device buffer, gathered on the device.
-
-        ``data`` (host) is uploaded once per run, ``batch_rows`` (num_batches,
-        batch_size) once per epoch; each yielded batch is valid until the next.
-        """
-        if self._data is not data:
-            self._data, self._device_data = data, cuda.to_device(data)
-        rows = cuda.to_device(np.ascontiguousarray(batch_rows, dtype=np.int64))
-        for i in range(batch_rows.shape[0]):
-            linalg.gather_rows(self._device_data, rows[i], self.batch)
-            yield self.batch
-
     def negative_chains(self, batch):
         """The negative-phase chains after k steps (a device array); PCD-k chains continue in place."""
-        if self.config.scheme == "rdm":
-            self._draw_p0_into(self.device_chains)
-        elif self.config.scheme == "cd":
-            self.device_chains.copy_to_device(batch)
-        device_gibbs_steps(self.params, self.device_chains, self.hidden, self.config.k, self.streams)
-        return self.device_chains
+        chains = self.start_chains(batch)
+        device_gibbs_steps(self.params, chains, self.hidden, self.config.k, self.streams)
+        return chains
 
     def update(self, batch, learning_rate):
         """One gradient-ascent step on the device ``batch``; returns lazily read metrics."""
-        params, cfg = self.params, self.config
+        params = self.params
         chains = self.negative_chains(batch)
         inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
         _gpu.bernoulli_means_product(batch, params.weights, False, params.hbias, self.batch_hidden)
@@ -199,15 +151,11 @@ class RBMDeviceTrainer:
         linalg.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
         linalg.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
         linalg.column_means(self.chain_hidden, self.partial, -inv_m, self.grad_b, accumulate=True)
-        for param, grad, decay in ((params.weights.reshape(-1), self.grad_w.reshape(-1), cfg.l2),
-                                   (params.vbias, self.grad_a, 0.0), (params.hbias, self.grad_b, 0.0)):
-            limit = np.finfo(param.dtype).max / param.shape[0]
-            linalg.ascend(param, grad, learning_rate, decay, limit, self.runaway)
-        return _DeviceMetrics(self.grad_a)
+        self.ascend([(params.weights, self.grad_w, self.config.l2), (params.vbias, self.grad_a, 0.0),
+                     (params.hbias, self.grad_b, 0.0)], learning_rate)
+        # grad_a is <v>_data - <v>_chains: its rms is the CPU trainer's magnetisation_rmse.
+        return LazyMetrics(lambda: {"magnetisation_rmse": _rms(self.grad_a.copy_to_host())})
 
-    def parameters_finite(self):
-        """False once an update produced NaN, inf or a parameter so large that its sum may overflow.
 
-        Reads a 4-byte device flag that the update kernels set.
-        """
-        return not self.runaway.copy_to_host()[0]
+def _rms(values):
+    return float(np.sqrt(np.mean(values.astype(np.float64) ** 2)))

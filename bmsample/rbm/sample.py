@@ -204,7 +204,7 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     steps, num_chains, times = check_run(steps, default_steps, num_chains, saved, record)
     if return_means and steps == 0:
         raise ValueError("return_means: needs steps >= 1")
-    device = resolve_backend(backend, "rbm sampling")
+    device = resolve_backend(backend, "rbm block-gibbs sampling")
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
