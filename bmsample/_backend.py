@@ -43,7 +43,8 @@ class Backend:
 CPU = Backend("cpu")
 #: What runs on the GPU, as the ``task`` names of ``resolve_backend``: "<model> <sampler> sampling|training".
 GPU_TASKS = ("rbm block-gibbs sampling", "rbm block-gibbs training", "gaussian langevin sampling",
-             "gaussian langevin training")
+             "gaussian langevin training", "ising heat-bath sampling", "ising random-site sampling",
+             "ising metropolis sampling")
 
 
 def resolve_backend(backend, task=None):

@@ -63,20 +63,21 @@ _PAD = 4
 SAMPLE, SAMPLE_WITH_MEANS, MEANS, ASSIGN, ACCUMULATE = range(5)
 
 
-def _simulated():
+def simulated():
+    """True under Numba's CUDA simulator (launch sizes shrink there: it runs every thread in Python)."""
     return bool(getattr(cuda, "simulator_init", None))
 
 
 def default_tile():
-    return SIMULATOR_TILE if _simulated() else DEVICE_TILE
+    return SIMULATOR_TILE if simulated() else DEVICE_TILE
 
 
 def default_block():
-    return SIMULATOR_BLOCK if _simulated() else DEVICE_BLOCK
+    return SIMULATOR_BLOCK if simulated() else DEVICE_BLOCK
 
 
 def default_row_groups():
-    return SIMULATOR_ROW_GROUPS if _simulated() else DEVICE_ROW_GROUPS
+    return SIMULATOR_ROW_GROUPS if simulated() else DEVICE_ROW_GROUPS
 
 
 def split_draw(draw):
@@ -281,6 +282,19 @@ def column_means(x, partial, scale, out, accumulate=False):
     partial_sums[(-(-x.shape[1] // block[0]), partial.shape[0]), block](x, partial)
     threads = block[0] * block[1]
     combine[-(-x.shape[1] // threads), threads](partial, x.dtype.type(scale), out)
+
+
+@cuda.jit
+def _add_row_kernel(x, row):
+    j, r = cuda.grid(2)
+    if r < x.shape[0] and j < x.shape[1]:
+        x[r, j] += row[j]
+
+
+def add_row(x, row):
+    """``x += row`` on every row of ``x`` (num_rows, N); ``row`` (N,)."""
+    block = default_block()
+    _add_row_kernel[(-(-x.shape[1] // block[0]), -(-x.shape[0] // block[1])), block](x, row)
 
 
 @cuda.jit

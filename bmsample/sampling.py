@@ -19,16 +19,16 @@ def sample(model, num_chains=None, steps=None, *, backend="cpu", **options):
     ``bmsample.grbm.sample.sample_grbm`` (Gaussian-Bernoulli RBM) or
     ``bmsample.ising.sample.sample_ising`` (Ising / independent spins); see
     those for the options.  ``backend`` ("cpu", "cuda", "cuda:N" or "auto")
-    says where the sampler runs (the GPU runs RBMs and Gaussian Langevin);
-    the others run on the CPU under "auto" and refuse "cuda".
+    says where the sampler runs (``bmsample._backend.GPU_TASKS``); the
+    others run on the CPU under "auto" and refuse "cuda".
     """
     if isinstance(model, BernoulliRBM):
         return sample_rbm(model, num_chains, steps, backend=backend, **options)
     if isinstance(model, GaussianModel):
         return sample_gaussian(model, num_chains, steps, backend=backend, **options)
-    resolve_backend(backend, f"{getattr(model, 'family', 'unknown')} sampling")
-    if isinstance(model, GaussianBernoulliRBM):
-        return sample_grbm(model, num_chains, steps, **options)
     if isinstance(model, IsingModel):
-        return sample_ising(model, num_chains, steps, **options)
+        return sample_ising(model, num_chains, steps, backend=backend, **options)
+    if isinstance(model, GaussianBernoulliRBM):
+        resolve_backend(backend, "gaussian-bernoulli rbm sampling")
+        return sample_grbm(model, num_chains, steps, **options)
     raise TypeError(f"model: expected a bmsample model, got {type(model).__name__}")

@@ -113,7 +113,7 @@ def _live_printer(quiet):
 
 FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU when one is usable); "
-               "GPU: rbm, and gaussian with langevin.")
+               "GPU: rbm, gaussian with langevin, ising sampling.")
 
 
 @main.command()

@@ -97,10 +97,10 @@ def test_device_training_reports_divergence_at_the_cpu_update():
         bmsample.fit(data, backend="cuda", **settings)
 
 
-def test_families_without_a_cuda_path_say_so():
-    model = bmsample.IsingModel(np.zeros((3, 3)), np.zeros(3))
-    with pytest.raises(ValueError, match="^backend: ising sampling has no CUDA path yet"):
-        bmsample.sample(model, 4, 1, backend="cuda")
+def test_training_without_a_cuda_path_says_so():
+    spins = np.where(_binary_data() > 0, 1.0, -1.0)
+    with pytest.raises(ValueError, match="^backend: ising heat-bath training has no CUDA path yet"):
+        bmsample.fit(spins, model="ising", batch_size=16, updates=1, backend="cuda", seed=0)
 
 
 def test_cli_device_option(tmp_path):
