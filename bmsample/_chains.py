@@ -20,8 +20,12 @@ def random_rows(data, num_chains, generator):
     """``num_chains`` random rows of ``data`` (with replacement only when there are too few rows)."""
     if data is None:
         raise ValueError("init: 'data' needs a dataset (data=...)")
-    rows = generator.choice(data.shape[0], size=num_chains, replace=num_chains > data.shape[0])
-    return np.ascontiguousarray(data[rows])
+    return np.ascontiguousarray(data[random_row_indices(data.shape[0], num_chains, generator)])
+
+
+def random_row_indices(num_rows, num_chains, generator):
+    """The row indices ``random_rows`` takes (the same draws from ``generator``)."""
+    return generator.choice(num_rows, size=num_chains, replace=num_chains > num_rows)
 
 
 def first_saved_chains(chains, num_chains):

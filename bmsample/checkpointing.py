@@ -83,7 +83,9 @@ def restore_trainer_state(trainer, loaded):
     """
     for name, array in loaded.model.to_arrays().items():
         np.copyto(getattr(trainer.model, name), array)
-    if trainer.chains is not None:
+    if hasattr(trainer, "restore_device"):  # a device trainer: its parameters and chains live on the GPU
+        trainer.restore_device(loaded.chains)
+    elif trainer.chains is not None:
         np.copyto(trainer.chains, loaded.chains)
     for name in TRAINER_ARRAYS:
         if getattr(trainer, name, None) is not None:

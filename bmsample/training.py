@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import checkpointing
+from ._backend import resolve_backend
 from ._rng import ChainStreams
 from ._validation import (
     check_binary_data,
@@ -236,23 +237,31 @@ def process_record(cfg, data_name):
     return record
 
 
-def _start(cfg, data, init_seed, chain_seed, rows_seed):
+def _start(cfg, data, init_seed, chain_seed, rows_seed, device):
     """(model, trainer, streams) of the configured family, from the checked data.
 
     ``init_seed`` draws the initial parameters, ``chain_seed`` keys the
-    chains' streams and ``rows_seed`` picks the p0 rows of ``init="data"``.
+    chains' streams and ``rows_seed`` picks the p0 rows of ``init="data"``;
+    ``device`` is the resolved backend.
     """
     streams = ChainStreams.from_seed_sequence(chain_seed)
     if cfg.model == "rbm":
         model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
                                        dtype=cfg.dtype, weight_scale=cfg.weight_scale)
+        if device.is_cuda:
+            from .rbm.device import RBMDeviceTrainer
+
+            return model, RBMDeviceTrainer(model, cfg, streams), streams
         return model, RBMTrainer(model, cfg, streams), streams
     if cfg.model in ("ising", "independent"):
         model = IsingModel.from_data(data, independent=cfg.model == "independent", dtype=cfg.dtype)
         return model, IsingTrainer(model, cfg, streams, data), streams
     if cfg.model == "gaussian":
         model = GaussianModel.from_data(data, dtype=cfg.dtype)
-        return model, GaussianTrainer(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
+        trainer_class = GaussianTrainer
+        if device.is_cuda:
+            from .gaussian.device import GaussianDeviceTrainer as trainer_class
+        return model, trainer_class(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
     model = GaussianBernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
                                            dtype=cfg.dtype, weight_scale=cfg.weight_scale, sigma=cfg.sigma)
     rows = np.ascontiguousarray(model.standardise(data), dtype=cfg.dtype)
@@ -260,7 +269,7 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed):
 
 
 def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoint_interval=600.0, progress=None,
-        data_name=None, mixing_steps=0, **settings):
+        data_name=None, mixing_steps=0, backend="cpu", **settings):
     """Train a model on ``data``.
 
     Parameters
@@ -295,6 +304,10 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
         If positive, at every checkpoint run 50 chains for this many steps
         of the model's process and log ``energy_tau``, ``magnetisation_tau``
         and ``forget_time`` (``bmsample.evaluation.mixing``).
+    backend : {"cpu", "cuda", "cuda:N", "auto"}
+        Where training runs (the RBM and Gaussian Langevin training have CUDA
+        paths).  The device is not part of the run's files: a GPU run writes
+        the same files as a CPU run.
 
     Returns
     -------
@@ -317,6 +330,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     cfg = _resolve_config(config, settings, saved)
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
     checkpoint_interval = check_positive_float(checkpoint_interval, "checkpoint_interval", allow_zero=True)
+    device = resolve_backend(backend, f"{cfg.model} {cfg.sampler} training")
     check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
@@ -327,7 +341,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     fingerprint = checkpointing.data_fingerprint(data) if out is not None else None
 
     init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
-    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed)
+    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed, device)
     model.process = process_record(cfg, data_name)
     if cfg.model == "gaussian-rbm":  # trained in standardised units, recorded in the model
         data = trainer.data
@@ -363,6 +377,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
         block = {"update": update, "epoch": epoch, "seconds": round(time.perf_counter() - start, 4),
                  "order": state, "data_sha256": fingerprint}
         last_save = time.monotonic()
+        _download(trainer)
         return writer.checkpoint(path, model, trainer, block)
 
     with checkpointing.PreemptionGuard(active=writer is not None) as guard:
@@ -371,7 +386,8 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
             if position == 0:
                 epoch_order_state = order.bit_generator.state
                 permutation = order.permutation(data.shape[0])
-            batch = data[np.sort(permutation[position * cfg.batch_size:(position + 1) * cfg.batch_size])]
+            rows = np.sort(permutation[position * cfg.batch_size:(position + 1) * cfg.batch_size])
+            batch = _batch(trainer, data, rows)
             with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
                 metrics = trainer.update(batch, cfg.learning_rate)
             update += 1
@@ -379,6 +395,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
             _raise_if_diverged(trainer, update, epoch, last_checkpoint)
             now = time.perf_counter() - start
             if update in marks or update % log_interval == 0:
+                _download(trainer)
                 record = {"update": update, "epoch": epoch, "seconds": round(now, 4), **metrics,
                           **_norms(model)}
                 if hasattr(trainer, "check_stability"):
@@ -401,6 +418,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
                 last_checkpoint = save(writer.latest_path)
             if guard.requested:
                 raise checkpointing.TrainingPreempted(guard.requested, update, last_checkpoint)
+    _download(trainer)
     chains = trainer.chains
     if writer is not None:
         writer.final(model, chains)
@@ -437,9 +455,25 @@ def _resume_point(out, cfg, saved):
     return checkpointing.last_checkpoint(out)
 
 
+def _batch(trainer, data, rows):
+    """The minibatch of ``data`` at the sorted ``rows``; a device trainer gathers it on the device."""
+    if hasattr(trainer, "gather_batch"):
+        return trainer.gather_batch(data, rows)
+    return data[rows]
+
+
+def _download(trainer):
+    """Bring the host model of a device trainer up to date (logging, checkpoints, the end of a run)."""
+    if hasattr(trainer, "download"):
+        trainer.download()
+
+
 def _raise_if_diverged(trainer, update, epoch, last_checkpoint):
     """TrainingDiverged naming the update, the offending quantity and the last good checkpoint."""
-    problem = non_finite_parameter(trainer.model) if not trainer.parameters_finite() else None
+    problem = None
+    if not trainer.parameters_finite():
+        _download(trainer)  # a device trainer's flag is set: name the entry from the host copy
+        problem = non_finite_parameter(trainer.model) or "parameters became NaN, inf or too large to sum"
     if problem is None and hasattr(trainer, "divergence"):
         problem = trainer.divergence()
     if problem is not None:

@@ -162,6 +162,8 @@ def _fit_settings(resume, config_file, flags):
 
 
 FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
+DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU when one is usable); "
+               "GPU: rbm, gaussian with langevin, ising sampling.")
 
 
 @main.command()
@@ -209,9 +211,10 @@ FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
 @click.option("--log-mixing", "mixing_steps", type=int, default=0,
               help="At each checkpoint, log autocorrelation times and the p0 forgetting time of 50 chains run "
                    "for this many steps.")
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @handle_errors
 def fit(data, threads, out, overwrite, resume, checkpoint_interval, log_json, config_file, quiet, mixing_steps,
-        **flags):
+        device, **flags):
     """Train a model on DATA (bundled name: mnist, mnist-test, digits, wine,
     breast-cancer; or a .npy/.npz/.txt/.csv file)."""
     import bmsample
@@ -227,7 +230,7 @@ def fit(data, threads, out, overwrite, resume, checkpoint_interval, log_json, co
     log = _json_logger(log_json)
     result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite, resume=resume is not None,
                           checkpoint_interval=checkpoint_interval, progress=_progress(_live_printer(quiet), log),
-                          data_name=dataset.name, mixing_steps=mixing_steps)
+                          data_name=dataset.name, mixing_steps=mixing_steps, backend=device)
     last = result.history[-1] if result.history else {}
     updates, seconds = last.get("update", 0), last.get("seconds", 0)
     if log is not None:
@@ -308,9 +311,10 @@ def _parse_ints(text, name):
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
+@click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @handle_errors
 def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
-           record_moments, means, seed, threads, out, overwrite, png_path):
+           record_moments, means, seed, threads, out, overwrite, png_path, device):
     """Sample states from a saved MODEL (.npz).
 
     By default this reproduces the model's training process: an Rdm-k model
@@ -344,7 +348,7 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
         options.update(sampler=sampler, chains=loaded.chains, record_moments=record_moments)
     else:
         options.update(init_scale=init_scale)
-    result = bmsample.sample(model, chains, steps, **options)
+    result = bmsample.sample(model, chains, steps, backend=device, **options)
     arrays = {"visible": result.visible}
     for name in ("recorded", "visible_means", "means", "covariances", "magnetisations", "correlations"):
         if getattr(result, name, None) is not None:

@@ -1,3 +1,9 @@
+import os
+
+# GPU tests run on Numba's CUDA simulator unless NUMBA_ENABLE_CUDASIM=0 asks for a real GPU; it must be
+# set before numba.cuda is first imported.  CPU code never reads it, and backend="auto" ignores the simulator.
+os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
+
 import numpy as np
 import pytest
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._backend import resolve_backend
 from .._chains import random_rows
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
@@ -151,7 +152,8 @@ class GaussianSampleResult:
 
 
 def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale=None, sampler=None, step_size=None,
-                    temperature=None, data=None, rng=None, record=None, record_moments=False, callback=None):
+                    temperature=None, data=None, rng=None, record=None, record_moments=False, callback=None,
+                    backend="cpu"):
     """Sample a Gaussian energy model with Langevin or coordinate Gibbs.
 
     By default this reproduces the model's training process (its p0, sampler,
@@ -176,6 +178,9 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     record_moments : bool
     callback : callable(t, states), optional
         Called for t = 0..steps with the chains (do not keep a reference).
+    backend : {"cpu", "cuda", "cuda:N", "auto"}
+        Where the sampler runs; the GPU runs Langevin (same Philox normals as
+        the CPU, states equal to float rounding), coordinate Gibbs stays on the CPU.
 
     Returns
     -------
@@ -197,6 +202,7 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
         data = check_real_data(data, "data", model.num_units, model.dtype) if data is not None else None
     if sampler == "langevin":
         stability_warning(model, step_size)
+    device = resolve_backend(backend, f"gaussian {sampler} sampling")
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
@@ -208,7 +214,13 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     hook = step_hook(recorder if recorder.active else None, callback)
     if hook is not None:
         hook(0, state)
-    run_sampler(model, state, steps, streams, workspace, sampler=sampler, step_size=step_size,
-                temperature=temperature, on_step=hook)
+    if device.is_cuda:
+        from .device import langevin_on_device
+
+        state = langevin_on_device(model, state, steps, streams, step_size=step_size, temperature=temperature,
+                                   on_step=hook)
+    else:
+        run_sampler(model, state, steps, streams, workspace, sampler=sampler,
+                    step_size=step_size, temperature=temperature, on_step=hook)
     return GaussianSampleResult(state, steps, init, sampler, times, recorder.states, recorder.means,
                                 recorder.matrices)

@@ -119,9 +119,15 @@ class GaussianTrainer:
         """Warn once when eps * largest eigenvalue of J reaches 1 (called at log points)."""
         if self.config.sampler != "langevin" or self._stability_warned:
             return
-        top = np.linalg.eigvalsh(self.model.coupling_matrix.astype(np.float64))[-1]
-        if self.config.step_size * top >= 1.0:
-            self._stability_warned = True
-            warnings.warn(f"step_size * largest eigenvalue of J reached {self.config.step_size * top:.3g} >= 1: "
-                          "the Langevin chains oscillate and become unstable past 2; lower --step-size",
-                          RuntimeWarning, stacklevel=3)
+        self._stability_warned = langevin_instability_warning(self.model, self.config.step_size)
+
+
+def langevin_instability_warning(model, step_size):
+    """Warn when eps * largest eigenvalue of J reached 1; return whether it warned."""
+    top = np.linalg.eigvalsh(model.coupling_matrix.astype(np.float64))[-1]
+    if step_size * top < 1.0:
+        return False
+    warnings.warn(f"step_size * largest eigenvalue of J reached {step_size * top:.3g} >= 1: "
+                  "the Langevin chains oscillate and become unstable past 2; lower --step-size",
+                  RuntimeWarning, stacklevel=4)
+    return True

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .._backend import resolve_backend
 from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
@@ -205,7 +206,7 @@ class SampleResult:
 
 
 def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chains=None, rng=None,
-               record=None, return_means=False, callback=None):
+               record=None, return_means=False, callback=None, backend="cpu"):
     """Sample visible states of ``model`` with block Gibbs.
 
     By default this reproduces the process the model was trained with: an
@@ -234,6 +235,9 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
         Also return P(v = 1 | h) of the last half-step.
     callback : callable(t, visible), optional
         Called for t = 0..steps with the chains (do not keep a reference).
+    backend : {"cpu", "cuda", "cuda:N", "auto"}
+        Where the Gibbs steps run (``bmsample._backend``).  On a GPU the
+        chains stay on the device; recording and ``callback`` copy them back.
 
     Returns
     -------
@@ -243,7 +247,9 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     -----
     Units are {0, 1}.  Chain ``c`` uses its own random stream, so results do
     not depend on the number of threads or on ``num_chains`` (chain ``c`` is
-    the same in a run of 10 or of 10 000 chains with the same seed).
+    the same in a run of 10 or of 10 000 chains with the same seed).  The GPU
+    draws the same random numbers, so its chains equal the CPU's except where
+    float rounding of a field flips a comparison ``u < p``.
     """
     if not isinstance(model, BernoulliRBM):
         raise TypeError(f"model: expected a BernoulliRBM, got {type(model).__name__}")
@@ -254,6 +260,7 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     steps, num_chains, times = check_run(steps, default_steps, num_chains, saved, record)
     if return_means and steps == 0:
         raise ValueError("return_means: needs steps >= 1")
+    device = resolve_backend(backend, "rbm block-gibbs sampling")
 
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
@@ -264,6 +271,12 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     hook = step_hook(recorder if recorder.active else None, callback)
     if hook is not None:
         hook(0, visible)
+    if device.is_cuda:
+        from .device import sample_on_device
+
+        visible, means = sample_on_device(model, visible, steps, streams, return_means=return_means,
+                                          on_step=hook)
+        return SampleResult(visible, steps, init, times, recorder.states, means)
     means = np.empty_like(visible) if return_means and steps > 0 else None
     gibbs_steps(model, visible, steps, streams, workspace, visible_means=means, on_step=hook)
     return SampleResult(visible, steps, init, times, recorder.states, means)

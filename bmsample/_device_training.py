@@ -1,0 +1,115 @@
+"""What the device trainers share (imported only when a CUDA backend runs).
+
+Resident data and minibatches, the negative chains and where an update's
+chains start, the parameter update with its runaway flag, and metrics that
+are read from the device only when logged.
+"""
+
+from collections.abc import Mapping
+
+import numpy as np
+from numba import cuda
+
+from . import _gpu_linalg as linalg
+
+
+class LazyMetrics(Mapping):
+    """An update's metrics, computed from the device buffers on first access (logging time).
+
+    ``compute()`` returns the dict; read the metrics before the next update.
+    """
+
+    def __init__(self, compute):
+        self._compute = compute
+        self._values = None
+
+    def _all(self):
+        if self._values is None:
+            self._values = self._compute()
+        return self._values
+
+    def __getitem__(self, name):
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
+
+
+class DeviceTrainer:
+    """Base of the device trainers: buffers and steps that do not depend on the model family.
+
+    Parameters
+    ----------
+    config : TrainingConfig
+    streams : ChainStreams
+    num_units : int
+        Units of a chain (visible units).
+    dtype : numpy dtype
+
+    Notes
+    -----
+    Subclasses provide ``_draw_p0_into(out)`` (advancing ``streams`` as the
+    CPU trainer does), ``update`` and ``download``.  The only per-update
+    transfer is the 4-byte runaway flag read by ``parameters_finite``.
+    """
+
+    def __init__(self, config, streams, num_units, dtype):
+        self.config, self.streams = config, streams
+        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+        self.device_chains = cuda.device_array((self.num_chains, num_units), dtype=dtype)
+        self.batch = cuda.device_array((config.batch_size, num_units), dtype=dtype)
+        self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
+        self._data = None
+        self._device_data = None
+
+    @property
+    def chains(self):
+        """Host copy of the persistent chains (PCD-k), else None."""
+        return self.device_chains.copy_to_host() if self.config.scheme == "pcd" else None
+
+    def device_data(self, data):
+        """The device copy of ``data`` (uploaded once per run)."""
+        if self._data is not data:
+            self._data, self._device_data = data, cuda.to_device(data)
+        return self._device_data
+
+    def gather_batch(self, data, rows):
+        """The minibatch ``data[rows]`` gathered on the device into one buffer (valid until the next call).
+
+        ``data`` is uploaded once per run; only the row indices travel per update.
+        """
+        linalg.gather_rows(self.device_data(data), cuda.to_device(np.ascontiguousarray(rows, dtype=np.int64)),
+                           self.batch)
+        return self.batch
+
+    def restore_device(self, chains):
+        """Upload the host model's parameters and, for PCD-k, ``chains`` (resuming from a checkpoint)."""
+        self.params = type(self.params)(self.model)
+        if self.config.scheme == "pcd":
+            self.device_chains.copy_to_device(np.ascontiguousarray(chains, dtype=self.model.dtype))
+
+    def start_chains(self, batch):
+        """Start ``device_chains`` for this update: p0 (Rdm-k), the batch (CD-k), or as they are (PCD-k)."""
+        if self.config.scheme == "rdm":
+            self._draw_p0_into(self.device_chains)
+        elif self.config.scheme == "cd":
+            self.device_chains.copy_to_device(batch)
+        return self.device_chains
+
+    def ascend(self, steps, learning_rate):
+        """``param += learning_rate * (grad - decay * param)`` for every (param, grad, decay) of ``steps``.
+
+        A parameter past ``finfo.max / size`` (where its sum may overflow, the
+        CPU trainers' test) or NaN sets the runaway flag.
+        """
+        for param, grad, decay in steps:
+            flat, flat_grad = param.reshape(param.size), grad.reshape(grad.size)
+            limit = np.finfo(param.dtype).max / param.size
+            linalg.ascend(flat, flat_grad, learning_rate, decay, limit, self.runaway)
+
+    def parameters_finite(self):
+        """False once an update produced NaN, inf or a parameter so large that its sum may overflow."""
+        return not self.runaway.copy_to_host()[0]

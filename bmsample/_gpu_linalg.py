@@ -1,0 +1,346 @@
+"""Shared CUDA building blocks (``numba.cuda``): tiled products with fused epilogues, column sums, updates.
+
+The GPU has no BLAS through numba.cuda, so the matrix products of every
+family are the tiled kernel here, and the elementwise pass that follows a
+product is fused into its epilogue where a sampler needs it (Bernoulli
+sampling / means of the RBM layers), so the field never goes through global
+memory.  ``column_means``, ``gather_rows`` and ``ascend`` are the gradient
+statistics, minibatch gather and parameter update of the device trainers.
+
+Every public function here is a launcher: it picks the grid, launches and
+returns without synchronising.  Launchers do not validate and do not
+allocate (except the small per-launch scalars); the public layer does.
+
+Products are shared-memory tiled with a register tile per thread
+(``Tile``): a block computes ``bm x bn`` outputs with ``(bm / tm) x (bn /
+tn)`` threads, each ``tm x tn`` of them, stepping ``bk`` along the inner
+dimension.  Thread (tx, ty) owns rows ``ty + i * (bm / tm)`` and columns
+``tx + j * (bn / tn)``, so a warp's stores are contiguous.  Sums run in a
+fixed order (no atomics): results are reproducible run to run.
+
+Imported only when a CUDA backend runs.
+"""
+
+import math
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+from numba import cuda, uint32
+
+from ._rng_gpu import philox_word, uniform_from_bits
+
+
+class Tile(NamedTuple):
+    """Block tile ``bm x bn`` of a product, inner step ``bk``, register tile ``tm x tn`` per thread."""
+
+    bm: int
+    bn: int
+    bk: int
+    tm: int
+    tn: int
+
+    @property
+    def threads(self):
+        return (self.bn // self.tn, self.bm // self.tm)
+
+
+#: Tile of the products on a real GPU: 256 threads, 8 x 4 outputs each.
+DEVICE_TILE = Tile(bm=128, bn=64, bk=8, tm=8, tn=4)
+#: Tiny tile for the simulator, which runs every thread in Python.
+SIMULATOR_TILE = Tile(bm=8, bn=8, bk=4, tm=2, tn=2)
+#: Thread block of the elementwise kernels (units x chains).
+DEVICE_BLOCK = (32, 8)
+SIMULATOR_BLOCK = (4, 4)
+#: Row groups of ``column_means`` (a partial sum per group, combined in a fixed order).
+DEVICE_ROW_GROUPS = 32
+SIMULATOR_ROW_GROUPS = 2
+
+# Padding of the shared tiles' rows: a warp's k-major stores (tid -> (mm, kk) with kk fastest) then fall
+# into distinct banks instead of 8-way conflicts.
+_PAD = 4
+# Epilogues of the product kernel (compile-time constants): Bernoulli layers, or alpha * product.
+SAMPLE, SAMPLE_WITH_MEANS, MEANS, ASSIGN, ACCUMULATE = range(5)
+
+
+def simulated():
+    """True under Numba's CUDA simulator (launch sizes shrink there: it runs every thread in Python)."""
+    return bool(getattr(cuda, "simulator_init", None))
+
+
+def default_tile():
+    return SIMULATOR_TILE if simulated() else DEVICE_TILE
+
+
+def default_block():
+    return SIMULATOR_BLOCK if simulated() else DEVICE_BLOCK
+
+
+def default_row_groups():
+    return SIMULATOR_ROW_GROUPS if simulated() else DEVICE_ROW_GROUPS
+
+
+def split_draw(draw):
+    """(low, high) uint32 words of a draw index, as the kernels take them."""
+    return np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32)
+
+
+
+@lru_cache(maxsize=None)
+def bernoulli_unit_functions(dtype):
+    """(sigmoid, bernoulli) device functions for ``dtype``: p = sigmoid(x); 1{u < p} with the unit's Philox u."""
+    dtype = np.dtype(dtype).type
+    one, zero = dtype(1.0), dtype(0.0)
+    limit = dtype(87.0)  # exp(-x) stays finite in float32 and NaN-free in the simulator
+    uniform = uniform_from_bits(dtype)
+
+    @cuda.jit(device=True)
+    def sigmoid(x):
+        x = min(max(x, -limit), limit)
+        return one / (one + math.exp(-x))
+
+    @cuda.jit(device=True)
+    def bernoulli(p, unit, stream, draw_lo, draw_hi, key0, key1):
+        bits = philox_word(uint32(unit >> 2), stream, draw_lo, draw_hi, key0, key1, unit & 3)
+        return one if uniform(bits) < p else zero
+
+    return sigmoid, bernoulli
+
+
+
+@lru_cache(maxsize=None)
+def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
+    """Tiled ``out = epilogue(op(left) @ op(right))`` for one epilogue ``mode``.
+
+    ``op`` transposes where asked; ``out`` is (M, N), the inner dimension K.
+    Epilogues: SAMPLE / SAMPLE_WITH_MEANS / MEANS apply bias + sigmoid (+
+    Bernoulli with row m on stream ``chain_offset + m``); ASSIGN writes
+    ``alpha * product``; ACCUMULATE adds it to ``out``.
+    """
+    bm, bn, bk, tm, tn = tile
+    threads_x, threads_y = tile.threads
+    threads = threads_x * threads_y
+    if (bm * bk) % threads or (bk * bn) % threads:
+        raise ValueError(f"tile: {tile} does not split evenly over {threads} threads")
+    left_loads, right_loads = bm * bk // threads, bk * bn // threads
+    dtype = np.dtype(dtype).type
+    zero = dtype(0.0)
+    sigmoid, bernoulli = bernoulli_unit_functions(dtype)
+
+    @cuda.jit(fastmath=True)
+    def kernel(left, right, bias, alpha, key0, key1, draw_lo, draw_hi, chain_offset, out, means):
+        num_rows, num_cols = out.shape
+        inner = left.shape[0] if transpose_left else left.shape[1]
+        left_tile = cuda.shared.array((bk, bm + _PAD), dtype)
+        right_tile = cuda.shared.array((bk, bn + _PAD), dtype)
+        acc = cuda.local.array((tm, tn), dtype)
+        left_regs = cuda.local.array(tm, dtype)
+        right_regs = cuda.local.array(tn, dtype)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        tid = ty * threads_x + tx
+        row0, col0 = cuda.blockIdx.y * bm, cuda.blockIdx.x * bn
+        for i in range(tm):
+            for j in range(tn):
+                acc[i, j] = zero
+        for k0 in range(0, inner, bk):
+            # Cooperative loads, each along the contiguous axis of its source.
+            for s in range(left_loads):
+                idx = tid + s * threads
+                if transpose_left:
+                    kk, mm = idx // bm, idx % bm
+                else:
+                    mm, kk = idx // bk, idx % bk
+                m, k = row0 + mm, k0 + kk
+                value = zero
+                if m < num_rows and k < inner:
+                    value = left[k, m] if transpose_left else left[m, k]
+                left_tile[kk, mm] = value
+            for s in range(right_loads):
+                idx = tid + s * threads
+                if transpose_right:
+                    nn, kk = idx // bk, idx % bk
+                else:
+                    kk, nn = idx // bn, idx % bn
+                n, k = col0 + nn, k0 + kk
+                value = zero
+                if n < num_cols and k < inner:
+                    value = right[n, k] if transpose_right else right[k, n]
+                right_tile[kk, nn] = value
+            cuda.syncthreads()
+            for kk in range(bk):
+                for i in range(tm):
+                    left_regs[i] = left_tile[kk, ty + i * threads_y]
+                for j in range(tn):
+                    right_regs[j] = right_tile[kk, tx + j * threads_x]
+                for i in range(tm):
+                    for j in range(tn):
+                        acc[i, j] += left_regs[i] * right_regs[j]
+            cuda.syncthreads()
+        for i in range(tm):
+            m = row0 + ty + i * threads_y
+            if m < num_rows:
+                stream = uint32(chain_offset + m)
+                for j in range(tn):
+                    n = col0 + tx + j * threads_x
+                    if n < num_cols:
+                        if mode == ASSIGN:
+                            out[m, n] = alpha * acc[i, j]
+                        elif mode == ACCUMULATE:
+                            out[m, n] += alpha * acc[i, j]
+                        else:
+                            p = sigmoid(acc[i, j] + bias[n])
+                            if mode != SAMPLE:
+                                means[m, n] = p
+                            if mode != MEANS:
+                                out[m, n] = bernoulli(p, n, stream, draw_lo, draw_hi, key0, key1)
+
+    return kernel
+
+
+def launch_product(left, right, transpose_left, transpose_right, bias, alpha, key0, key1, draw, chain_offset,
+                   out, means, mode, tile):
+    """Launch the product kernel of ``mode`` (an epilogue constant) with ``tile`` (default: ``default_tile()``)."""
+    tile = tile or default_tile()
+    grid = (-(-out.shape[1] // tile.bn), -(-out.shape[0] // tile.bm))
+    kernel = _product_kernel(np.dtype(out.dtype), mode, transpose_left, transpose_right, tile)
+    kernel[grid, tile.threads](left, right, bias, out.dtype.type(alpha), key0, key1, *split_draw(draw),
+                               chain_offset, out, means)
+
+
+
+def scaled_product(left, right, alpha, out, accumulate=False, transpose_left=False, tile=None):
+    """``out = alpha * op(left) @ right``, or ``out += ...`` with ``accumulate``.
+
+    Parameters
+    ----------
+    left : device array, shape (M, K), or (K, M) with ``transpose_left``
+    right : device array, shape (K, N)
+    alpha : float
+    out : device array, shape (M, N)
+    accumulate : bool
+    transpose_left : bool
+    tile : Tile, optional
+    """
+    unused_bias = right[0]
+    launch_product(left, right, transpose_left, False, unused_bias, alpha, np.uint32(0), np.uint32(0), 0, 0, out,
+                    out, ACCUMULATE if accumulate else ASSIGN, tile)
+
+
+@lru_cache(maxsize=None)
+def _column_sum_kernels(dtype, block, accumulate):
+    threads_x, threads_y = block
+    dtype = np.dtype(dtype).type
+    zero = dtype(0.0)
+
+    @cuda.jit(fastmath=True)
+    def partial_sums(x, partial):
+        n = cuda.blockIdx.x * threads_x + cuda.threadIdx.x
+        ty = cuda.threadIdx.y
+        sums = cuda.shared.array((threads_y, threads_x), dtype)
+        total = zero
+        if n < x.shape[1]:
+            for r in range(cuda.blockIdx.y * threads_y + ty, x.shape[0], cuda.gridDim.y * threads_y):
+                total += x[r, n]
+        sums[ty, cuda.threadIdx.x] = total
+        cuda.syncthreads()
+        if ty == 0 and n < x.shape[1]:
+            for t in range(1, threads_y):
+                total += sums[t, cuda.threadIdx.x]
+            partial[cuda.blockIdx.y, n] = total
+
+    @cuda.jit(fastmath=True)
+    def combine(partial, scale, out):
+        n = cuda.grid(1)
+        if n >= out.shape[0]:
+            return
+        total = zero
+        for r in range(partial.shape[0]):
+            total += partial[r, n]
+        if accumulate:
+            out[n] += scale * total
+        else:
+            out[n] = scale * total
+
+    return partial_sums, combine
+
+
+def column_means(x, partial, scale, out, accumulate=False):
+    """``out = scale * x.sum(axis=0)`` (or ``+=``), in a fixed order: reproducible, no atomics.
+
+    Parameters
+    ----------
+    x : device array, shape (num_rows, N)
+    partial : device array, shape (R, N)
+        Scratch: R row groups are summed in parallel, then combined.
+    scale : float
+        ``1 / num_rows`` for means; negative to subtract.
+    out : device array, shape (N,)
+    accumulate : bool
+    """
+    block = default_block()
+    partial_sums, combine = _column_sum_kernels(np.dtype(x.dtype), block, accumulate)
+    partial_sums[(-(-x.shape[1] // block[0]), partial.shape[0]), block](x, partial)
+    threads = block[0] * block[1]
+    combine[-(-x.shape[1] // threads), threads](partial, x.dtype.type(scale), out)
+
+
+@cuda.jit
+def _add_row_kernel(x, row):
+    j, r = cuda.grid(2)
+    if r < x.shape[0] and j < x.shape[1]:
+        x[r, j] += row[j]
+
+
+def add_row(x, row):
+    """``x += row`` on every row of ``x`` (num_rows, N); ``row`` (N,)."""
+    block = default_block()
+    _add_row_kernel[(-(-x.shape[1] // block[0]), -(-x.shape[0] // block[1])), block](x, row)
+
+
+@cuda.jit
+def _gather_rows_kernel(data, rows, out):
+    j, r = cuda.grid(2)
+    if r < out.shape[0] and j < out.shape[1]:
+        out[r, j] = data[rows[r], j]
+
+
+def gather_rows(data, rows, out):
+    """``out = data[rows]`` on the device (minibatches from the resident data set).
+
+    Parameters
+    ----------
+    data : device array, shape (num_samples, N)
+    rows : device array of int64, shape (batch_size,)
+    out : device array, shape (batch_size, N)
+    """
+    block = default_block()
+    _gather_rows_kernel[(-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1])), block](data, rows, out)
+
+
+@cuda.jit
+def _ascend_kernel(param, grad, learning_rate, decay, limit, runaway):
+    i = cuda.grid(1)
+    if i >= param.shape[0]:
+        return
+    value = param[i] + learning_rate * (grad[i] - decay * param[i])
+    param[i] = value
+    if not abs(value) <= limit:  # also true for NaN
+        runaway[0] = 1
+
+
+def ascend(param, grad, learning_rate, decay, limit, runaway):
+    """``param += learning_rate * (grad - decay * param)``; ``runaway[0] = 1`` where ``|param| > limit`` or NaN.
+
+    Parameters
+    ----------
+    param, grad : device arrays, shape (N,)
+        Flat views (``reshape(-1)``) of a parameter and its gradient.
+    learning_rate, decay : float
+    limit : float
+        ``finfo.max / N`` flags a parameter whose sum may overflow, as the CPU trainer's check does.
+    runaway : device array of int32, shape (1,)
+    """
+    threads = default_block()[0] * default_block()[1]
+    kind = param.dtype.type
+    _ascend_kernel[-(-param.shape[0] // threads), threads](param, grad, kind(learning_rate), kind(decay), kind(limit),
+                                                           runaway)

@@ -1,0 +1,70 @@
+"""CUDA kernels of the Gaussian energy model (``numba.cuda``), twins of ``_cpu``.
+
+``langevin_update``, ``fill_normal`` and ``fill_uniform`` take the arguments
+of their ``_cpu`` twins, as device arrays, and draw the same Philox numbers:
+unit ``j`` of chain ``chain_offset + c`` at ``draw`` takes the normal of
+``bmsample._rng_gpu.normal_of_unit`` (Box-Muller; 4 normals per block in
+float32, 2 in float64) or the uniform of word ``j % 4`` of block ``j // 4``.
+The field ``x @ J`` comes from the tiled product of ``bmsample._gpu_linalg``.
+Launchers pick the grid and return without synchronising.
+"""
+
+from functools import lru_cache
+
+import numpy as np
+from numba import cuda, uint32
+
+from .._gpu_linalg import default_block, split_draw
+from .._rng_gpu import normal_of_unit, philox_word, uniform_from_bits
+
+LANGEVIN, NORMAL, UNIFORM = range(3)
+
+
+@lru_cache(maxsize=None)
+def _unit_kernel(dtype, kind):
+    """Elementwise pass over (chains, units) drawing one normal or uniform per unit."""
+    normal, uniform = normal_of_unit(dtype), uniform_from_bits(dtype)
+
+    @cuda.jit(fastmath=True)
+    def kernel(field, bias, a, b, key0, key1, draw_lo, draw_hi, chain_offset, out):
+        j, c = cuda.grid(2)
+        if c >= out.shape[0] or j >= out.shape[1]:
+            return
+        stream = uint32(chain_offset + c)
+        if kind == UNIFORM:
+            bits = philox_word(uint32(j >> 2), stream, draw_lo, draw_hi, key0, key1, j & 3)
+            out[c, j] = a + (b - a) * uniform(bits)
+        else:
+            z = normal(j, stream, draw_lo, draw_hi, key0, key1)
+            if kind == NORMAL:
+                out[c, j] = a + b * z
+            else:
+                out[c, j] += b * z - a * (field[c, j] - bias[j])
+
+    return kernel
+
+
+def _launch(kind, field, bias, a, b, key0, key1, draw, chain_offset, out):
+    block = default_block()
+    grid = (-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1]))
+    kernel = _unit_kernel(np.dtype(out.dtype), kind)
+    kernel[grid, block](field, bias, out.dtype.type(a), out.dtype.type(b), key0, key1, *split_draw(draw),
+                        chain_offset, out)
+
+
+def langevin_update(field, bias, step_size, noise_scale, key0, key1, draw, chain_offset, state):
+    """One unadjusted Langevin step in place: x <- x - eps (J x - h) + noise_scale * xi (see ``_cpu``).
+
+    ``field`` (num_chains, N) is ``state @ J``; ``bias`` (N,) is h.
+    """
+    _launch(LANGEVIN, field, bias, step_size, noise_scale, key0, key1, draw, chain_offset, state)
+
+
+def fill_normal(loc, scale, key0, key1, draw, chain_offset, out):
+    """out[c, j] = loc + scale * xi (standard normals of the streams)."""
+    _launch(NORMAL, out, out[0], loc, scale, key0, key1, draw, chain_offset, out)
+
+
+def fill_uniform(low, high, key0, key1, draw, chain_offset, out):
+    """out[c, j] = low + (high - low) * u, u uniform in [0, 1) (word j % 4 of block j // 4)."""
+    _launch(UNIFORM, out, out[0], low, high, key0, key1, draw, chain_offset, out)

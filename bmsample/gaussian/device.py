@@ -1,0 +1,140 @@
+"""A Gaussian energy model on a CUDA device: Langevin chains and Rdm/CD/PCD training (imported only for CUDA).
+
+The chains stay on the device for all steps; each step is the tiled product
+``x @ J`` and the fused Langevin update, with the CPU's Philox normals.  In
+training, J, h, the chains, minibatches and gradients stay on the device too;
+the host copies them back for logging, checkpoints and the end of a run.
+"""
+
+import numpy as np
+from numba import cuda
+
+from .. import _gpu_linalg as linalg
+from .._chains import random_row_indices
+from .._device_training import DeviceTrainer, LazyMetrics
+from . import _gpu
+from .train import data_variance_warning, langevin_instability_warning
+
+
+class DeviceGaussian:
+    """Device copies of J and h of a model; ``download`` writes them back into it."""
+
+    def __init__(self, model):
+        self.model = model
+        self.coupling = cuda.to_device(model.coupling_matrix)
+        self.bias = cuda.to_device(model.field)
+
+    def download(self):
+        self.coupling.copy_to_host(self.model.coupling_matrix)
+        self.bias.copy_to_host(self.model.field)
+
+
+def device_langevin_steps(params, state, field, steps, streams, *, step_size, temperature=1.0, on_step=None):
+    """Run ``steps`` Langevin steps in place on the device array ``state`` (num_chains, N).
+
+    The device twin of ``sample.langevin_steps`` (same draws); ``field`` is
+    scratch of the shape of ``state``; ``on_step(t, state)`` gets the device array.
+    """
+    dt = params.model.dtype.type
+    eps, noise = dt(step_size), dt(np.sqrt(2.0 * step_size * temperature))
+    key0, key1 = streams.kernel_args()
+    for t in range(1, steps + 1):
+        linalg.scaled_product(state, params.coupling, 1.0, field)
+        _gpu.langevin_update(field, params.bias, eps, noise, key0, key1, streams.next_draw(), 0, state)
+        if on_step is not None:
+            on_step(t, state)
+
+
+def langevin_on_device(model, state, steps, streams, *, step_size, temperature=1.0, on_step=None):
+    """Run Langevin from the host ``state`` on the device; return the host result.
+
+    ``on_step(t, state)`` receives host copies (one copy per call: use it for recording only).
+    """
+    d_state = cuda.to_device(state)
+    hook = None if on_step is None else (lambda t, chains: on_step(t, chains.copy_to_host()))
+    device_langevin_steps(DeviceGaussian(model), d_state, cuda.device_array_like(d_state), steps, streams,
+                          step_size=step_size, temperature=temperature, on_step=hook)
+    return d_state.copy_to_host()
+
+
+class GaussianDeviceTrainer(DeviceTrainer):
+    """``GaussianTrainer`` (Langevin) on a CUDA device: the same gradient, schemes and random draws.
+
+    Parameters
+    ----------
+    model : GaussianModel
+        Its arrays are refreshed from the device by ``download``.
+    config : TrainingConfig
+        ``sampler`` must be "langevin".
+    streams : ChainStreams
+    data : ndarray, shape (num_samples, N)
+        The training data (uploaded once; also the source of p0 rows for ``init="data"``).
+    generator : numpy Generator
+        Picks the p0 rows for ``init="data"``, as on the CPU.
+    """
+
+    def __init__(self, model, config, streams, data, generator):
+        super().__init__(config, streams, model.num_units, model.dtype)
+        self.model, self.data, self.generator = model, data, generator
+        n, dtype = model.num_units, model.dtype
+        self.params = DeviceGaussian(model)
+        self.field = cuda.device_array((self.num_chains, n), dtype=dtype)
+        self.grad_j = cuda.device_array((n, n), dtype=dtype)
+        self.grad_h = cuda.device_array(n, dtype=dtype)
+        self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
+        self._stability_warned = False
+        data_variance_warning(data, config.step_size)
+        if config.scheme == "pcd":
+            self._draw_p0_into(self.device_chains)
+
+    def download(self):
+        """Bring the host model up to date (before logging and checkpoints)."""
+        self.params.download()
+
+    def _draw_p0_into(self, out):
+        """p0 as ``sample.initial_states`` draws it (one draw of the streams whatever the law)."""
+        cfg, dt = self.config, self.model.dtype.type
+        key0, key1 = self.streams.kernel_args()
+        draw = self.streams.next_draw()
+        if cfg.init == "gaussian":
+            _gpu.fill_normal(dt(0), dt(cfg.init_scale), key0, key1, draw, 0, out)
+        elif cfg.init == "data":
+            rows = random_row_indices(self.data.shape[0], self.num_chains, self.generator)
+            linalg.gather_rows(self.device_data(self.data), cuda.to_device(rows.astype(np.int64)), out)
+        else:  # "zeros" is the uniform law on [0, 0]
+            scale = dt(cfg.init_scale if cfg.init == "uniform" else 0.0)
+            _gpu.fill_uniform(-scale, scale, key0, key1, draw, 0, out)
+        return out
+
+    def negative_chains(self, batch):
+        """The negative-phase chains after k Langevin steps (a device array)."""
+        chains, cfg = self.start_chains(batch), self.config
+        device_langevin_steps(self.params, chains, self.field, cfg.k, self.streams, step_size=cfg.step_size,
+                              temperature=cfg.temperature)
+        return chains
+
+    def update(self, batch, learning_rate):
+        """One gradient-ascent step on the device ``batch``; returns lazily read metrics.
+
+        grad_J = -1/2 (<x x^T>_data - <x x^T>_chains), grad_h = <x>_data - <x>_chains.
+        """
+        chains = self.negative_chains(batch)
+        inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
+        linalg.scaled_product(batch, batch, -0.5 * inv_b, self.grad_j, transpose_left=True)
+        linalg.scaled_product(chains, chains, 0.5 * inv_m, self.grad_j, accumulate=True, transpose_left=True)
+        linalg.column_means(batch, self.partial, inv_b, self.grad_h)
+        linalg.column_means(chains, self.partial, -inv_m, self.grad_h, accumulate=True)
+        self.ascend([(self.params.coupling, self.grad_j, 0.0), (self.params.bias, self.grad_h, 0.0)],
+                    learning_rate)
+        return LazyMetrics(lambda: _moment_metrics(batch.copy_to_host(), chains.copy_to_host()))
+
+    def check_stability(self):
+        """Warn once, as the CPU trainer does, on the host model (current at log points)."""
+        if not self._stability_warned:
+            self._stability_warned = langevin_instability_warning(self.model, self.config.step_size)
+
+
+def _moment_metrics(batch, chains):
+    """The CPU trainer's metrics: rms errors of the chains' means and variances against the batch."""
+    return {"mean_rmse": float(np.sqrt(np.mean((chains.mean(axis=0) - batch.mean(axis=0)) ** 2))),
+            "variance_rmse": float(np.sqrt(np.mean((chains.var(axis=0) - batch.var(axis=0)) ** 2)))}

@@ -1,0 +1,195 @@
+"""Shared CUDA products and every RBM CUDA kernel against the NumPy reference (simulator, or a real GPU).
+
+Products differ from float64 maths by the float rounding of a K-term sum and
+of the sigmoid; the tolerances below are those bounds, and a sampled unit
+must equal the reference draw wherever ``|u - p|`` exceeds them.
+"""
+
+import numpy as np
+import pytest
+
+from bmsample._rng import bits_to_uniform, philox4x32_reference, reference_uniforms
+from bmsample.rbm import _cpu
+
+pytest.importorskip("numba_cuda")
+pytestmark = pytest.mark.gpu
+
+from numba import cuda  # noqa: E402
+
+from bmsample import _gpu_linalg as linalg  # noqa: E402
+from bmsample._backend import resolve_backend  # noqa: E402
+from bmsample._rng_gpu import philox4x32, uniform_from_bits  # noqa: E402
+from bmsample.rbm import _gpu  # noqa: E402
+
+KEY = (0x1234ABCD, 0x0BADF00D)
+#: A tile smaller than the test shapes, so products span several blocks and ragged edges.
+SMALL_TILE = linalg.Tile(bm=4, bn=4, bk=2, tm=2, tn=2)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cuda_backend():
+    return resolve_backend("cuda")
+
+
+@cuda.jit
+def _philox_words_kernel(counters, key0, key1, out):
+    i = cuda.grid(1)
+    if i < counters.shape[0]:
+        w = philox4x32(counters[i, 0], counters[i, 1], counters[i, 2], counters[i, 3], key0, key1)
+        for r in range(4):
+            out[i, r] = w[r]
+
+
+def test_device_philox_is_bit_exact():
+    rng = np.random.default_rng(0)
+    counters = rng.integers(0, 2**32, size=(37, 4), dtype=np.uint64).astype(np.uint32)
+    counters[0] = 0
+    counters[1] = 0xFFFFFFFF
+    out = cuda.device_array((37, 4), dtype=np.uint32)
+    _philox_words_kernel[3, 16](cuda.to_device(counters), np.uint32(KEY[0]), np.uint32(KEY[1]), out)
+    np.testing.assert_array_equal(out.copy_to_host(), philox4x32_reference(counters, KEY))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_device_uniform_map_is_exact(dtype):
+    uniform = uniform_from_bits(dtype)
+
+    @cuda.jit
+    def kernel(bits, out):
+        i = cuda.grid(1)
+        if i < bits.shape[0]:
+            out[i] = uniform(bits[i])
+
+    bits = np.array([0, 1, 255, 256, 2**31, 2**32 - 1] + list(range(12345, 12355)), dtype=np.uint32)
+    out = cuda.device_array(bits.shape, dtype=dtype)
+    kernel[2, 8](cuda.to_device(bits), out)
+    np.testing.assert_array_equal(out.copy_to_host(), bits_to_uniform(bits, dtype))
+
+
+def _problem(num_chains, num_inputs, num_units, dtype, seed=1):
+    rng = np.random.default_rng(seed)
+    layer = (rng.random((num_chains, num_inputs)) < 0.5).astype(dtype)
+    weights = (rng.standard_normal((num_inputs, num_units)) * 1.5).astype(dtype)
+    bias = (rng.standard_normal(num_units) * 0.5).astype(dtype)
+    return layer, weights, bias
+
+
+def _means_tolerance(layer, weights, bias, dtype):
+    """Elementwise bound on |p_device - p_exact|: a K-term float sum, then a sigmoid of slope <= 1/4."""
+    eps = np.finfo(dtype).eps
+    inner = layer.shape[1]
+    field_error = 2 * (inner + 2) * eps * (np.abs(layer) @ np.abs(weights) + np.abs(bias))
+    return field_error / 4 + 8 * eps
+
+
+def _check_states(states, exact_means, uniforms, tolerance):
+    """States equal the reference draw except where |u - p| is within the rounding; those are rare."""
+    expected = (uniforms < exact_means).astype(states.dtype)
+    decided = np.abs(uniforms - exact_means) > tolerance
+    assert decided.mean() > 0.99
+    np.testing.assert_array_equal(states[decided], expected[decided])
+    assert set(np.unique(states)) <= {0.0, 1.0}
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("with_means", [False, True])
+def test_fused_product_samples_the_reference_draws(dtype, transpose, with_means):
+    num_chains, num_inputs, num_units, draw, offset = 18, 6, 5, 2**32 + 7, 3
+    layer, weights, bias = _problem(num_chains, num_inputs, num_units, dtype)
+    stored = np.ascontiguousarray(weights.T) if transpose else weights
+    states = cuda.device_array((num_chains, num_units), dtype=dtype)
+    means = cuda.device_array((num_chains, num_units), dtype=dtype) if with_means else None
+    _gpu.sample_bernoulli_product(cuda.to_device(layer), cuda.to_device(stored), transpose, cuda.to_device(bias),
+                                  np.uint32(KEY[0]), np.uint32(KEY[1]), draw, offset, states, means,
+                                  tile=SMALL_TILE)
+    exact = _sigmoid(layer.astype(np.float64) @ weights.astype(np.float64) + bias)
+    tolerance = _means_tolerance(layer, weights, bias, dtype)
+    uniforms = reference_uniforms(KEY, draw, np.arange(offset, offset + num_chains), num_units, dtype)
+    _check_states(states.copy_to_host(), exact, uniforms, tolerance)
+    if with_means:
+        assert np.all(np.abs(means.copy_to_host() - exact) <= tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_means_product(dtype):
+    layer, weights, bias = _problem(9, 6, 7, dtype)
+    means = cuda.device_array((9, 7), dtype=dtype)
+    _gpu.bernoulli_means_product(cuda.to_device(layer), cuda.to_device(weights), False, cuda.to_device(bias), means,
+                                 tile=SMALL_TILE)
+    exact = _sigmoid(layer.astype(np.float64) @ weights.astype(np.float64) + bias)
+    assert np.all(np.abs(means.copy_to_host() - exact) <= _means_tolerance(layer, weights, bias, dtype))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_layer_twins_match_the_cpu_kernels(dtype):
+    rng = np.random.default_rng(2)
+    field = (rng.standard_normal((10, 7)) * 2).astype(dtype)
+    bias = rng.standard_normal(7).astype(dtype)
+    key0, key1, draw, offset = np.uint32(KEY[0]), np.uint32(KEY[1]), 11, 5
+    cpu_states, cpu_means = np.empty_like(field), np.empty_like(field)
+    _cpu.sample_bernoulli_layer_with_means(field, bias, key0, key1, draw, offset, cpu_states, cpu_means)
+    gpu_states, gpu_means = (cuda.device_array(field.shape, dtype=dtype) for _ in range(2))
+    d_field, d_bias = cuda.to_device(field), cuda.to_device(bias)
+    _gpu.sample_bernoulli_layer_with_means(d_field, d_bias, key0, key1, draw, offset, gpu_states, gpu_means)
+    tolerance = 16 * np.finfo(dtype).eps
+    np.testing.assert_allclose(gpu_means.copy_to_host(), cpu_means, rtol=0, atol=tolerance)
+    uniforms = reference_uniforms(KEY, draw, np.arange(offset, offset + 10), 7, dtype)
+    _check_states(gpu_states.copy_to_host(), cpu_means.astype(np.float64), uniforms, tolerance)
+
+    only_states = cuda.device_array(field.shape, dtype=dtype)
+    _gpu.sample_bernoulli_layer(d_field, d_bias, key0, key1, draw, offset, only_states)
+    np.testing.assert_array_equal(only_states.copy_to_host(), gpu_states.copy_to_host())
+    _gpu.bernoulli_means(d_field, d_bias, d_field)
+    np.testing.assert_array_equal(d_field.copy_to_host(), gpu_means.copy_to_host())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scaled_transposed_products(dtype):
+    rng = np.random.default_rng(3)
+    left, right, more_left, more_right = (rng.standard_normal(shape).astype(dtype)
+                                          for shape in [(9, 6), (9, 5), (7, 6), (7, 5)])
+    out = cuda.device_array((6, 5), dtype=dtype)
+    linalg.scaled_product(cuda.to_device(left), cuda.to_device(right), 0.5, out, transpose_left=True, tile=SMALL_TILE)
+    linalg.scaled_product(cuda.to_device(more_left), cuda.to_device(more_right), -2.0, out, accumulate=True,
+                        transpose_left=True, tile=SMALL_TILE)
+    exact = 0.5 * left.T.astype(np.float64) @ right - 2.0 * more_left.T.astype(np.float64) @ more_right
+    bound = 4 * 12 * np.finfo(dtype).eps * (0.5 * np.abs(left.T) @ np.abs(right)
+                                            + 2.0 * np.abs(more_left.T) @ np.abs(more_right))
+    assert np.all(np.abs(out.copy_to_host() - exact) <= bound)
+
+    plain = cuda.device_array((9, 6), dtype=dtype)
+    square = rng.standard_normal((6, 6)).astype(dtype)
+    linalg.scaled_product(cuda.to_device(left), cuda.to_device(square), 1.0, plain, tile=SMALL_TILE)
+    exact = left.astype(np.float64) @ square
+    bound = 4 * 8 * np.finfo(dtype).eps * (np.abs(left) @ np.abs(square))
+    assert np.all(np.abs(plain.copy_to_host() - exact) <= bound)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_means_in_a_fixed_order(dtype):
+    rng = np.random.default_rng(4)
+    x, y = rng.random((23, 6)).astype(dtype), rng.random((5, 6)).astype(dtype)
+    out, partial = cuda.device_array(6, dtype=dtype), cuda.device_array((3, 6), dtype=dtype)
+    linalg.column_means(cuda.to_device(x), partial, 1 / 23, out)
+    linalg.column_means(cuda.to_device(y), partial, -1 / 5, out, accumulate=True)
+    exact = x.astype(np.float64).mean(axis=0) - y.astype(np.float64).mean(axis=0)
+    np.testing.assert_allclose(out.copy_to_host(), exact, rtol=0, atol=64 * np.finfo(dtype).eps)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the simulator's NumPy scalars
+@pytest.mark.parametrize("bad", [np.nan, 12.0])
+def test_ascend_updates_and_flags_runaway_values(bad):
+    param = np.array([1.0, -2.0, 0.5], dtype=np.float32)
+    grad = np.array([0.5, 1.0, -1.0], dtype=np.float32)
+    d_param, flag = cuda.to_device(param), cuda.to_device(np.zeros(1, dtype=np.int32))
+    linalg.ascend(d_param, cuda.to_device(grad), 0.1, 0.5, 10.0, flag)
+    np.testing.assert_allclose(d_param.copy_to_host(), param + np.float32(0.1) * (grad - np.float32(0.5) * param),
+                               rtol=1e-6)
+    assert flag.copy_to_host()[0] == 0
+    linalg.ascend(d_param, cuda.to_device(np.array([0, bad, 0], dtype=np.float32)), 1.0, 0.0, 10.0, flag)
+    assert flag.copy_to_host()[0] == 1

@@ -1,0 +1,155 @@
+"""The RBM on the CUDA backend against the CPU: same chains, same law, same run files.
+
+The GPU draws the CPU's Philox numbers, so chains agree exactly unless float
+rounding of a field flips a comparison ``u < p``; with O(1) fields that has
+probability of order eps per unit (about 1e-16 in float64, 1e-7 in float32),
+far below one over the few thousand units these tests draw.
+"""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import chi_square_ok, random_rbm
+
+import bmsample
+from bmsample.rbm.model import exact_process_distribution, state_index
+
+pytest.importorskip("numba_cuda")
+pytestmark = pytest.mark.gpu
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_device_chains_equal_the_cpu_chains(dtype):
+    model = random_rbm(6, 4, scale=1.5, seed=3, dtype=dtype)
+    options = dict(num_chains=20, steps=3, init="uniform", rng=7, record=[0, 2, 3], return_means=True)
+    cpu = bmsample.sample(model, **options)
+    gpu = bmsample.sample(model, backend="cuda", **options)
+    np.testing.assert_array_equal(gpu.visible, cpu.visible)
+    np.testing.assert_array_equal(gpu.recorded, cpu.recorded)
+    assert gpu.visible.dtype == cpu.visible.dtype
+    np.testing.assert_allclose(gpu.visible_means, cpu.visible_means, rtol=0, atol=64 * np.finfo(dtype).eps)
+
+
+def test_device_sampler_follows_the_exact_k_step_law():
+    model = random_rbm(4, 3, scale=1.5, seed=5, dtype="float32")
+    steps, num_chains = 2, 400
+    result = bmsample.sample(model, num_chains, steps, init="uniform", rng=11, backend="cuda")
+    law = exact_process_distribution(model, np.full(16, 1 / 16), steps)
+    counts = np.bincount(state_index(result.visible), minlength=16)
+    stat, dof, ok = chi_square_ok(counts, law)
+    assert ok, (stat, dof)
+
+
+def _binary_data(num_rows=48, num_visibles=6, seed=0):
+    rng = np.random.default_rng(seed)
+    prototypes = rng.random((3, num_visibles)) < 0.5
+    rows = prototypes[rng.integers(0, 3, num_rows)] ^ (rng.random((num_rows, num_visibles)) < 0.1)
+    return rows.astype(np.float64)
+
+
+def _run_files(path):
+    with np.load(path / "model.npz", allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    metadata = json.loads(str(arrays.pop("metadata")))
+    return arrays, metadata
+
+
+@pytest.mark.parametrize("scheme", ["rdm", "cd", "pcd"])
+def test_device_training_writes_the_cpu_run(tmp_path, scheme):
+    data = _binary_data()
+    settings = dict(num_hiddens=4, scheme=scheme, k=2, batch_size=16, num_chains=24, updates=3, learning_rate=0.2,
+                    l2=0.01, dtype="float64", seed=3)
+    cpu = bmsample.fit(data, out=tmp_path / "cpu", **settings)
+    gpu = bmsample.fit(data, out=tmp_path / "gpu", backend="cuda", **settings)
+    cpu_arrays, cpu_meta = _run_files(tmp_path / "cpu")
+    gpu_arrays, gpu_meta = _run_files(tmp_path / "gpu")
+    assert sorted(gpu_arrays) == sorted(cpu_arrays)
+    for name, array in cpu_arrays.items():
+        # Float64 sums in another order: equal to a few ulps of the parameters' size.
+        np.testing.assert_allclose(gpu_arrays[name], array, rtol=1e-12, atol=1e-13, err_msg=name)
+    cpu_meta.pop("created", None), gpu_meta.pop("created", None)
+    assert gpu_meta == cpu_meta
+    assert sorted(p.name for p in (tmp_path / "gpu" / "checkpoints").iterdir()) == sorted(
+        p.name for p in (tmp_path / "cpu" / "checkpoints").iterdir())
+    for cpu_record, gpu_record in zip(cpu.history, gpu.history, strict=True):
+        assert gpu_record.keys() == cpu_record.keys()
+        assert gpu_record["magnetisation_rmse"] == pytest.approx(cpu_record["magnetisation_rmse"], abs=1e-12)
+    np.testing.assert_allclose(gpu.model.weight_matrix, cpu.model.weight_matrix, rtol=1e-12, atol=1e-13)
+    # A model trained on the device samples on the CPU like the CPU-trained one.
+    loaded = bmsample.load_model(tmp_path / "gpu" / "model.npz")
+    assert loaded.weight_matrix.shape == (6, 4)
+
+
+def test_device_training_refuses_the_centred_gradient():
+    with pytest.raises(ValueError, match="^centered: the centred gradient has no CUDA path yet"):
+        bmsample.fit(_binary_data(), num_hiddens=3, batch_size=16, updates=1, centered=True, backend="cuda", seed=0)
+
+
+# The simulator runs kernels as NumPy scalar code in threads that fit's np.errstate does not reach.
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_device_training_reports_divergence_at_the_cpu_update():
+    data = np.eye(4)[[0, 1, 2, 3] * 10]  # as the CPU test: diverges at update 2
+    settings = dict(num_hiddens=3, updates=50, batch_size=10, learning_rate=1e38, seed=0)
+    messages = []
+    for backend in ("cpu", "cuda"):
+        with pytest.raises(bmsample.TrainingDiverged, match=r"^training diverged at update 2 \(epoch 1\): ") as info:
+            bmsample.fit(data, backend=backend, **settings)
+        messages.append(str(info.value))
+    assert "weight_matrix" in messages[1] and messages[1] == messages[0]
+
+
+def test_training_without_a_cuda_path_says_so():
+    spins = np.where(_binary_data() > 0, 1.0, -1.0)
+    with pytest.raises(ValueError, match="^backend: ising heat-bath training has no CUDA path yet"):
+        bmsample.fit(spins, model="ising", batch_size=16, updates=1, backend="cuda", seed=0)
+
+
+def test_cli_device_option(tmp_path):
+    from click.testing import CliRunner
+
+    from bmsample.cli.main import main
+
+    bmsample.save_model(tmp_path / "model.npz", random_rbm(6, 4, seed=1, dtype="float32"))
+    runner = CliRunner()
+    args = ["sample", str(tmp_path / "model.npz"), "--chains", "8", "--steps", "2", "--seed", "4"]
+    for device in ("cpu", "cuda"):
+        result = runner.invoke(main, [*args, "--device", device, "--out", str(tmp_path / f"{device}.npz")])
+        assert result.exit_code == 0, result.output
+    with np.load(tmp_path / "cpu.npz") as cpu, np.load(tmp_path / "cuda.npz") as gpu:
+        np.testing.assert_array_equal(gpu["visible"], cpu["visible"])
+    result = runner.invoke(main, [*args, "--device", "gpu", "--out", str(tmp_path / "bad.npz")])
+    assert result.exit_code == 2 and result.output.startswith("error: backend: expected")
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_device_check_script_compares_cpu_and_gpu():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lines = []
+    module.compare_cpu_gpu(lines, 6, 4, 8, 1)
+    assert len(lines) == 6 and all("100.00% chains identical" in line for i, line in enumerate(lines) if i % 3 != 1)
+
+
+def test_device_run_resumes_bit_identically(tmp_path):
+    """Parameters and persistent chains go back to the device from a checkpoint; the result is the same run."""
+    import shutil
+
+    data = _binary_data()
+    settings = dict(num_hiddens=4, scheme="pcd", k=2, batch_size=16, num_chains=24, updates=4, learning_rate=0.2,
+                    dtype="float64", seed=3)
+    full = bmsample.fit(data, out=tmp_path / "full", backend="cuda", **settings)
+    shutil.copytree(tmp_path / "full", tmp_path / "cut")
+    (tmp_path / "cut" / "model.npz").unlink()
+    for name in ("update_00000004.npz", "latest.npz"):
+        (tmp_path / "cut" / "checkpoints" / name).unlink(missing_ok=True)
+    resumed = bmsample.fit(data, out=tmp_path / "cut", resume=True, backend="cuda", **settings)
+    assert resumed.resumed_from == 2
+    for name, array in full.model.to_arrays().items():
+        assert np.array_equal(resumed.model.to_arrays()[name], array), name
+    assert np.array_equal(resumed.chains, full.chains)
