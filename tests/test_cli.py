@@ -507,7 +507,7 @@ def test_divergent_training_exits_3_with_one_line_and_keeps_the_last_good_checkp
     np.save(data, np.eye(4)[[0, 1, 2, 3] * 10])
     proc = subprocess.run([sys.executable, "-m", "bmsample.cli.main", "fit", str(data), "--out", str(out),
                            "--hidden", "3", "--batch-size", "10", "--updates", "50", "--learning-rate", "1e38",
-                           "--seed", "0", "--quiet"], capture_output=True, text=True, timeout=300)
+                           "--seed", "0", "--quiet"], capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 3
     lines = proc.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: training diverged") and "update" in lines[0]

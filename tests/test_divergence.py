@@ -99,7 +99,7 @@ def test_cli_exits_3_naming_the_unstable_sampler(tmp_path):
     args = ["fit", str(data), "--model", "gaussian", "-k", "5", "--step-size", "0.1", "--learning-rate", "2",
             "--batch-size", "100", "--updates", "2000", "--seed", "0", "--out", str(out), "--quiet"]
     proc = subprocess.run([sys.executable, "-m", "bmsample.cli.main", *args], capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, cwd=tmp_path)
     assert proc.returncode == 3
     assert proc.stdout == ""
     errors = [line for line in proc.stderr.splitlines() if not line.startswith("warning:")]

@@ -4,7 +4,9 @@ import json
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,6 +24,11 @@ def cli(*args):
     return [sys.executable, "-m", "bmsample.cli.main", *map(str, args)]
 
 
+# Run from a folder outside the source tree, so that ``-m`` finds the installed package (the
+# source folder bmsample/ has no cli/ subpackage: setup maps it from the top-level cli/).
+NEUTRAL_CWD = Path(tempfile.gettempdir())
+
+
 def finished_arrays(run_dir):
     loaded = bmsample.read_model_file(run_dir / "model.npz")
     return {**loaded.model.to_arrays(), "chains": loaded.chains}
@@ -30,7 +37,7 @@ def finished_arrays(run_dir):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "run"
-    subprocess.run(cli(*FIT, "--out", out), check=True, capture_output=True, timeout=300)
+    subprocess.run(cli(*FIT, "--out", out), check=True, capture_output=True, timeout=300, cwd=NEUTRAL_CWD)
     return finished_arrays(out)
 
 
@@ -43,7 +50,8 @@ def every_file_loads(run_dir):
 
 
 def resume_to_the_end(run_dir):
-    proc = subprocess.run(cli(*FIT, "--resume", run_dir), capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cli(*FIT, "--resume", run_dir), capture_output=True, text=True, timeout=300,
+                          cwd=NEUTRAL_CWD)
     assert proc.returncode == 0, proc.stderr
     assert not list(run_dir.rglob(".*.tmp"))
 
@@ -55,7 +63,8 @@ def assert_same_model(run_dir, reference):
 
 def stop_after(run_dir, delay, signals):
     """Start a run, send ``signals`` (0.05 s apart) after ``delay`` seconds; (return code, stderr)."""
-    proc = subprocess.Popen(cli(*FIT, "--out", run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cli(*FIT, "--out", run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=NEUTRAL_CWD)
     time.sleep(delay)
     for signum in signals:
         proc.send_signal(signum)
@@ -114,7 +123,7 @@ def test_sigterm_during_training_exits_75_with_the_update_checkpointed(tmp_path,
     """Signalled once its first JSON progress line is out, the run must be inside the training loop."""
     run_dir = tmp_path / "run"
     proc = subprocess.Popen(cli(*FIT, "--out", run_dir, "--log-json", "-"), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD)
     first = json.loads(proc.stdout.readline())
     proc.send_signal(signal.SIGTERM)
     stdout, stderr = proc.communicate(timeout=300)
