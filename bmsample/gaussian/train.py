@@ -4,6 +4,7 @@ import warnings
 
 import numpy as np
 
+from .._ascent import GradientAscent
 from .._chains import update_start
 from .sample import GaussianWorkspace, initial_states, run_sampler
 
@@ -23,7 +24,7 @@ def data_variance_warning(data, step_size):
 UNSTABLE_STEP = 2.0
 
 
-class GaussianTrainer:
+class GaussianTrainer(GradientAscent):
     """Negative-phase chains and updates of one Gaussian training run.
 
     Parameters
@@ -44,6 +45,8 @@ class GaussianTrainer:
     p0 draws run for k steps (Rdm-k), the minibatch run for k steps (CD-k) or
     persistent chains (PCD-k).
     """
+
+    PARAMETERS = ("coupling_matrix", "field")
 
     def __init__(self, model, config, streams, data, generator):
         self.model = model
@@ -80,18 +83,6 @@ class GaussianTrainer:
         metrics = {"mean_rmse": float(np.sqrt(np.mean((mean_chains - mean_data) ** 2))),
                    "variance_rmse": float(np.sqrt(np.mean((chains.var(axis=0) - batch.var(axis=0)) ** 2)))}
         return (second, mean_data - mean_chains), metrics
-
-    def update(self, batch, learning_rate):
-        (grad_j, grad_h), metrics = self.gradient(batch)
-        lr = self.model.dtype.type(learning_rate)
-        self.model.coupling_matrix += lr * grad_j
-        self.model.field += lr * grad_h
-        return metrics
-
-    def parameters_finite(self):
-        m = self.model
-        with np.errstate(over="ignore", invalid="ignore"):
-            return bool(np.isfinite(m.coupling_matrix.sum()) and np.isfinite(m.field.sum()))
 
     def divergence(self):
         """A message naming the Langevin instability (eps * largest eigenvalue of J >= 2), or None.

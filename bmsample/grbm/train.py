@@ -8,12 +8,13 @@ over standardised minibatches.
 
 import numpy as np
 
+from .._ascent import GradientAscent
 from .._chains import update_start
 from . import _cpu
 from .sample import GRBMWorkspace, gibbs_steps, initial_states, scaled_weights
 
 
-class GRBMTrainer:
+class GRBMTrainer(GradientAscent):
     """Holds the negative-phase chains and workspaces of one training run.
 
     Parameters
@@ -45,6 +46,8 @@ class GRBMTrainer:
     persistent chains run for k more steps (PCD-k).  ``chains`` holds the PCD
     chains in standardised units (None for the other schemes).
     """
+
+    PARAMETERS = ("weight_matrix", "vbias", "hbias")
 
     def __init__(self, model, config, streams, data, generator, chains=None):
         self.model = model
@@ -107,19 +110,3 @@ class GRBMTrainer:
         metrics = {"mean_rmse": float(np.sqrt(np.mean((mean_chains - mean_data) ** 2))),
                    "variance_rmse": float(np.sqrt(np.mean((chains.var(axis=0) - batch.var(axis=0)) ** 2)))}
         return (grad_w, grad_a, grad_b), metrics
-
-    def update(self, batch, learning_rate):
-        """One gradient-ascent step on ``batch``; returns the metrics of ``gradient``."""
-        (grad_w, grad_a, grad_b), metrics = self.gradient(batch)
-        lr = self.model.dtype.type(learning_rate)
-        self.model.weight_matrix += lr * grad_w
-        self.model.vbias += lr * grad_a
-        self.model.hbias += lr * grad_b
-        return metrics
-
-    def parameters_finite(self):
-        """False when a parameter is NaN or inf, or so large that its sum overflows."""
-        m = self.model
-        with np.errstate(over="ignore", invalid="ignore"):
-            return bool(np.isfinite(m.weight_matrix.sum()) and np.isfinite(m.vbias.sum())
-                        and np.isfinite(m.hbias.sum()))

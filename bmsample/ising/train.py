@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from .._ascent import GradientAscent
 from .._chains import update_start
 from .sample import IsingWorkspace, initial_spins, run_sweeps
 
@@ -11,7 +12,7 @@ from .sample import IsingWorkspace, initial_spins, run_sweeps
 RUNAWAY = 20.0
 
 
-class IsingTrainer:
+class IsingTrainer(GradientAscent):
     """Negative-phase chains and updates of one training run of an ``IsingModel``.
 
     Parameters
@@ -29,6 +30,8 @@ class IsingTrainer:
     dL/dh = <s>_data - <s>_chains and dL/dJ_ij = <s_i s_j>_data - <s_i s_j>_chains
     (i != j; J stays symmetric with zero diagonal, and zero for independent spins).
     """
+
+    PARAMETERS = ("coupling_matrix", "field")
 
     def __init__(self, model, config, streams, data):
         self.model = model
@@ -62,18 +65,6 @@ class IsingTrainer:
         if not self.model.independent:
             metrics["correlation_rmse"] = float(np.sqrt(np.mean(grad_j**2)))
         return (grad_j, m_data - m_chains), metrics
-
-    def update(self, batch, learning_rate):
-        (grad_j, grad_h), metrics = self.gradient(batch)
-        lr = self.model.dtype.type(learning_rate)
-        self.model.coupling_matrix += lr * grad_j
-        self.model.field += lr * grad_h
-        return metrics
-
-    def parameters_finite(self):
-        m = self.model
-        with np.errstate(over="ignore", invalid="ignore"):
-            return bool(np.isfinite(m.coupling_matrix.sum()) and np.isfinite(m.field.sum()))
 
     def divergence(self):
         """A message naming the runaway parameters (|value| > RUNAWAY), or None."""

@@ -3,11 +3,12 @@ Rdm-k, CD-k and PCD-k schemes (see ``bmsample.training`` for the loop)."""
 
 import numpy as np
 
+from .._ascent import GradientAscent
 from . import _cpu
 from .sample import GibbsWorkspace, bias_init_probabilities, draw_independent_sites, gibbs_steps, site_logits
 
 
-class RBMTrainer:
+class RBMTrainer(GradientAscent):
     """Holds the negative-phase chains and workspaces of one training run.
 
     Parameters
@@ -32,6 +33,8 @@ class RBMTrainer:
     uncentred parameters, with offsets mu = data means and lambda = running
     mean of P(h|v) on the data.
     """
+
+    PARAMETERS = ("weight_matrix", "vbias", "hbias")
 
     def __init__(self, model, config, streams, chains=None):
         self.model = model
@@ -125,10 +128,3 @@ class RBMTrainer:
         self.model.vbias += lr * grad_a
         self.model.hbias += lr * grad_b
         return metrics
-
-    def parameters_finite(self):
-        """False when a parameter is NaN or inf, or so large that its sum overflows."""
-        m = self.model
-        with np.errstate(over="ignore", invalid="ignore"):
-            return bool(np.isfinite(m.weight_matrix.sum()) and np.isfinite(m.vbias.sum())
-                        and np.isfinite(m.hbias.sum()))
