@@ -1,4 +1,4 @@
-"""Sampler steps (RBM block Gibbs, Gaussian Langevin and coordinate Gibbs) and RBM training updates
+"""Sampler steps (RBM block Gibbs, Gaussian Langevin and coordinate Gibbs, Ising sweeps) and RBM training updates
 against their bare-GEMM floor (same group, same process)."""
 
 import numpy as np
@@ -79,3 +79,29 @@ def test_gaussian_step(benchmark, what, num_units, chains, dtype):
             gibbs_sweeps(model, state, 1, streams, work)
     run()
     benchmark.pedantic(run, rounds=20, iterations=1, warmup_rounds=2)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("chains", [100, 1000])
+@pytest.mark.parametrize("num_units", [64, 784, 1600])
+@pytest.mark.parametrize("what", ["bare-gemm", "heat-bath", "metropolis"])
+def test_ising_sweep(benchmark, what, num_units, chains, dtype):
+    """One sweep (N site updates per chain) next to the one GEMM that computes all local fields."""
+    from bmsample.ising.sample import IsingWorkspace, run_sweeps
+
+    rng = np.random.default_rng(0)
+    coupling = rng.standard_normal((num_units, num_units)) * 0.3 / np.sqrt(num_units)
+    coupling = np.triu(coupling, 1) + np.triu(coupling, 1).T
+    model = bmsample.IsingModel(coupling, rng.standard_normal(num_units) * 0.1, dtype=dtype)
+    state = np.where(rng.random((chains, num_units)) < 0.5, 1.0, -1.0).astype(dtype)
+    work = IsingWorkspace(model, chains)
+    streams = ChainStreams((1, 2))
+    benchmark.group = f"ising N={num_units} chains={chains} {dtype}"
+    if what == "bare-gemm":
+        def run():
+            np.matmul(state, model.coupling_matrix, out=work.local_field)
+    else:
+        def run():
+            run_sweeps(model, state, 1, streams, work, sampler=what)
+    run()
+    benchmark.pedantic(run, rounds=10, iterations=1, warmup_rounds=1)
