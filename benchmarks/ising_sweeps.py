@@ -11,11 +11,11 @@ chain's local fields with an outer product (O(chains x N) per site).
 import bmsample  # noqa: I001
 
 import argparse
-import time
 
 import numpy as np
 
 from bmsample._rng import ChainStreams
+from bmsample.bench import interleaved_times
 from bmsample.ising.sample import IsingWorkspace, run_sweeps
 
 
@@ -53,15 +53,8 @@ def measure(num_units, chains, dtype, sweeps, repeats, sampler="heat-bath"):
             numpy_heat_bath_sweep(model.coupling_matrix, model.field, baseline_state, local, rng)
 
     ours(), baseline()
-    speedups, ours_s = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        baseline()
-        t1 = time.perf_counter()
-        ours()
-        t2 = time.perf_counter()
-        speedups.append((t1 - t0) / (t2 - t1))
-        ours_s.append((t2 - t1) / sweeps)
+    times = interleaved_times({"baseline": baseline, "ours": ours}, repeats)
+    speedups, ours_s = times["baseline"] / times["ours"], times["ours"] / sweeps
     return {"units": num_units, "chains": chains, "dtype": dtype, "sampler": sampler,
             "sweeps_per_second": 1.0 / float(np.median(ours_s)), "speedup_median": float(np.median(speedups)),
             "speedup_min": float(np.min(speedups)), "speedup_max": float(np.max(speedups))}

@@ -41,13 +41,12 @@ import argparse
 import importlib.util
 import json
 import sys
-import time
 
 import numpy as np
 
 from bmsample._rng import ChainStreams
 from bmsample._threads import available_cpus, thread_info
-from bmsample.bench import epoch_floor, rbm_step_case, synthetic_model
+from bmsample.bench import epoch_floor, interleaved_times, rbm_step_case, synthetic_model
 from bmsample.rbm.train import RBMTrainer
 
 PEERS = ("numpy", "sklearn", "torch", "torch-compile")
@@ -277,28 +276,6 @@ def spread(values):
     """(median, min, max) of ``values`` as floats."""
     values = np.asarray(values, dtype=np.float64)
     return float(np.median(values)), float(values.min()), float(values.max())
-
-
-def interleaved_times(functions, repeats):
-    """Seconds of every call: each function once per repeat, in turn, so that noise hits all alike.
-
-    Parameters
-    ----------
-    functions : dict of str to callable()
-        Already warmed up.
-    repeats : int
-
-    Returns
-    -------
-    dict of str to ndarray, shape (repeats,)
-    """
-    times = {name: [] for name in functions}
-    for _ in range(repeats):
-        for name, function in functions.items():
-            start = time.perf_counter()
-            function()
-            times[name].append(time.perf_counter() - start)
-    return {name: np.array(t) for name, t in times.items()}
 
 
 def steps_per_call(visibles, hiddens, chains):

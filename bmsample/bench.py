@@ -44,6 +44,28 @@ class BenchRow:
         return asdict(self)
 
 
+def interleaved_times(functions, repeats):
+    """Seconds of every call: each function once per repeat, in turn, so that noise hits all alike.
+
+    Parameters
+    ----------
+    functions : dict of str to callable()
+        Already warmed up.
+    repeats : int
+
+    Returns
+    -------
+    dict of str to ndarray, shape (repeats,)
+    """
+    times = {name: [] for name in functions}
+    for _ in range(repeats):
+        for name, function in functions.items():
+            start = time.perf_counter()
+            function()
+            times[name].append(time.perf_counter() - start)
+    return {name: np.array(t) for name, t in times.items()}
+
+
 def rbm_step_case(model, chains, steps, rng):
     """(gemms, sampler): callables running ``steps`` bare GEMM pairs and ``steps`` Gibbs steps of ``chains`` chains."""
     work = GibbsWorkspace(model, chains)
@@ -120,16 +142,9 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None):
         raise TypeError(f"model: bench covers Bernoulli RBMs and Gaussian models, got {type(model).__name__}")
     sampler()  # compile and warm up: excluded from the timings
     gemms()
-    base, step = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        gemms()
-        t1 = time.perf_counter()
-        sampler()
-        t2 = time.perf_counter()
-        base.append((t1 - t0) / steps)
-        step.append((t2 - t1) / steps)
-    ratios = np.array(step) / np.array(base)
+    times = interleaved_times({"gemms": gemms, "sampler": sampler}, repeats)
+    base, step = times["gemms"] / steps, times["sampler"] / steps
+    ratios = step / base
     step_s = float(np.median(step))
     return BenchRow(family, model.num_visibles, hiddens, chains, model.dtype.name,
                     threads or numba.get_num_threads(), 1.0 / step_s, chains / step_s, 1e3 * step_s,
@@ -256,16 +271,9 @@ def measure_epoch(data, num_hiddens=500, *, scheme="rdm", k=10, batch_size=100, 
     floor = epoch_floor(model.num_visibles, num_hiddens, batch_size, trainer.num_chains, k, updates, cfg.dtype)
     epoch()  # compile and warm up
     floor()
-    epochs, floors = [], []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        floor()
-        t1 = time.perf_counter()
-        epoch()
-        t2 = time.perf_counter()
-        floors.append(t1 - t0)
-        epochs.append(t2 - t1)
-    ratios = np.array(epochs) / np.array(floors)
+    times = interleaved_times({"floor": floor, "epoch": epoch}, repeats)
+    floors, epochs = times["floor"], times["epoch"]
+    ratios = epochs / floors
     return EpochRow(scheme, k, model.num_visibles, num_hiddens, data.shape[0], batch_size, trainer.num_chains,
                     cfg.dtype, threads or numba.get_num_threads(), updates, float(np.median(epochs)),
                     float(np.median(floors)), float(np.median(ratios)), float(ratios.min()), float(ratios.max()))
