@@ -4,14 +4,30 @@ import numpy as np
 
 
 class GradientAscent:
-    """Base of the CPU trainers: ``update`` and ``parameters_finite`` built on ``gradient``.
+    """Base of the CPU trainers: the run's model, settings, streams and chain count; ``update`` and
+    ``parameters_finite`` built on ``gradient``.
 
     Subclasses set ``PARAMETERS``, the names of the model's arrays in the
-    order in which ``gradient(batch)`` returns their gradients, and define
-    ``gradient(batch) -> (grads, metrics)``.
+    order in which ``gradient(batch)`` returns their gradients, define
+    ``gradient(batch) -> (grads, metrics)`` and call this ``__init__``.
+
+    Parameters
+    ----------
+    model
+        Updated in place.
+    config : TrainingConfig
+    streams : ChainStreams
+        Random streams of the negative chains.
     """
 
     PARAMETERS = ()
+
+    def __init__(self, model, config, streams):
+        self.model = model
+        self.config = config
+        self.streams = streams
+        #: Negative chains per update: one per minibatch row for CD-k, else ``num_chains``.
+        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
 
     def update(self, batch, learning_rate):
         """One gradient-ascent step on ``batch``; returns the metrics of ``gradient``."""

@@ -49,12 +49,9 @@ class GaussianTrainer(GradientAscent):
     PARAMETERS = ("coupling_matrix", "field")
 
     def __init__(self, model, config, streams, data, generator):
-        self.model = model
-        self.config = config
-        self.streams = streams
+        super().__init__(model, config, streams)
         self.data = data
         self.generator = generator
-        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
         self.workspace = GaussianWorkspace(model, self.num_chains)
         self.chains = self._draw_p0() if config.scheme == "pcd" else None
         self._stability_warned = False

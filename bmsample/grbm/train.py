@@ -50,12 +50,9 @@ class GRBMTrainer(GradientAscent):
     PARAMETERS = ("weight_matrix", "vbias", "hbias")
 
     def __init__(self, model, config, streams, data, generator, chains=None):
-        self.model = model
-        self.config = config
-        self.streams = streams
+        super().__init__(model, config, streams)
         self.data = data
         self.generator = generator
-        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
         self.workspace = GRBMWorkspace(model, self.num_chains)
         self.chain_hidden = np.empty((self.num_chains, model.num_hiddens), dtype=model.dtype)
         self.batch_hidden = np.empty((config.batch_size, model.num_hiddens), dtype=model.dtype)

@@ -34,11 +34,8 @@ class IsingTrainer(GradientAscent):
     PARAMETERS = ("coupling_matrix", "field")
 
     def __init__(self, model, config, streams, data):
-        self.model = model
-        self.config = config
-        self.streams = streams
+        super().__init__(model, config, streams)
         self.data = data
-        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
         self.workspace = IsingWorkspace(model, self.num_chains)
         self.chains = self._draw_p0() if config.scheme == "pcd" else None
 

@@ -37,10 +37,7 @@ class RBMTrainer(GradientAscent):
     PARAMETERS = ("weight_matrix", "vbias", "hbias")
 
     def __init__(self, model, config, streams, chains=None):
-        self.model = model
-        self.config = config
-        self.streams = streams
-        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+        super().__init__(model, config, streams)
         self.workspace = GibbsWorkspace(model, self.num_chains)
         dtype, B, M = model.dtype, config.batch_size, self.num_chains
         # Minibatch rows [B - b, B) and chains [B, B + M) of one array, so that
