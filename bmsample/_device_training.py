@@ -61,6 +61,7 @@ class DeviceTrainer:
         self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
         self.device_chains = cuda.device_array((self.num_chains, num_units), dtype=dtype)
         self.batch = cuda.device_array((config.batch_size, num_units), dtype=dtype)
+        self.batch_rows = cuda.device_array(config.batch_size, dtype=np.int64)
         self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
         self._data = None
         self._device_data = None
@@ -79,10 +80,11 @@ class DeviceTrainer:
     def gather_batch(self, data, rows):
         """The minibatch ``data[rows]`` gathered on the device into one buffer (valid until the next call).
 
-        ``data`` is uploaded once per run; only the row indices travel per update.
+        ``data`` is uploaded once per run; only the row indices travel per update, into a buffer
+        allocated once.
         """
-        linalg.gather_rows(self.device_data(data), cuda.to_device(np.ascontiguousarray(rows, dtype=np.int64)),
-                           self.batch)
+        self.batch_rows.copy_to_device(np.ascontiguousarray(rows, dtype=np.int64))
+        linalg.gather_rows(self.device_data(data), self.batch_rows, self.batch)
         return self.batch
 
     def restore_device(self, chains):
