@@ -156,3 +156,27 @@ def test_unknown_kernel_is_refused():
 
     with pytest.raises(ValueError, match="kernel: expected one of blocks, gemm"):
         GibbsWorkspace(random_rbm(), 10, kernel="fast")
+
+
+def test_block_kernel_gives_blas_its_threads_back():
+    """Inside the block kernel every BLAS runs on one thread; after it, each has its thread count again."""
+    from threadpoolctl import threadpool_info
+
+    from bmsample._rng import ChainStreams
+    from bmsample._threads import single_threaded_blas
+    from bmsample.rbm.sample import GibbsWorkspace, gibbs_steps
+
+    def blas_threads():
+        return sorted((i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
+
+    from bmsample._threads import available_cpus
+
+    bmsample.set_num_threads(available_cpus())
+    model = random_rbm(6, 4)
+    visible = np.zeros((10, 6))
+    gibbs_steps(model, visible, 1, ChainStreams((1, 2)), GibbsWorkspace(model, 10))  # loads every BLAS
+    before = blas_threads()
+    with single_threaded_blas():
+        assert {threads for _, threads in blas_threads()} == {1}
+    gibbs_steps(model, visible, 2, ChainStreams((1, 2)), GibbsWorkspace(model, 10))
+    assert blas_threads() == before
