@@ -93,10 +93,28 @@ def _fast_exp_overload(x):
     return None
 
 
+def one_like(x):
+    """1 in the dtype of the float scalar ``x``.
+
+    Inside kernels ``x - x + 1`` would not do: Numba types float32 + int as
+    float64, which halves the SIMD width and adds conversions.
+    """
+    return np.asarray(x).dtype.type(1)
+
+
+@overload(one_like, inline="always")
+def _one_like_overload(x):
+    if x == types.float32:
+        return lambda x: np.float32(1.0)
+    if x == types.float64:
+        return lambda x: 1.0
+    return None
+
+
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
 def fast_sigmoid(x):
     """1 / (1 + exp(-x)) in the dtype of ``x``."""
-    one = x - x + 1
+    one = one_like(x)
     return one / (one + fast_exp(-x))
 
 

@@ -42,10 +42,13 @@ class GibbsWorkspace:
         self.hidden_field = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.hidden = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.visible_field = np.empty((num_chains, model.num_visibles), dtype=dtype)
+        # One block of chains per thread at most, and Numba never runs more than NUMBA_NUM_THREADS.
+        max_blocks = max(1, min(numba.config.NUMBA_NUM_THREADS, num_chains))
+        self.pass_words = _cpu.pass_scratch(max_blocks, max(model.num_visibles, model.num_hiddens))
 
     @staticmethod
     def chain_nbytes(model):
-        """Bytes per chain of this workspace, the chains and their initial draw."""
+        """Bytes per chain of this workspace, the chains and their initial draw (the pass scratch aside)."""
         return model.dtype.itemsize * (2 * model.num_hiddens + 3 * model.num_visibles)
 
 
@@ -96,7 +99,7 @@ def _block_kernel_steps(model, visible, steps, streams, workspace, chain_offset,
         return
     args = (model.weight_matrix, model.vbias, model.hbias, *streams.kernel_args())
     blocks = min(numba.get_num_threads(), visible.shape[0])
-    scratch = (workspace.hidden, workspace.hidden_field, workspace.visible_field)
+    scratch = (workspace.hidden, workspace.hidden_field, workspace.visible_field, workspace.pass_words)
     runs = [(1, t) for t in range(1, steps + 1)] if on_step is not None else [(steps, steps)]
     with single_threaded_blas():
         for run_steps, t in runs:
