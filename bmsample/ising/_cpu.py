@@ -13,7 +13,7 @@ chain's Philox stream, one draw index per sweep:
 import numpy as np
 from numba import njit, prange
 
-from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid
+from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid, one_like
 from .._rng import philox4x32, uniform_from_bits
 
 #: Chains swept together, site by site (see ``sweeps``).
@@ -52,7 +52,7 @@ def _metropolis(coupling, state, local_field, c, i, u):
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
 def _heat_bath(coupling, state, local_field, c, i, u):
     field = local_field[c, i]
-    one = field - field + 1
+    one = one_like(field)
     p_up = fast_sigmoid((one + one) * field)
     _set_spin(coupling, state, local_field, c, i, one if u < p_up else -one)
 
@@ -128,7 +128,7 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
 def _sequential_sweep(coupling, kind, key0, key1, draw_lo, draw_hi, first_stream, width, spins, fields, words, delta,
                       like):
     """One sequential sweep of a site-major block: spins, fields (N, CHAIN_BLOCK)."""
-    one = like - like + 1
+    one = one_like(like)
     for i in range(spins.shape[0]):
         if i % 4 == 0:
             for c in range(width):

@@ -53,7 +53,9 @@ def _fill_words(first_stream, num_rows, blocks_per_row, draw_lo, draw_hi, key0, 
     """
     inverse = 1.0 / blocks_per_row
     for g in range(num_rows * blocks_per_row):
-        row = np.int64((g + 0.5) * inverse)  # g // blocks_per_row, exact, without a (scalar) division
+        # g // blocks_per_row without a (scalar) integer division; exact: (g + 1/2) / blocks_per_row is
+        # 1 / (2 blocks_per_row) away from an integer, far more than float64 rounding for g < 2**40.
+        row = np.int64((g + 0.5) * inverse)
         block = g - row * blocks_per_row
         w = philox4x32(np.uint32(block), np.uint32(first_stream + row), draw_lo, draw_hi, key0, key1)
         for r in range(4):
