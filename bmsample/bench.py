@@ -1,9 +1,16 @@
 """Sampler speed against the BLAS limit, measured in one process (``bmsample bench``).
 
 Every case times ``steps`` sampler steps and, interleaved repeat by repeat,
-the bare matrix products of the same shapes (RBM: v W and h W^T; Gaussian:
-x J), so that machine noise hits both alike.  The ratio step / GEMMs is 1.00
-at the BLAS limit; the table gives its median, min and max over repeats.
+the bare matrix products of the same shapes, so that machine noise hits both
+alike:
+
+* RBM and Gaussian-Bernoulli RBM: a block-Gibbs step against v W and h W^T;
+* Gaussian model: a Langevin step against x J;
+* Ising model: a sweep against s J, the one GEMM of all local fields (a
+  sequential sweep cannot be a GEMM: it updates N sites one after the other).
+
+The ratio step / GEMMs is 1.00 at the BLAS limit; the table gives its median,
+min and max over repeats.
 """
 
 import time
@@ -15,11 +22,15 @@ from ._rng import ChainStreams
 from ._validation import check_dtype, check_int, check_matrix_memory
 from .gaussian.model import GaussianModel
 from .gaussian.sample import GaussianWorkspace, langevin_steps
+from .grbm import sample as grbm_sample
+from .grbm.model import GaussianBernoulliRBM
+from .ising.model import IsingModel
+from .ising.sample import IsingWorkspace, run_sweeps
 from .rbm.model import BernoulliRBM
 from .rbm.sample import GibbsWorkspace, gibbs_steps
 from .rbm.train import RBMTrainer
 
-FAMILIES = ("rbm", "gaussian")
+FAMILIES = ("rbm", "grbm", "gaussian", "ising")
 
 
 @dataclass
@@ -100,15 +111,53 @@ def _gaussian_case(model, chains, steps, rng, step_size):
     return gemms, sampler
 
 
+def _grbm_case(model, chains, steps, rng):
+    work = grbm_sample.GRBMWorkspace(model, chains)
+    visible = rng.standard_normal((chains, model.num_visibles)).astype(model.dtype)
+    work.hidden[...] = 0
+    streams = ChainStreams((1, 2))
+    W = model.weight_matrix
+
+    def gemms():
+        for _ in range(steps):
+            np.matmul(visible, W, out=work.hidden_field)
+            np.matmul(work.hidden, W.T, out=work.visible_field)
+
+    def sampler():
+        grbm_sample.gibbs_steps(model, visible, steps, streams, work)
+
+    return gemms, sampler
+
+
+def _ising_case(model, chains, steps, rng):
+    work = IsingWorkspace(model, chains)
+    state = np.where(rng.random((chains, model.num_units)) < 0.5, 1.0, -1.0).astype(model.dtype)
+    streams = ChainStreams((1, 2))
+    kind = (model.process or {}).get("sampler", "heat-bath")
+
+    def gemms():
+        for _ in range(steps):
+            np.matmul(state, model.coupling_matrix, out=work.local_field)
+
+    def sampler():
+        run_sweeps(model, state, steps, streams, work, sampler=kind)
+
+    return gemms, sampler
+
+
 def synthetic_model(family, visibles, hiddens=None, dtype="float32"):
     """A model of the given size with small random parameters (the speed does not depend on them)."""
     rng = np.random.default_rng(0)
-    if family == "rbm":
+    if family in ("rbm", "grbm"):
         check_matrix_memory(visibles, hiddens, dtype, "hiddens", "weight matrix")
-        return BernoulliRBM(rng.standard_normal((visibles, hiddens)) * 0.05, rng.standard_normal(visibles) * 0.1,
+        family_class = BernoulliRBM if family == "rbm" else GaussianBernoulliRBM
+        return family_class(rng.standard_normal((visibles, hiddens)) * 0.05, rng.standard_normal(visibles) * 0.1,
                             np.zeros(hiddens), dtype=dtype)
     check_matrix_memory(visibles, visibles, dtype, "visibles", "coupling matrix")
     a = rng.standard_normal((visibles, visibles)) / np.sqrt(visibles)
+    if family == "ising":
+        upper = np.triu(a, 1)
+        return IsingModel(upper + upper.T, rng.standard_normal(visibles) * 0.1, dtype=dtype)
     return GaussianModel(a @ a.T + np.eye(visibles), np.zeros(visibles), dtype=dtype)
 
 
@@ -117,8 +166,9 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None):
 
     Parameters
     ----------
-    model : BernoulliRBM or GaussianModel
+    model : BernoulliRBM, GaussianBernoulliRBM, GaussianModel or IsingModel
     chains, steps, repeats : int
+        An Ising step is one sweep.
     threads : int, optional
         Only recorded in the row (set threads with ``bmsample.set_num_threads``).
 
@@ -135,11 +185,17 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None):
     if isinstance(model, BernoulliRBM):
         family, hiddens = "rbm", model.num_hiddens
         gemms, sampler = rbm_step_case(model, chains, steps, rng)
+    elif isinstance(model, GaussianBernoulliRBM):
+        family, hiddens = "grbm", model.num_hiddens
+        gemms, sampler = _grbm_case(model, chains, steps, rng)
     elif isinstance(model, GaussianModel):
         family, hiddens = "gaussian", None
         gemms, sampler = _gaussian_case(model, chains, steps, rng, (model.process or {}).get("step_size", 0.01))
+    elif isinstance(model, IsingModel):
+        family, hiddens = "ising", None
+        gemms, sampler = _ising_case(model, chains, steps, rng)
     else:
-        raise TypeError(f"model: bench covers Bernoulli RBMs and Gaussian models, got {type(model).__name__}")
+        raise TypeError(f"model: bench covers {', '.join(FAMILIES)} models, got {type(model).__name__}")
     sampler()  # compile and warm up: excluded from the timings
     gemms()
     times = interleaved_times({"gemms": gemms, "sampler": sampler}, repeats)
@@ -168,6 +224,12 @@ def run(family="rbm", visibles=784, hiddens=500, chains=(100, 1000), dtypes=("fl
 def _as_dtype(model, dtype):
     if isinstance(model, BernoulliRBM):
         return BernoulliRBM(model.weight_matrix, model.vbias, model.hbias, dtype=dtype, process=model.process)
+    if isinstance(model, GaussianBernoulliRBM):
+        return GaussianBernoulliRBM(model.weight_matrix, model.vbias, model.hbias, model.sigma, dtype=dtype,
+                                    process=model.process)
+    if isinstance(model, IsingModel):
+        return IsingModel(model.coupling_matrix, model.field, independent=model.independent, dtype=dtype,
+                          process=model.process)
     return GaussianModel(model.coupling_matrix, model.field, dtype=dtype, process=model.process)
 
 

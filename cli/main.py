@@ -594,11 +594,11 @@ def report(name, out, quick, seed, threads):
 
 
 @main.command()
-@click.option("--model", "family", type=click.Choice(["rbm", "gaussian"]), default="rbm", show_default=True,
-              help="Model family of a synthetic model.")
+@click.option("--model", "family", type=click.Choice(["rbm", "grbm", "gaussian", "ising"]), default="rbm",
+              show_default=True, help="Model family of a synthetic model (Ising: a step is one sweep).")
 @click.option("--model-file", type=click.Path(path_type=Path), help="Bench a saved model instead.")
-@click.option("--visibles", type=int, default=784, show_default=True, help="Visible units (Gaussian: N).")
-@click.option("--hiddens", type=int, default=500, show_default=True)
+@click.option("--visibles", type=int, default=784, show_default=True, help="Visible units (Gaussian, Ising: N).")
+@click.option("--hiddens", type=int, default=500, show_default=True, help="Hidden units (RBMs).")
 @click.option("--chains", default="100,1000", show_default=True, help="Comma-separated chain counts.")
 @click.option("--dtype", default="float32", show_default=True, help="Comma-separated dtypes.")
 @click.option("--steps", type=int, default=10, show_default=True, help="Steps per timed call.")
@@ -617,7 +617,9 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
     """Sampler steps per second and their ratio to the bare GEMMs of the same shapes.
 
     Both are timed in this process, interleaved repeat by repeat (warm-up
-    excluded); the ratio is 1.00 at the BLAS limit.  With --epoch, also one
+    excluded); the ratio is 1.00 at the BLAS limit (RBMs: v W and h W^T;
+    Gaussian: x J; Ising: s J, the GEMM of all local fields, which a
+    sequential sweep cannot reach).  With --epoch, also one
     training epoch per scheme (updates/s, and its time over the bare time of
     every matrix product of the epoch)."""
     import bmsample

@@ -11,7 +11,7 @@ from bmsample import bench
 from bmsample.cli.main import main
 
 
-@pytest.mark.parametrize("family, hiddens", [("rbm", 12), ("gaussian", None)])
+@pytest.mark.parametrize("family, hiddens", [("rbm", 12), ("grbm", 12), ("gaussian", None), ("ising", None)])
 def test_rows_hold_both_sides_of_the_ratio(family, hiddens):
     rows = bench.run(family, 30, hiddens, chains=(20, 40), dtypes=("float32", "float64"), steps=2, repeats=3)
     assert [(r.chains, r.dtype) for r in rows] == [(20, "float32"), (40, "float32"), (20, "float64"),
@@ -44,6 +44,21 @@ def test_cli_bench_saved_model_and_bad_input(tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("error: chains:")
     bad = CliRunner().invoke(main, ["bench", "--dtype", "float16", "--visibles", "8", "--hiddens", "4"])
     assert bad.exit_code == 2 and "dtype" in bad.stderr
+
+
+@pytest.mark.parametrize("family, size", [("grbm", "12x6"), ("ising", "N=12")])
+def test_cli_bench_every_family_and_saved_models(tmp_path, family, size):
+    args = ["--visibles", "12", "--hiddens", "6", "--chains", "8", "--steps", "2", "--repeats", "2"]
+    result = CliRunner().invoke(main, ["bench", "--model", family, *args])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[1].split()[:3] == [family, size, "8"]
+    bmsample.save_model(tmp_path / "m.npz", bench.synthetic_model(family, 12, 6, dtype="float64"))
+    result = CliRunner().invoke(main, ["bench", "--model-file", str(tmp_path / "m.npz"), "--chains", "8",
+                                       "--steps", "2", "--repeats", "2", "--dtype", "float32,float64"])
+    assert result.exit_code == 0, result.output
+    assert [line.split()[3] for line in result.stdout.splitlines()[1:]] == ["float32", "float64"]
+    refused = CliRunner().invoke(main, ["bench", "--model", family, "--epoch", *args])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: epoch:")
 
 
 def test_epoch_row_times_an_epoch_and_its_gemm_floor():
