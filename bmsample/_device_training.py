@@ -101,17 +101,17 @@ class DeviceTrainer:
             self.device_chains.copy_to_device(batch)
         return self.device_chains
 
-    def ascend(self, steps, learning_rate):
+    def ascend(self, steps, learning_rate, limit=None):
         """``param += learning_rate * (grad - decay * param)`` for every (param, grad, decay) of ``steps``.
 
-        A parameter past ``finfo.max / size`` (where its sum may overflow, the
-        CPU trainers' test) or NaN sets the runaway flag.
+        A parameter past ``limit`` or NaN sets the runaway flag; by default
+        ``finfo.max / size``, where its sum may overflow (the CPU trainers' test).
         """
         for param, grad, decay in steps:
             flat, flat_grad = param.reshape(param.size), grad.reshape(grad.size)
-            limit = np.finfo(param.dtype).max / param.size
-            linalg.ascend(flat, flat_grad, learning_rate, decay, limit, self.runaway)
+            bound = np.finfo(param.dtype).max / param.size if limit is None else limit
+            linalg.ascend(flat, flat_grad, learning_rate, decay, bound, self.runaway)
 
     def parameters_finite(self):
-        """False once an update produced NaN, inf or a parameter so large that its sum may overflow."""
+        """False once an update produced NaN, inf or a parameter past ``ascend``'s limit."""
         return not self.runaway.copy_to_host()[0]

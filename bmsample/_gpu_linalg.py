@@ -344,3 +344,43 @@ def ascend(param, grad, learning_rate, decay, limit, runaway):
     kind = param.dtype.type
     _ascend_kernel[-(-param.shape[0] // threads), threads](param, grad, kind(learning_rate), kind(decay), kind(limit),
                                                            runaway)
+
+
+@cuda.jit
+def _blend_kernel(target, source, rate):
+    i = cuda.grid(1)
+    if i < target.shape[0]:
+        target[i] = (1 - rate) * target[i] + rate * source[i]
+
+
+def blend(target, source, rate):
+    """``target = (1 - rate) target + rate source`` (a running mean), device vectors of one dtype."""
+    threads = default_block()[0] * default_block()[1]
+    _blend_kernel[-(-target.shape[0] // threads), threads](target, source, target.dtype.type(rate))
+
+
+@cuda.jit
+def _affine_kernel(x, scale, offset):
+    j, r = cuda.grid(2)
+    if r < x.shape[0] and j < x.shape[1]:
+        x[r, j] = scale * x[r, j] + offset
+
+
+def affine(x, scale, offset):
+    """``x = scale * x + offset`` in place on a device matrix (e.g. {0, 1} -> +-1 with 2, -1)."""
+    block = default_block()
+    kind = x.dtype.type
+    _affine_kernel[(-(-x.shape[1] // block[0]), -(-x.shape[0] // block[1])), block](x, kind(scale), kind(offset))
+
+
+@cuda.jit
+def _zero_diagonal_kernel(m):
+    i = cuda.grid(1)
+    if i < m.shape[0]:
+        m[i, i] = 0
+
+
+def zero_diagonal(m):
+    """Set the diagonal of the square device matrix ``m`` to 0."""
+    threads = default_block()[0] * default_block()[1]
+    _zero_diagonal_kernel[-(-m.shape[0] // threads), threads](m)

@@ -83,13 +83,13 @@ def restore_trainer_state(trainer, loaded):
     """
     for name, array in loaded.model.to_arrays().items():
         np.copyto(getattr(trainer.model, name), array)
-    if hasattr(trainer, "restore_device"):  # a device trainer: its parameters and chains live on the GPU
-        trainer.restore_device(loaded.chains)
-    elif trainer.chains is not None:
-        np.copyto(trainer.chains, loaded.chains)
     for name in TRAINER_ARRAYS:
         if getattr(trainer, name, None) is not None:
             np.copyto(getattr(trainer, name), loaded.arrays[f"trainer_{name}"])
+    if hasattr(trainer, "restore_device"):  # a device trainer: parameters, chains and state live on the GPU
+        trainer.restore_device(loaded.chains)
+    elif trainer.chains is not None:
+        np.copyto(trainer.chains, loaded.chains)
     block = loaded.metadata["checkpoint"]
     trainer.streams.key = tuple(block["streams"]["key"])
     trainer.streams.draw = block["streams"]["draw"]

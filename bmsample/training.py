@@ -255,7 +255,10 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed, device):
         return model, RBMTrainer(model, cfg, streams), streams
     if cfg.model in ("ising", "independent"):
         model = IsingModel.from_data(data, independent=cfg.model == "independent", dtype=cfg.dtype)
-        return model, IsingTrainer(model, cfg, streams, data), streams
+        trainer_class = IsingTrainer
+        if device.is_cuda:
+            from .ising.device import IsingDeviceTrainer as trainer_class
+        return model, trainer_class(model, cfg, streams, data), streams
     if cfg.model == "gaussian":
         model = GaussianModel.from_data(data, dtype=cfg.dtype)
         trainer_class = GaussianTrainer
@@ -471,11 +474,13 @@ def _download(trainer):
 def _raise_if_diverged(trainer, update, epoch, last_checkpoint):
     """TrainingDiverged naming the update, the offending quantity and the last good checkpoint."""
     problem = None
+    runaway = getattr(trainer, "divergence", lambda: None)
     if not trainer.parameters_finite():
         _download(trainer)  # a device trainer's flag is set: name the entry from the host copy
-        problem = non_finite_parameter(trainer.model) or "parameters became NaN, inf or too large to sum"
-    if problem is None and hasattr(trainer, "divergence"):
-        problem = trainer.divergence()
+        problem = (non_finite_parameter(trainer.model) or runaway()
+                   or "parameters became NaN, inf or too large to sum")
+    elif not hasattr(trainer, "download"):  # device trainers flag runaway parameters in their update kernel
+        problem = runaway()
     if problem is not None:
         where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
         raise TrainingDiverged(f"training diverged at update {update} (epoch {epoch}): {problem}{where}")

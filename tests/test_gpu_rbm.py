@@ -55,11 +55,12 @@ def _run_files(path):
     return arrays, metadata
 
 
-@pytest.mark.parametrize("scheme", ["rdm", "cd", "pcd"])
-def test_device_training_writes_the_cpu_run(tmp_path, scheme):
+@pytest.mark.parametrize("scheme, centered", [("rdm", False), ("cd", False), ("pcd", False), ("pcd", True),
+                                              ("rdm", True)])
+def test_device_training_writes_the_cpu_run(tmp_path, scheme, centered):
     data = _binary_data()
     settings = dict(num_hiddens=4, scheme=scheme, k=2, batch_size=16, num_chains=24, updates=3, learning_rate=0.2,
-                    l2=0.01, dtype="float64", seed=3)
+                    l2=0.01, dtype="float64", seed=3, centered=centered, centering_rate=0.3)
     cpu = bmsample.fit(data, out=tmp_path / "cpu", **settings)
     gpu = bmsample.fit(data, out=tmp_path / "gpu", backend="cuda", **settings)
     cpu_arrays, cpu_meta = _run_files(tmp_path / "cpu")
@@ -70,8 +71,15 @@ def test_device_training_writes_the_cpu_run(tmp_path, scheme):
         np.testing.assert_allclose(gpu_arrays[name], array, rtol=1e-12, atol=1e-13, err_msg=name)
     cpu_meta.pop("created", None), gpu_meta.pop("created", None)
     assert gpu_meta == cpu_meta
-    assert sorted(p.name for p in (tmp_path / "gpu" / "checkpoints").iterdir()) == sorted(
-        p.name for p in (tmp_path / "cpu" / "checkpoints").iterdir())
+    checkpoints = sorted(p.name for p in (tmp_path / "cpu" / "checkpoints").iterdir())
+    assert sorted(p.name for p in (tmp_path / "gpu" / "checkpoints").iterdir()) == checkpoints
+    for name in checkpoints:  # parameters, chains and the centred gradient's hidden offset at every checkpoint
+        cpu_path, gpu_path = (tmp_path / run / "checkpoints" / name for run in ("cpu", "gpu"))
+        with np.load(cpu_path) as c, np.load(gpu_path) as g:
+            assert sorted(g.files) == sorted(c.files)
+            assert ("trainer_hidden_offset" in c.files) == centered
+            for array in set(c.files) - {"metadata"}:
+                np.testing.assert_allclose(g[array], c[array], rtol=1e-12, atol=1e-13, err_msg=f"{name}: {array}")
     for cpu_record, gpu_record in zip(cpu.history, gpu.history, strict=True):
         assert gpu_record.keys() == cpu_record.keys()
         assert gpu_record["magnetisation_rmse"] == pytest.approx(cpu_record["magnetisation_rmse"], abs=1e-12)
@@ -79,11 +87,6 @@ def test_device_training_writes_the_cpu_run(tmp_path, scheme):
     # A model trained on the device samples on the CPU like the CPU-trained one.
     loaded = bmsample.load_model(tmp_path / "gpu" / "model.npz")
     assert loaded.weight_matrix.shape == (6, 4)
-
-
-def test_device_training_refuses_the_centred_gradient():
-    with pytest.raises(ValueError, match="^centered: the centred gradient has no CUDA path yet"):
-        bmsample.fit(_binary_data(), num_hiddens=3, batch_size=16, updates=1, centered=True, backend="cuda", seed=0)
 
 
 # The simulator runs kernels as NumPy scalar code in threads that fit's np.errstate does not reach.
@@ -100,9 +103,8 @@ def test_device_training_reports_divergence_at_the_cpu_update():
 
 
 def test_training_without_a_cuda_path_says_so():
-    spins = np.where(_binary_data() > 0, 1.0, -1.0)
-    with pytest.raises(ValueError, match="^backend: ising heat-bath training has no CUDA path yet"):
-        bmsample.fit(spins, model="ising", batch_size=16, updates=1, backend="cuda", seed=0)
+    with pytest.raises(ValueError, match="^backend: gaussian-rbm block-gibbs training has no CUDA path yet"):
+        bmsample.fit(_binary_data(), model="gaussian-rbm", batch_size=16, updates=1, backend="cuda", seed=0)
 
 
 def test_cli_device_option(tmp_path):
@@ -136,13 +138,15 @@ def test_device_check_script_compares_cpu_and_gpu():
     assert len(lines) == 6 and all("100.00% chains identical" in line for i, line in enumerate(lines) if i % 3 != 1)
 
 
-def test_device_run_resumes_bit_identically(tmp_path):
-    """Parameters and persistent chains go back to the device from a checkpoint; the result is the same run."""
+@pytest.mark.parametrize("centered", [False, True])
+def test_device_run_resumes_bit_identically(tmp_path, centered):
+    """Parameters, persistent chains (and the centred gradient's hidden offset) go back to the device from a
+    checkpoint; the result is the same run."""
     import shutil
 
     data = _binary_data()
     settings = dict(num_hiddens=4, scheme="pcd", k=2, batch_size=16, num_chains=24, updates=4, learning_rate=0.2,
-                    dtype="float64", seed=3)
+                    dtype="float64", seed=3, centered=centered, centering_rate=0.3)
     full = bmsample.fit(data, out=tmp_path / "full", backend="cuda", **settings)
     shutil.copytree(tmp_path / "full", tmp_path / "cut")
     (tmp_path / "cut" / "model.npz").unlink()

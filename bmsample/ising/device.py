@@ -1,10 +1,15 @@
-"""Sweeps of a fully connected Boltzmann machine on a CUDA device (imported only for a CUDA backend)."""
+"""A fully connected Boltzmann machine on a CUDA device: sweeps, and Rdm/CD/PCD training with resident
+parameters and chains (imported only for a CUDA backend)."""
 
+import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
+from .._device_training import DeviceTrainer, LazyMetrics
+from ..rbm import _gpu as rbm_gpu
 from . import _gpu
-from .sample import SAMPLERS
+from .sample import SAMPLERS, up_probabilities
+from .train import RUNAWAY, runaway_parameters
 
 
 def sweeps_on_device(model, state, sweeps, streams, *, sampler, on_step=None):
@@ -30,3 +35,111 @@ def sweeps_on_device(model, state, sweeps, streams, *, sampler, on_step=None):
         _gpu.sweeps(coupling, kind, 1, key0, key1, streams.reserve(1), 0, d_state, local_field)
         on_step(t, d_state.copy_to_host())
     return d_state.copy_to_host()
+
+
+class DeviceIsing:
+    """Device copies of J and h of a model; ``download`` writes them back into it."""
+
+    def __init__(self, model):
+        self.model = model
+        self.coupling = cuda.to_device(model.coupling_matrix)
+        self.field = cuda.to_device(model.field)
+
+    def download(self):
+        self.coupling.copy_to_host(self.model.coupling_matrix)
+        self.field.copy_to_host(self.model.field)
+
+
+class IsingDeviceTrainer(DeviceTrainer):
+    """``IsingTrainer`` on a CUDA device: the same gradient, schemes, sweeps and random draws.
+
+    Parameters
+    ----------
+    model : IsingModel
+        Its arrays are refreshed from the device by ``download``.
+    config : TrainingConfig
+        Uses scheme, k, init ("uniform" or "bias"), sampler, batch_size, num_chains.
+    streams : ChainStreams
+    data : ndarray, shape (num_samples, N)
+        +-1 spins (uploaded once).
+
+    Notes
+    -----
+    Per update: p0 draw (Rdm-k) or minibatch copy (CD-k), the local fields
+    (one product), k sweeps, the magnetisations (column sums) and, with
+    couplings, the correlations (two transposed products), then the update
+    kernels.  The update kernel flags a parameter past |RUNAWAY| (or NaN) as
+    the CPU trainer's ``divergence`` does, so the host reads 4 bytes per update.
+    """
+
+    def __init__(self, model, config, streams, data):
+        super().__init__(config, streams, model.num_units, model.dtype)
+        self.model, self.data = model, data
+        n, dtype = model.num_units, model.dtype
+        self.params = DeviceIsing(model)
+        up = up_probabilities(model, config.init)
+        self.init_logits = cuda.to_device((np.log(up) - np.log1p(-up)).astype(dtype))
+        self.zero_field = cuda.to_device(np.zeros((self.num_chains, n), dtype=dtype))
+        self.local_field = cuda.device_array((self.num_chains, n), dtype=dtype)
+        self.grad_j = cuda.device_array((n, n), dtype=dtype)
+        self.grad_h = cuda.device_array(n, dtype=dtype)
+        self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
+        if config.scheme == "pcd":
+            self._draw_p0_into(self.device_chains)
+
+    def download(self):
+        """Bring the host model up to date (before logging and checkpoints)."""
+        self.params.download()
+
+    def divergence(self):
+        """The CPU trainer's message on the (downloaded) model: called once the update kernel raised its flag."""
+        return runaway_parameters(self.model, self.config)
+
+    def _draw_p0_into(self, out):
+        """p0 as ``sample.initial_spins`` draws it: one draw of {0, 1} sites, then 2 x - 1."""
+        key0, key1 = self.streams.kernel_args()
+        rbm_gpu.sample_bernoulli_layer(self.zero_field, self.init_logits, key0, key1, self.streams.next_draw(), 0,
+                                       out)
+        linalg.affine(out, 2.0, -1.0)
+        return out
+
+    def negative_chains(self, batch):
+        """The negative-phase chains after k sweeps (a device array); PCD-k chains continue in place."""
+        chains = self.start_chains(batch)
+        params = self.params
+        linalg.scaled_product(chains, params.coupling, 1.0, self.local_field)
+        linalg.add_row(self.local_field, params.field)
+        key0, key1 = self.streams.kernel_args()
+        k = self.config.k
+        _gpu.sweeps(params.coupling, SAMPLERS[self.config.sampler], k, key0, key1, self.streams.reserve(k), 0,
+                    chains, self.local_field)
+        return chains
+
+    def update(self, batch, learning_rate):
+        """One gradient-ascent step on the device ``batch`` (+-1 spins); returns lazily read metrics."""
+        chains = self.negative_chains(batch)
+        inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
+        linalg.column_means(batch, self.partial, inv_b, self.grad_h)
+        linalg.column_means(chains, self.partial, -inv_m, self.grad_h, accumulate=True)
+        steps = [(self.params.field, self.grad_h)]
+        independent = self.model.independent
+        if not independent:
+            linalg.scaled_product(batch, batch, inv_b, self.grad_j, transpose_left=True)
+            linalg.scaled_product(chains, chains, -inv_m, self.grad_j, accumulate=True, transpose_left=True)
+            linalg.zero_diagonal(self.grad_j)
+            steps.append((self.params.coupling, self.grad_j))
+        self.ascend([(param, grad, 0.0) for param, grad in steps], learning_rate, limit=RUNAWAY)
+        grad_h, grad_j = self.grad_h, self.grad_j
+
+        def metrics():
+            # grad_h is <s>_data - <s>_chains; grad_j the correlation gap (zero diagonal).
+            values = {"magnetisation_rmse": _rms(grad_h.copy_to_host())}
+            if not independent:
+                values["correlation_rmse"] = _rms(grad_j.copy_to_host())
+            return values
+
+        return LazyMetrics(metrics)
+
+
+def _rms(values):
+    return float(np.sqrt(np.mean(values.astype(np.float64) ** 2)))

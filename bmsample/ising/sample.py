@@ -61,16 +61,20 @@ def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offse
         on_step(t, state)
 
 
+def up_probabilities(model, init, clip=1e-3):
+    """P(s_i = +1) of the independent-site p0 laws: 1/2 ("uniform"), or the data's, clipped ("bias")."""
+    if init == "uniform":
+        return np.full(model.num_units, 0.5)
+    if model.data_magnetisation is None:
+        raise ValueError("init: 'bias' needs the data magnetisations, which this model does not record")
+    return np.clip((1 + model.data_magnetisation) / 2, clip, 1 - clip)
+
+
 def initial_spins(model, num_chains, init, streams, generator, *, data=None, chains=None, clip=1e-3):
     """``num_chains`` +-1 states from p0: uniform, the independent-site law of the data, data rows, saved chains."""
     check_choice(init, "init", INITS)
     if init in ("uniform", "bias"):
-        if init == "bias":
-            if model.data_magnetisation is None:
-                raise ValueError("init: 'bias' needs the data magnetisations, which this model does not record")
-            up = np.clip((1 + model.data_magnetisation) / 2, clip, 1 - clip)
-        else:
-            up = np.full(model.num_units, 0.5)
+        up = up_probabilities(model, init, clip)
         return 2 * independent_site_chains(up, num_chains, streams, model.dtype) - 1
     if init == "data":
         return random_rows(data, num_chains, generator)

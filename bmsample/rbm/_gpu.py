@@ -1,8 +1,8 @@
 """CUDA kernels of the Bernoulli-Bernoulli RBM (``numba.cuda``), twins of ``_cpu``.
 
-``sample_bernoulli_layer``, ``sample_bernoulli_layer_with_means`` and
-``bernoulli_means`` take the arguments of their ``_cpu`` twins, as device
-arrays.  ``sample_bernoulli_product`` and ``bernoulli_means_product`` fuse a
+``sample_bernoulli_layer``, ``sample_bernoulli_layer_with_means``,
+``bernoulli_means`` and ``subtract_outer_pair`` take the arguments of their
+``_cpu`` twins, as device arrays.  ``sample_bernoulli_product`` and ``bernoulli_means_product`` fuse a
 layer's product with that pass (``bmsample._gpu_linalg``): the field ``v @
 W`` never goes through global memory.  Launchers return without
 synchronising.
@@ -100,3 +100,17 @@ def bernoulli_means_product(layer, weights, transpose, bias, means, tile=None):
     """Fused ``means = sigmoid(layer @ op(weights) + bias)`` (shapes as ``sample_bernoulli_product``)."""
     launch_product(layer, weights, False, transpose, bias, 0.0, np.uint32(0), np.uint32(0), 0, 0, means, means,
                     MEANS, tile)
+
+
+@cuda.jit
+def _subtract_outer_pair_kernel(target, x1, y1, x2, y2):
+    j, i = cuda.grid(2)
+    if i < target.shape[0] and j < target.shape[1]:
+        target[i, j] -= x1[i] * y1[j] + x2[i] * y2[j]
+
+
+def subtract_outer_pair(target, x1, y1, x2, y2):
+    """``target -= outer(x1, y1) + outer(x2, y2)`` in place; ``target`` has shape (len(x), len(y))."""
+    block = default_block()
+    grid = (-(-target.shape[1] // block[0]), -(-target.shape[0] // block[1]))
+    _subtract_outer_pair_kernel[grid, block](target, x1, y1, x2, y2)

@@ -92,7 +92,6 @@ class RBMDeviceTrainer(DeviceTrainer):
     model : BernoulliRBM
         Its arrays are refreshed from the device by ``download``.
     config : TrainingConfig
-        ``centered`` is not supported on the device.
     streams : ChainStreams
 
     Notes
@@ -100,12 +99,13 @@ class RBMDeviceTrainer(DeviceTrainer):
     Per update: p0 draw (Rdm-k) or minibatch copy (CD-k), k fused Gibbs
     steps, two fused hidden-means products, two transposed products into the
     weight gradient, four column sums into the bias gradients and three
-    update kernels, all on the device.
+    update kernels, all on the device.  The centred gradient (``centered``)
+    adds the corrections of ``RBMTrainer.gradient`` (a rank-2 update, two
+    matrix-vector products) and the running hidden offset, kept on the
+    device; ``hidden_offset`` is its host copy, refreshed by ``download``.
     """
 
     def __init__(self, model, config, streams):
-        if config.centered:
-            raise ValueError("centered: the centred gradient has no CUDA path yet; use backend='cpu'")
         super().__init__(config, streams, model.num_visibles, model.dtype)
         self.model = model
         dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
@@ -120,12 +120,27 @@ class RBMDeviceTrainer(DeviceTrainer):
         self.grad_a = cuda.device_array(nv, dtype=dtype)
         self.grad_b = cuda.device_array(nh, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), max(nv, nh)), dtype=dtype)
+        self.hidden_offset = None
+        if config.centered:
+            self.hidden_offset = np.full(nh, 0.5, dtype=dtype)
+            self.device_visible_offset = cuda.to_device(model.data_means.astype(dtype))
+            self.device_hidden_offset = cuda.to_device(self.hidden_offset)
+            self.hidden_data_means = cuda.device_array(nh, dtype=dtype)
+            self.visible_gap = cuda.device_array(nv, dtype=dtype)
         if config.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
     def download(self):
-        """Bring the host model up to date (before logging and checkpoints)."""
+        """Bring the host model (and the centred gradient's hidden offset) up to date, for logging and checkpoints."""
         self.params.download()
+        if self.hidden_offset is not None:
+            self.device_hidden_offset.copy_to_host(self.hidden_offset)
+
+    def restore_device(self, chains):
+        """Upload parameters, PCD chains and the host ``hidden_offset`` (resuming from a checkpoint)."""
+        super().restore_device(chains)
+        if self.hidden_offset is not None:
+            self.device_hidden_offset.copy_to_device(self.hidden_offset)
 
     def _draw_p0_into(self, out):
         key0, key1 = self.streams.kernel_args()
@@ -151,10 +166,26 @@ class RBMDeviceTrainer(DeviceTrainer):
         linalg.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
         linalg.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
         linalg.column_means(self.chain_hidden, self.partial, -inv_m, self.grad_b, accumulate=True)
+        visible_gap = self.grad_a  # <v>_data - <v>_chains: its rms is the CPU trainer's magnetisation_rmse
+        if self.hidden_offset is not None:
+            visible_gap = self.visible_gap
+            visible_gap.copy_to_device(self.grad_a)
+            self._centre_gradient(inv_b)
         self.ascend([(params.weights, self.grad_w, self.config.l2), (params.vbias, self.grad_a, 0.0),
                      (params.hbias, self.grad_b, 0.0)], learning_rate)
-        # grad_a is <v>_data - <v>_chains: its rms is the CPU trainer's magnetisation_rmse.
-        return LazyMetrics(lambda: {"magnetisation_rmse": _rms(self.grad_a.copy_to_host())})
+        return LazyMetrics(lambda: {"magnetisation_rmse": _rms(visible_gap.copy_to_host())})
+
+
+    def _centre_gradient(self, inv_b):
+        """The corrections of the centred gradient, then the running hidden offset (as ``RBMTrainer.gradient``)."""
+        mu, lam = self.device_visible_offset, self.device_hidden_offset
+        nv, nh = mu.shape[0], lam.shape[0]
+        _gpu.subtract_outer_pair(self.grad_w, mu, self.grad_b, self.grad_a, lam)
+        # grad_a -= grad_w @ lam and grad_b -= mu @ grad_w, as (nv, 1) and (1, nh) products.
+        linalg.scaled_product(self.grad_w, lam.reshape(nh, 1), -1.0, self.grad_a.reshape(nv, 1), accumulate=True)
+        linalg.scaled_product(mu.reshape(1, nv), self.grad_w, -1.0, self.grad_b.reshape(1, nh), accumulate=True)
+        linalg.column_means(self.batch_hidden, self.partial, inv_b, self.hidden_data_means)
+        linalg.blend(lam, self.hidden_data_means, self.config.centering_rate)
 
 
 def _rms(values):
