@@ -43,7 +43,8 @@ class Backend:
 CPU = Backend("cpu")
 #: What runs on the GPU, as the ``task`` names of ``resolve_backend``: "<model> <sampler> sampling|training".
 GPU_TASKS = ("rbm block-gibbs sampling", "rbm block-gibbs training", "gaussian langevin sampling",
-             "gaussian langevin training", "ising heat-bath sampling", "ising random-site sampling",
+             "gaussian langevin training", "gaussian gibbs sampling", "gaussian gibbs training",
+             "ising heat-bath sampling", "ising random-site sampling",
              "ising metropolis sampling", "ising heat-bath training", "ising random-site training",
              "ising metropolis training", "independent heat-bath training", "independent random-site training",
              "independent metropolis training")

@@ -76,6 +76,16 @@ def default_block():
     return SIMULATOR_BLOCK if simulated() else DEVICE_BLOCK
 
 
+#: Threads of a block-per-chain kernel (they share a chain's field updates); few in the simulator.
+CHAIN_THREADS = 128
+SIMULATOR_CHAIN_THREADS = 4
+
+
+def chain_threads():
+    """Threads per block of the sequential-sweep kernels (one block per chain)."""
+    return SIMULATOR_CHAIN_THREADS if simulated() else CHAIN_THREADS
+
+
 def default_row_groups():
     return SIMULATOR_ROW_GROUPS if simulated() else DEVICE_ROW_GROUPS
 

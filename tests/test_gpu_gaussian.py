@@ -66,13 +66,38 @@ def test_device_langevin_sampling_equals_the_cpu_to_rounding(dtype):
     np.testing.assert_allclose(gpu.recorded, cpu.recorded, rtol=4 * RTOL[dtype], atol=4 * RTOL[dtype])
 
 
-def test_coordinate_gibbs_stays_on_the_cpu():
-    model = bmsample.GaussianModel(np.eye(3) * 2, np.zeros(3))
-    with pytest.raises(ValueError, match="^backend: gaussian gibbs sampling has no CUDA path yet"):
-        bmsample.sample(model, 4, 1, sampler="gibbs", backend="cuda")
-    with pytest.raises(ValueError, match="^backend: gaussian gibbs training has no CUDA path yet"):
-        bmsample.fit(np.zeros((8, 3)), model="gaussian", sampler="gibbs", batch_size=4, updates=1, backend="cuda",
-                     seed=0)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gibbs_sweep_matches_the_cpu_twin(dtype):
+    """Same normals, same coordinate order, same field updates: equal chains and fields up to rounding."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((7, 7))
+    coupling = (a @ a.T / 7 + np.eye(7)).astype(dtype)
+    bias, temperature = rng.standard_normal(7).astype(dtype), 0.7
+    state = rng.standard_normal((6, 7)).astype(dtype)
+    noise = rng.standard_normal((6, 7)).astype(dtype)
+    field = (state @ coupling).astype(dtype)
+    diagonal = np.diag(coupling).astype(np.float64)
+    cpu_state, cpu_field = state.copy(), field.copy()
+    _cpu.gibbs_sweep(coupling, bias, (1 / diagonal).astype(dtype), np.sqrt(temperature / diagonal).astype(dtype),
+                     noise, cpu_field, cpu_state)
+    d_state, d_field = cuda.to_device(state), cuda.to_device(field)
+    _gpu.gibbs_sweep(cuda.to_device(coupling), cuda.to_device(bias), temperature, cuda.to_device(noise), d_field,
+                     d_state)
+    np.testing.assert_allclose(d_state.copy_to_host(), cpu_state, rtol=RTOL[dtype], atol=RTOL[dtype])
+    np.testing.assert_allclose(d_field.copy_to_host(), cpu_field, rtol=RTOL[dtype], atol=RTOL[dtype])
+    assert not np.allclose(cpu_state, state)  # the sweep moved every chain
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_device_gibbs_sampling_equals_the_cpu_to_rounding(dtype):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((5, 5))
+    model = bmsample.GaussianModel(a @ a.T / 5 + np.eye(5), rng.standard_normal(5), dtype=dtype)
+    options = dict(num_chains=12, steps=3, init="gaussian", sampler="gibbs", temperature=0.8, rng=3, record=[0, 3])
+    cpu = bmsample.sample(model, **options)
+    gpu = bmsample.sample(model, backend="cuda", **options)
+    np.testing.assert_allclose(gpu.visible, cpu.visible, rtol=8 * RTOL[dtype], atol=8 * RTOL[dtype])
+    np.testing.assert_allclose(gpu.recorded, cpu.recorded, rtol=8 * RTOL[dtype], atol=8 * RTOL[dtype])
 
 
 def _run_arrays(path):
@@ -88,13 +113,14 @@ def _comparable_metadata(entry):
     return metadata
 
 
-@pytest.mark.parametrize("scheme, init", [("rdm", "uniform"), ("rdm", "zeros"), ("cd", "gaussian"),
-                                          ("pcd", "data")])
-def test_device_training_writes_the_cpu_run(tmp_path, scheme, init):
+@pytest.mark.parametrize("scheme, init, sampler", [("rdm", "uniform", "langevin"), ("rdm", "zeros", "langevin"),
+                                                   ("cd", "gaussian", "langevin"), ("pcd", "data", "langevin"),
+                                                   ("rdm", "gaussian", "gibbs"), ("pcd", "data", "gibbs")])
+def test_device_training_writes_the_cpu_run(tmp_path, scheme, init, sampler):
     rng = np.random.default_rng(4)
     data = rng.standard_normal((32, 4)) @ np.array([[1, 0.5, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0.3], [0, 0, 0, 1]])
-    settings = dict(model="gaussian", scheme=scheme, init=init, k=3, step_size=0.05, batch_size=8, num_chains=12,
-                    updates=3, learning_rate=0.1, dtype="float64", seed=5)
+    settings = dict(model="gaussian", scheme=scheme, init=init, sampler=sampler, k=3, step_size=0.05, batch_size=8,
+                    num_chains=12, updates=3, learning_rate=0.1, dtype="float64", seed=5)
     cpu = bmsample.fit(data, out=tmp_path / "cpu", **settings)
     gpu = bmsample.fit(data, out=tmp_path / "gpu", backend="cuda", **settings)
     cpu_files, gpu_files = (sorted(p.relative_to(tmp_path / side) for p in (tmp_path / side).rglob("*.npz"))

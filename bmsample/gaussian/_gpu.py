@@ -9,12 +9,13 @@ The field ``x @ J`` comes from the tiled product of ``bmsample._gpu_linalg``.
 Launchers pick the grid and return without synchronising.
 """
 
+import math
 from functools import lru_cache
 
 import numpy as np
 from numba import cuda, uint32
 
-from .._gpu_linalg import default_block, split_draw
+from .._gpu_linalg import chain_threads, default_block, split_draw
 from .._rng_gpu import normal_of_unit, philox_word, uniform_from_bits
 
 LANGEVIN, NORMAL, UNIFORM = range(3)
@@ -68,3 +69,54 @@ def fill_normal(loc, scale, key0, key1, draw, chain_offset, out):
 def fill_uniform(low, high, key0, key1, draw, chain_offset, out):
     """out[c, j] = low + (high - low) * u, u uniform in [0, 1) (word j % 4 of block j // 4)."""
     _launch(UNIFORM, out, out[0], low, high, key0, key1, draw, chain_offset, out)
+
+
+@lru_cache(maxsize=None)
+def _gibbs_kernel(dtype):
+    dtype = np.dtype(dtype).type
+    one = dtype(1.0)
+
+    @cuda.jit(fastmath=True)
+    def kernel(coupling, bias, temperature, noise, local_field, state):
+        c = cuda.blockIdx.x
+        if c >= state.shape[0]:
+            return
+        tid, threads = cuda.threadIdx.x, cuda.blockDim.x
+        num_units = state.shape[1]
+        change = cuda.shared.array(1, dtype)
+        for i in range(num_units):
+            if tid == 0:
+                diagonal = coupling[i, i]
+                new = ((bias[i] - local_field[c, i] + diagonal * state[c, i]) * (one / diagonal)
+                       + math.sqrt(temperature / diagonal) * noise[c, i])
+                change[0] = new - state[c, i]
+                state[c, i] = new
+            cuda.syncthreads()
+            delta = change[0]
+            for j in range(tid, num_units, threads):
+                local_field[c, j] += coupling[i, j] * delta
+            cuda.syncthreads()
+
+    return kernel
+
+
+def gibbs_sweep(coupling, bias, temperature, noise, local_field, state):
+    """One sequential coordinate-Gibbs sweep of every chain in place, one thread block per chain.
+
+    The twin of ``_cpu.gibbs_sweep``, which takes ``1 / J_ii`` and
+    ``sqrt(T / J_ii)`` precomputed; here they come from the device's J at each
+    site (J changes on the device during training), so ``temperature`` is the scalar T.
+
+    Parameters
+    ----------
+    coupling : device array, shape (N, N), symmetric, positive diagonal
+    bias : device array, shape (N,)
+    temperature : float
+    noise : device array, shape (num_chains, N)
+        Standard normals for this sweep (``fill_normal``).
+    local_field : device array, shape (num_chains, N)
+        ``state @ J`` on entry; kept up to date.
+    state : device array, shape (num_chains, N)
+    """
+    kernel = _gibbs_kernel(np.dtype(state.dtype))
+    kernel[state.shape[0], chain_threads()](coupling, bias, state.dtype.type(temperature), noise, local_field, state)

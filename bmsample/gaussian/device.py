@@ -1,7 +1,10 @@
-"""A Gaussian energy model on a CUDA device: Langevin chains and Rdm/CD/PCD training (imported only for CUDA).
+"""A Gaussian energy model on a CUDA device: Langevin and coordinate-Gibbs chains, Rdm/CD/PCD training
+(imported only for CUDA).
 
-The chains stay on the device for all steps; each step is the tiled product
-``x @ J`` and the fused Langevin update, with the CPU's Philox normals.  In
+The chains stay on the device for all steps.  A Langevin step is the tiled
+product ``x @ J`` and the fused Langevin update, with the CPU's Philox
+normals; a Gibbs sweep is the sweep's normals, ``x @ J`` and one thread block
+per chain updating its coordinates in sequence (``_gpu.gibbs_sweep``).  In
 training, J, h, the chains, minibatches and gradients stay on the device too;
 the host copies them back for logging, checkpoints and the end of a run.
 """
@@ -45,27 +48,49 @@ def device_langevin_steps(params, state, field, steps, streams, *, step_size, te
             on_step(t, state)
 
 
-def langevin_on_device(model, state, steps, streams, *, step_size, temperature=1.0, on_step=None):
-    """Run Langevin from the host ``state`` on the device; return the host result.
+def device_gibbs_sweeps(params, state, field, noise, sweeps, streams, *, temperature=1.0, on_step=None):
+    """Run ``sweeps`` coordinate-Gibbs sweeps in place on the device array ``state`` (num_chains, N).
+
+    The device twin of ``sample.gibbs_sweeps`` (same draws, same order: the
+    sweep's normals, the fields ``state @ J``, then the sweep); ``field`` and
+    ``noise`` are scratch of the shape of ``state``.
+    """
+    dt = params.model.dtype.type
+    key0, key1 = streams.kernel_args()
+    for t in range(1, sweeps + 1):
+        _gpu.fill_normal(dt(0), dt(1), key0, key1, streams.next_draw(), 0, noise)
+        linalg.scaled_product(state, params.coupling, 1.0, field)
+        _gpu.gibbs_sweep(params.coupling, params.bias, temperature, noise, field, state)
+        if on_step is not None:
+            on_step(t, state)
+
+
+def sample_on_device(model, state, steps, streams, *, sampler, step_size, temperature=1.0, on_step=None):
+    """Run ``sampler`` ("langevin" or "gibbs") from the host ``state`` on the device; return the host result.
 
     ``on_step(t, state)`` receives host copies (one copy per call: use it for recording only).
     """
     d_state = cuda.to_device(state)
     hook = None if on_step is None else (lambda t, chains: on_step(t, chains.copy_to_host()))
-    device_langevin_steps(DeviceGaussian(model), d_state, cuda.device_array_like(d_state), steps, streams,
-                          step_size=step_size, temperature=temperature, on_step=hook)
+    params, field = DeviceGaussian(model), cuda.device_array_like(d_state)
+    if sampler == "langevin":
+        device_langevin_steps(params, d_state, field, steps, streams, step_size=step_size, temperature=temperature,
+                              on_step=hook)
+    else:
+        device_gibbs_sweeps(params, d_state, field, cuda.device_array_like(d_state), steps, streams,
+                            temperature=temperature, on_step=hook)
     return d_state.copy_to_host()
 
 
 class GaussianDeviceTrainer(DeviceTrainer):
-    """``GaussianTrainer`` (Langevin) on a CUDA device: the same gradient, schemes and random draws.
+    """``GaussianTrainer`` on a CUDA device: the same gradient, schemes, samplers and random draws.
 
     Parameters
     ----------
     model : GaussianModel
         Its arrays are refreshed from the device by ``download``.
     config : TrainingConfig
-        ``sampler`` must be "langevin".
+        ``sampler``: "langevin" or "gibbs" (coordinate Gibbs sweeps).
     streams : ChainStreams
     data : ndarray, shape (num_samples, N)
         The training data (uploaded once; also the source of p0 rows for ``init="data"``).
@@ -82,8 +107,10 @@ class GaussianDeviceTrainer(DeviceTrainer):
         self.grad_j = cuda.device_array((n, n), dtype=dtype)
         self.grad_h = cuda.device_array(n, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
+        self.noise = cuda.device_array((self.num_chains, n), dtype=dtype) if config.sampler == "gibbs" else None
         self._stability_warned = False
-        data_variance_warning(data, config.step_size)
+        if config.sampler == "langevin":
+            data_variance_warning(data, config.step_size)
         if config.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
@@ -107,10 +134,14 @@ class GaussianDeviceTrainer(DeviceTrainer):
         return out
 
     def negative_chains(self, batch):
-        """The negative-phase chains after k Langevin steps (a device array)."""
+        """The negative-phase chains after k Langevin steps or Gibbs sweeps (a device array)."""
         chains, cfg = self.start_chains(batch), self.config
-        device_langevin_steps(self.params, chains, self.field, cfg.k, self.streams, step_size=cfg.step_size,
-                              temperature=cfg.temperature)
+        if cfg.sampler == "langevin":
+            device_langevin_steps(self.params, chains, self.field, cfg.k, self.streams, step_size=cfg.step_size,
+                                  temperature=cfg.temperature)
+        else:
+            device_gibbs_sweeps(self.params, chains, self.field, self.noise, cfg.k, self.streams,
+                                temperature=cfg.temperature)
         return chains
 
     def update(self, batch, learning_rate):
@@ -130,7 +161,7 @@ class GaussianDeviceTrainer(DeviceTrainer):
 
     def check_stability(self):
         """Warn once, as the CPU trainer does, on the host model (current at log points)."""
-        if not self._stability_warned:
+        if self.config.sampler == "langevin" and not self._stability_warned:
             self._stability_warned = langevin_instability_warning(self.model, self.config.step_size)
 
 

@@ -215,10 +215,10 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     if hook is not None:
         hook(0, state)
     if device.is_cuda:
-        from .device import langevin_on_device
+        from .device import sample_on_device
 
-        state = langevin_on_device(model, state, steps, streams, step_size=step_size, temperature=temperature,
-                                   on_step=hook)
+        state = sample_on_device(model, state, steps, streams, sampler=sampler, step_size=step_size,
+                                 temperature=temperature, on_step=hook)
     else:
         run_sampler(model, state, steps, streams, workspace, sampler=sampler,
                     step_size=step_size, temperature=temperature, on_step=hook)

@@ -16,17 +16,9 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, int64, uint32, uint64
 
-from .._gpu_linalg import bernoulli_unit_functions, simulated
+from .._gpu_linalg import bernoulli_unit_functions, chain_threads
 from .._rng_gpu import philox4x32, uniform_from_bits
 from ._cpu import METROPOLIS, RANDOM_SITE
-
-#: Threads per chain (they share the field updates of a flip); few in the simulator.
-DEVICE_THREADS = 128
-SIMULATOR_THREADS = 4
-
-
-def _threads_per_chain():
-    return SIMULATOR_THREADS if simulated() else DEVICE_THREADS
 
 
 @lru_cache(maxsize=None)
@@ -102,5 +94,5 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
         h + state @ J on entry, kept up to date.
     """
     kernel = _sweep_kernel(np.dtype(state.dtype), kind)
-    kernel[state.shape[0], _threads_per_chain()](coupling, num_sweeps, key0, key1, first_draw, chain_offset, state,
+    kernel[state.shape[0], chain_threads()](coupling, num_sweeps, key0, key1, first_draw, chain_offset, state,
                                                  local_field)
