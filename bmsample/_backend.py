@@ -47,7 +47,8 @@ GPU_TASKS = ("rbm block-gibbs sampling", "rbm block-gibbs training", "gaussian l
              "ising heat-bath sampling", "ising random-site sampling",
              "ising metropolis sampling", "ising heat-bath training", "ising random-site training",
              "ising metropolis training", "independent heat-bath training", "independent random-site training",
-             "independent metropolis training")
+             "independent metropolis training", "gaussian-rbm block-gibbs sampling",
+             "gaussian-rbm block-gibbs training")
 
 
 def resolve_backend(backend, task=None):

@@ -218,22 +218,24 @@ def launch_product(left, right, transpose_left, transpose_right, bias, alpha, ke
 
 
 
-def scaled_product(left, right, alpha, out, accumulate=False, transpose_left=False, tile=None):
-    """``out = alpha * op(left) @ right``, or ``out += ...`` with ``accumulate``.
+def scaled_product(left, right, alpha, out, accumulate=False, transpose_left=False, tile=None,
+                   transpose_right=False):
+    """``out = alpha * op(left) @ op(right)``, or ``out += ...`` with ``accumulate``.
 
     Parameters
     ----------
     left : device array, shape (M, K), or (K, M) with ``transpose_left``
-    right : device array, shape (K, N)
+    right : device array, shape (K, N), or (N, K) with ``transpose_right``
     alpha : float
     out : device array, shape (M, N)
     accumulate : bool
     transpose_left : bool
     tile : Tile, optional
+    transpose_right : bool
     """
     unused_bias = right[0]
-    launch_product(left, right, transpose_left, False, unused_bias, alpha, np.uint32(0), np.uint32(0), 0, 0, out,
-                    out, ACCUMULATE if accumulate else ASSIGN, tile)
+    launch_product(left, right, transpose_left, transpose_right, unused_bias, alpha, np.uint32(0), np.uint32(0), 0,
+                   0, out, out, ACCUMULATE if accumulate else ASSIGN, tile)
 
 
 @lru_cache(maxsize=None)

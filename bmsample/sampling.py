@@ -1,6 +1,5 @@
 """``sample``: one entry point for every model family."""
 
-from ._backend import resolve_backend
 from .gaussian.model import GaussianModel
 from .gaussian.sample import sample_gaussian
 from .grbm.model import GaussianBernoulliRBM
@@ -19,8 +18,8 @@ def sample(model, num_chains=None, steps=None, *, backend="cpu", **options):
     ``bmsample.grbm.sample.sample_grbm`` (Gaussian-Bernoulli RBM) or
     ``bmsample.ising.sample.sample_ising`` (Ising / independent spins); see
     those for the options.  ``backend`` ("cpu", "cuda", "cuda:N" or "auto")
-    says where the sampler runs (``bmsample._backend.GPU_TASKS``); the
-    others run on the CPU under "auto" and refuse "cuda".
+    says where the sampler runs (every family and sampler has a CUDA path:
+    ``bmsample._backend.GPU_TASKS``).
     """
     if isinstance(model, BernoulliRBM):
         return sample_rbm(model, num_chains, steps, backend=backend, **options)
@@ -29,6 +28,5 @@ def sample(model, num_chains=None, steps=None, *, backend="cpu", **options):
     if isinstance(model, IsingModel):
         return sample_ising(model, num_chains, steps, backend=backend, **options)
     if isinstance(model, GaussianBernoulliRBM):
-        resolve_backend(backend, "gaussian-bernoulli rbm sampling")
-        return sample_grbm(model, num_chains, steps, **options)
+        return sample_grbm(model, num_chains, steps, backend=backend, **options)
     raise TypeError(f"model: expected a bmsample model, got {type(model).__name__}")

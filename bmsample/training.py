@@ -268,7 +268,10 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed, device):
     model = GaussianBernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
                                            dtype=cfg.dtype, weight_scale=cfg.weight_scale, sigma=cfg.sigma)
     rows = np.ascontiguousarray(model.standardise(data), dtype=cfg.dtype)
-    return model, GRBMTrainer(model, cfg, streams, rows, np.random.default_rng(rows_seed)), streams
+    trainer_class = GRBMTrainer
+    if device.is_cuda:
+        from .grbm.device import GRBMDeviceTrainer as trainer_class
+    return model, trainer_class(model, cfg, streams, rows, np.random.default_rng(rows_seed)), streams
 
 
 def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoint_interval=600.0, progress=None,

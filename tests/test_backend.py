@@ -22,10 +22,24 @@ def test_cpu_and_auto_under_the_simulator():
     assert resolve_backend(" AUTO ", "rbm block-gibbs sampling") is CPU
 
 
-def test_auto_keeps_families_without_a_gpu_path_on_the_cpu(monkeypatch):
+def test_every_family_and_sampler_has_a_gpu_path():
+    from bmsample.training import MODELS, SAMPLERS
+
+    for model in MODELS:
+        for sampler in SAMPLERS[model]:
+            assert f"{model} {sampler} training" in _backend.GPU_TASKS
+    for sampler in ("heat-bath", "random-site", "metropolis"):
+        assert f"ising {sampler} sampling" in _backend.GPU_TASKS
+
+
+def test_auto_keeps_tasks_without_a_gpu_path_on_the_cpu(monkeypatch):
+    """A task left out of GPU_TASKS (as a new sampler would be) runs on the CPU under auto; cuda names it."""
     monkeypatch.setattr(_backend, "_auto_backend", lambda: _backend.Backend("cuda", 0))
+    monkeypatch.setattr(_backend, "GPU_TASKS", tuple(t for t in _backend.GPU_TASKS if t != "gaussian gibbs training"))
     assert resolve_backend("auto", "gaussian gibbs training") is CPU
     assert resolve_backend("auto", "rbm block-gibbs training").is_cuda
+    with pytest.raises(ValueError, match="^backend: gaussian gibbs training has no CUDA path yet; use backend='cpu'"):
+        resolve_backend(_backend.Backend("cuda", 0), "gaussian gibbs training")
 
 
 @pytest.mark.parametrize("name", ["gpu", "cuda:", "cuda:-1", "cuda:x", ""])

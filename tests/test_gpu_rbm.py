@@ -102,11 +102,6 @@ def test_device_training_reports_divergence_at_the_cpu_update():
     assert "weight_matrix" in messages[1] and messages[1] == messages[0]
 
 
-def test_training_without_a_cuda_path_says_so():
-    with pytest.raises(ValueError, match="^backend: gaussian-rbm block-gibbs training has no CUDA path yet"):
-        bmsample.fit(_binary_data(), model="gaussian-rbm", batch_size=16, updates=1, backend="cuda", seed=0)
-
-
 def test_cli_device_option(tmp_path):
     from click.testing import CliRunner
 

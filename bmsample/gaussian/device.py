@@ -82,6 +82,27 @@ def sample_on_device(model, state, steps, streams, *, sampler, step_size, temper
     return d_state.copy_to_host()
 
 
+def draw_initial_states(trainer, out):
+    """p0 of a device trainer of real units into ``out``, as ``sample.initial_states`` draws it on the CPU.
+
+    One draw of ``trainer.streams`` whatever ``trainer.config.init`` ("zeros",
+    "uniform", "gaussian" or "data": rows picked on the host by
+    ``trainer.generator``, gathered from the device copy of ``trainer.data``).
+    """
+    cfg, dt = trainer.config, trainer.model.dtype.type
+    key0, key1 = trainer.streams.kernel_args()
+    draw = trainer.streams.next_draw()
+    if cfg.init == "gaussian":
+        _gpu.fill_normal(dt(0), dt(cfg.init_scale), key0, key1, draw, 0, out)
+    elif cfg.init == "data":
+        rows = random_row_indices(trainer.data.shape[0], out.shape[0], trainer.generator)
+        linalg.gather_rows(trainer.device_data(trainer.data), cuda.to_device(rows.astype(np.int64)), out)
+    else:  # "zeros" is the uniform law on [0, 0]
+        scale = dt(cfg.init_scale if cfg.init == "uniform" else 0.0)
+        _gpu.fill_uniform(-scale, scale, key0, key1, draw, 0, out)
+    return out
+
+
 class GaussianDeviceTrainer(DeviceTrainer):
     """``GaussianTrainer`` on a CUDA device: the same gradient, schemes, samplers and random draws.
 
@@ -119,19 +140,7 @@ class GaussianDeviceTrainer(DeviceTrainer):
         self.params.download()
 
     def _draw_p0_into(self, out):
-        """p0 as ``sample.initial_states`` draws it (one draw of the streams whatever the law)."""
-        cfg, dt = self.config, self.model.dtype.type
-        key0, key1 = self.streams.kernel_args()
-        draw = self.streams.next_draw()
-        if cfg.init == "gaussian":
-            _gpu.fill_normal(dt(0), dt(cfg.init_scale), key0, key1, draw, 0, out)
-        elif cfg.init == "data":
-            rows = random_row_indices(self.data.shape[0], self.num_chains, self.generator)
-            linalg.gather_rows(self.device_data(self.data), cuda.to_device(rows.astype(np.int64)), out)
-        else:  # "zeros" is the uniform law on [0, 0]
-            scale = dt(cfg.init_scale if cfg.init == "uniform" else 0.0)
-            _gpu.fill_uniform(-scale, scale, key0, key1, draw, 0, out)
-        return out
+        return draw_initial_states(self, out)
 
     def negative_chains(self, batch):
         """The negative-phase chains after k Langevin steps or Gibbs sweeps (a device array)."""

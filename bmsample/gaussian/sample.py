@@ -179,8 +179,8 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     callback : callable(t, states), optional
         Called for t = 0..steps with the chains (do not keep a reference).
     backend : {"cpu", "cuda", "cuda:N", "auto"}
-        Where the sampler runs; the GPU runs Langevin (same Philox normals as
-        the CPU, states equal to float rounding), coordinate Gibbs stays on the CPU.
+        Where the sampler runs; the GPU runs both samplers with the CPU's
+        Philox normals (states equal to float rounding).
 
     Returns
     -------

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._backend import resolve_backend
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_memory, check_positive_float, check_real_data
@@ -147,7 +148,7 @@ class GRBMSampleResult:
 
 
 def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=None, data=None, rng=None, record=None,
-                callback=None):
+                callback=None, backend="cpu"):
     """Sample visible states of a Gaussian-Bernoulli RBM with block Gibbs.
 
     By default this reproduces the process the model was trained with: fresh
@@ -173,6 +174,8 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
         Times t (0 <= t <= steps) at which to store the chains.
     callback : callable(t, visible), optional
         Called for t = 0..steps with the chains in data units (do not keep a reference).
+    backend : {"cpu", "cuda", "cuda:N", "auto"}
+        Where the chains run (``bmsample._backend``); the same draws on either.
 
     Returns
     -------
@@ -199,6 +202,7 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
             raise ValueError("init: 'data' needs a dataset (data=...)")
         data = model.standardise(check_real_data(data, "data", model.num_visibles, "float64"))
 
+    device = resolve_backend(backend, "gaussian-rbm block-gibbs sampling")
     chain_seed, data_seed = seed_sequence(rng).spawn(2)
     streams = ChainStreams.from_seed_sequence(chain_seed)
     workspace = GRBMWorkspace(model, num_chains)
@@ -209,5 +213,10 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
     hook = step_hook(recorder if recorder.active else None, user)
     if hook is not None:
         hook(0, visible)
-    gibbs_steps(model, visible, steps, streams, workspace, on_step=hook)
+    if device.is_cuda:
+        from .device import sample_on_device
+
+        visible = sample_on_device(model, visible, steps, streams, on_step=hook)
+    else:
+        gibbs_steps(model, visible, steps, streams, workspace, on_step=hook)
     return GRBMSampleResult(model.destandardise(visible), steps, init, times, recorder.states)

@@ -1,0 +1,79 @@
+"""CUDA kernels of the Gaussian-Bernoulli RBM (``numba.cuda``), twins of ``_cpu``.
+
+The hidden layer is a Bernoulli layer (``bmsample.rbm._gpu``, re-exported as
+on the CPU).  ``sample_gaussian_visible`` and its ``_with_means`` variant
+take the arguments of their ``_cpu`` twins, as device arrays, and draw the
+same Philox normals (``bmsample._rng_gpu.normal_of_unit``).
+"""
+
+from functools import lru_cache
+
+import numpy as np
+from numba import cuda, uint32
+
+from .._gpu_linalg import default_block, split_draw
+from .._rng_gpu import normal_of_unit
+from ..rbm._gpu import bernoulli_means, sample_bernoulli_layer, sample_bernoulli_layer_with_means
+
+__all__ = ["bernoulli_means", "divide_rows", "sample_bernoulli_layer", "sample_bernoulli_layer_with_means",
+           "sample_gaussian_visible", "sample_gaussian_visible_with_means", "scale_by_square"]
+
+
+@lru_cache(maxsize=None)
+def _visible_kernel(dtype, with_means):
+    normal = normal_of_unit(dtype)
+
+    @cuda.jit(fastmath=True)
+    def kernel(field, bias, sigma, key0, key1, draw_lo, draw_hi, chain_offset, states, means):
+        j, c = cuda.grid(2)
+        if c >= states.shape[0] or j >= states.shape[1]:
+            return
+        mean = bias[j] + sigma[j] * field[c, j]
+        states[c, j] = mean + sigma[j] * normal(j, uint32(chain_offset + c), draw_lo, draw_hi, key0, key1)
+        if with_means:
+            means[c, j] = mean
+
+    return kernel
+
+
+def _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, means, with_means):
+    block = default_block()
+    grid = (-(-states.shape[1] // block[0]), -(-states.shape[0] // block[1]))
+    _visible_kernel(np.dtype(states.dtype), with_means)[grid, block](field, bias, sigma, key0, key1, *split_draw(draw),
+                                                                     chain_offset, states, means)
+
+
+def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, states):
+    """``states[c, j] = bias[j] + sigma[j] * field[c, j] + sigma[j] * xi[c, j]`` (see ``_cpu``)."""
+    _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, states, False)
+
+
+def sample_gaussian_visible_with_means(field, bias, sigma, key0, key1, draw, chain_offset, states, means):
+    """``sample_gaussian_visible`` that also writes ``means = bias + sigma * field``."""
+    _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, means, True)
+
+
+@cuda.jit
+def _divide_rows_kernel(matrix, divisors, out):
+    j, i = cuda.grid(2)
+    if i < out.shape[0] and j < out.shape[1]:
+        out[i, j] = matrix[i, j] / divisors[i]
+
+
+def divide_rows(matrix, divisors, out):
+    """``out = matrix / divisors[:, None]`` (``out`` may be ``matrix``)."""
+    block = default_block()
+    _divide_rows_kernel[(-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1])), block](matrix, divisors, out)
+
+
+@cuda.jit
+def _scale_by_square_kernel(x, factor):
+    i = cuda.grid(1)
+    if i < x.shape[0]:
+        x[i] = x[i] * factor[i] * factor[i]
+
+
+def scale_by_square(x, factor):
+    """``x = x * factor * factor`` in place (vectors), rounded as the CPU's ``(x * f) * f``."""
+    threads = default_block()[0] * default_block()[1]
+    _scale_by_square_kernel[-(-x.shape[0] // threads), threads](x, factor)
