@@ -38,6 +38,22 @@ class LazyMetrics(Mapping):
         return len(self._all())
 
 
+class DeviceCouplings:
+    """Device copies of ``coupling_matrix`` (J) and ``field`` (h) of a Gaussian or Ising model.
+
+    ``download`` writes them back into the host model (in place).
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self.coupling = cuda.to_device(model.coupling_matrix)
+        self.field = cuda.to_device(model.field)
+
+    def download(self):
+        self.coupling.copy_to_host(self.model.coupling_matrix)
+        self.field.copy_to_host(self.model.field)
+
+
 class DeviceTrainer:
     """Base of the device trainers: buffers and steps that do not depend on the model family.
 

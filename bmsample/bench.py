@@ -81,17 +81,19 @@ def rbm_step_case(model, chains, steps, rng):
     """(gemms, sampler): callables running ``steps`` bare GEMM pairs and ``steps`` Gibbs steps of ``chains`` chains."""
     work = GibbsWorkspace(model, chains)
     visible = (rng.random((chains, model.num_visibles)) < 0.5).astype(model.dtype)
-    work.hidden[...] = 0
     streams = ChainStreams((1, 2))
+    return _two_layer_case(model, work, visible, steps, lambda: gibbs_steps(model, visible, steps, streams, work))
+
+
+def _two_layer_case(model, work, visible, steps, sampler):
+    """(gemms, sampler) of an RBM family: the bare v W and h W^T of ``steps`` steps into ``work``'s buffers."""
+    work.hidden[...] = 0
     W = model.weight_matrix
 
     def gemms():
         for _ in range(steps):
             np.matmul(visible, W, out=work.hidden_field)
             np.matmul(work.hidden, W.T, out=work.visible_field)
-
-    def sampler():
-        gibbs_steps(model, visible, steps, streams, work)
 
     return gemms, sampler
 
@@ -114,19 +116,9 @@ def _gaussian_case(model, chains, steps, rng, step_size):
 def _grbm_case(model, chains, steps, rng):
     work = grbm_sample.GRBMWorkspace(model, chains)
     visible = rng.standard_normal((chains, model.num_visibles)).astype(model.dtype)
-    work.hidden[...] = 0
     streams = ChainStreams((1, 2))
-    W = model.weight_matrix
-
-    def gemms():
-        for _ in range(steps):
-            np.matmul(visible, W, out=work.hidden_field)
-            np.matmul(work.hidden, W.T, out=work.visible_field)
-
-    def sampler():
-        grbm_sample.gibbs_steps(model, visible, steps, streams, work)
-
-    return gemms, sampler
+    return _two_layer_case(model, work, visible, steps,
+                           lambda: grbm_sample.gibbs_steps(model, visible, steps, streams, work))
 
 
 def _ising_case(model, chains, steps, rng):

@@ -37,3 +37,45 @@ def chi_square_ok(counts, probabilities, alpha_sigma=5.0):
     stat = np.sum((counts[live] - expected) ** 2 / expected)
     dof = live.sum() - 1
     return stat, dof, stat < dof + alpha_sigma * np.sqrt(2 * dof)
+
+
+def run_files(run_dir):
+    """{file name: (arrays, metadata)} of a run's model.npz and checkpoints, without wall-clock entries."""
+    import json
+
+    out = {}
+    for path in [run_dir / "model.npz", *sorted((run_dir / "checkpoints").iterdir())]:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {name: archive[name] for name in archive.files}
+        metadata = json.loads(str(arrays.pop("metadata")))
+        metadata.pop("created", None)
+        metadata.get("checkpoint", {}).pop("seconds", None)
+        out[path.name] = (arrays, metadata)
+    return out
+
+
+def assert_same_run_files(cpu_dir, gpu_dir, rtol, atol):
+    """Both runs wrote the same files with the same metadata and arrays equal to ``rtol`` / ``atol``."""
+    cpu_files, gpu_files = run_files(cpu_dir), run_files(gpu_dir)
+    assert sorted(gpu_files) == sorted(cpu_files) and len(cpu_files) >= 3
+    for name, (arrays, metadata) in cpu_files.items():
+        gpu_arrays, gpu_metadata = gpu_files[name]
+        assert gpu_metadata == metadata and sorted(gpu_arrays) == sorted(arrays), name
+        for key, array in arrays.items():
+            np.testing.assert_allclose(gpu_arrays[key], array, rtol=rtol, atol=atol, err_msg=f"{name}: {key}")
+
+
+def resume_from_update_2(tmp_path, data, settings):
+    """(full, resumed): a 4-update device run, and the same run resumed after deleting its files past update 2."""
+    import shutil
+
+    import bmsample
+
+    full = bmsample.fit(data, out=tmp_path / "full", backend="cuda", **settings)
+    shutil.copytree(tmp_path / "full", tmp_path / "cut")
+    (tmp_path / "cut" / "model.npz").unlink()
+    for name in ("update_00000004.npz", "latest.npz"):
+        (tmp_path / "cut" / "checkpoints" / name).unlink(missing_ok=True)
+    resumed = bmsample.fit(data, out=tmp_path / "cut", resume=True, backend="cuda", **settings)
+    assert resumed.resumed_from == 2
+    return full, resumed

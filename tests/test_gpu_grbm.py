@@ -1,9 +1,8 @@
 """The Gaussian-Bernoulli RBM on the CUDA backend against the CPU: kernels, sampling, training files."""
 
-import json
-
 import numpy as np
 import pytest
+from conftest import assert_same_run_files
 
 import bmsample
 from bmsample._rng import normals_reference
@@ -56,18 +55,6 @@ def test_device_sampling_equals_the_cpu(dtype):
     assert not np.allclose(cpu.recorded[0], cpu.recorded[1])  # the chains moved
 
 
-def _files(run_dir):
-    out = {}
-    for path in [run_dir / "model.npz", *sorted((run_dir / "checkpoints").iterdir())]:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        metadata = json.loads(str(arrays.pop("metadata")))
-        metadata.pop("created", None)
-        metadata.get("checkpoint", {}).pop("seconds", None)  # wall time
-        out[path.name] = (arrays, metadata)
-    return out
-
-
 @pytest.mark.parametrize("scheme, init", [("rdm", "gaussian"), ("cd", "zeros"), ("pcd", "data")])
 def test_device_training_writes_the_cpu_run(tmp_path, scheme, init):
     rng = np.random.default_rng(4)
@@ -76,13 +63,7 @@ def test_device_training_writes_the_cpu_run(tmp_path, scheme, init):
                     updates=3, learning_rate=0.1, l2=0.01, dtype="float64", seed=5)
     cpu = bmsample.fit(data, out=tmp_path / "cpu", **settings)
     gpu = bmsample.fit(data, out=tmp_path / "gpu", backend="cuda", **settings)
-    cpu_files, gpu_files = _files(tmp_path / "cpu"), _files(tmp_path / "gpu")
-    assert sorted(gpu_files) == sorted(cpu_files) and len(cpu_files) >= 3
-    for name, (arrays, metadata) in cpu_files.items():
-        gpu_arrays, gpu_metadata = gpu_files[name]
-        assert gpu_metadata == metadata and sorted(gpu_arrays) == sorted(arrays)
-        for key, array in arrays.items():
-            np.testing.assert_allclose(gpu_arrays[key], array, rtol=1e-10, atol=1e-10, err_msg=f"{name}: {key}")
+    assert_same_run_files(tmp_path / "cpu", tmp_path / "gpu", rtol=1e-10, atol=1e-10)
     assert not np.allclose(cpu.model.weight_matrix, bmsample.load_model(tmp_path / "cpu" / "checkpoints" /
                                                                         "update_00000001.npz").weight_matrix)
     for cpu_record, gpu_record in zip(cpu.history, gpu.history, strict=True):

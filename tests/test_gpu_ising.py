@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import assert_same_run_files, resume_from_update_2
 
 import bmsample
 from bmsample.ising import _cpu
@@ -65,20 +66,6 @@ def _spin_data(num_rows=48, num_units=6, seed=0):
     return np.where(rows, 1.0, -1.0)
 
 
-def _files(run_dir):
-    import json
-
-    out = {}
-    for path in [run_dir / "model.npz", *sorted((run_dir / "checkpoints").iterdir())]:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
-        metadata = json.loads(str(arrays.pop("metadata")))
-        metadata.pop("created", None)
-        metadata.get("checkpoint", {}).pop("seconds", None)  # wall time
-        out[path.name] = (arrays, metadata)
-    return out
-
-
 @pytest.mark.parametrize("model, scheme, sampler, init", [
     ("ising", "rdm", "heat-bath", "uniform"),
     ("ising", "cd", "metropolis", "uniform"),
@@ -92,13 +79,7 @@ def test_device_training_writes_the_cpu_run(tmp_path, model, scheme, sampler, in
                     updates=3, learning_rate=0.1, dtype="float64", seed=3)
     cpu = bmsample.fit(data, out=tmp_path / "cpu", **settings)
     gpu = bmsample.fit(data, out=tmp_path / "gpu", backend="cuda", **settings)
-    cpu_files, gpu_files = _files(tmp_path / "cpu"), _files(tmp_path / "gpu")
-    assert sorted(gpu_files) == sorted(cpu_files) and len(cpu_files) >= 3
-    for name, (arrays, metadata) in cpu_files.items():
-        gpu_arrays, gpu_metadata = gpu_files[name]
-        assert gpu_metadata == metadata and sorted(gpu_arrays) == sorted(arrays)
-        for key, array in arrays.items():
-            np.testing.assert_allclose(gpu_arrays[key], array, rtol=1e-12, atol=1e-13, err_msg=f"{name}: {key}")
+    assert_same_run_files(tmp_path / "cpu", tmp_path / "gpu", rtol=1e-12, atol=1e-13)
     assert np.any(cpu.model.field != 0) and (model == "independent") == (not np.any(cpu.model.coupling_matrix))
     for cpu_record, gpu_record in zip(cpu.history, gpu.history, strict=True):
         assert gpu_record.keys() == cpu_record.keys()
@@ -123,18 +104,9 @@ def test_device_training_reports_the_cpu_runaway_field():
 
 
 def test_device_ising_run_resumes_bit_identically(tmp_path):
-    import shutil
-
-    data = _spin_data()
     settings = dict(model="ising", scheme="pcd", k=2, batch_size=16, num_chains=24, updates=4, learning_rate=0.1,
                     dtype="float64", seed=3)
-    full = bmsample.fit(data, out=tmp_path / "full", backend="cuda", **settings)
-    shutil.copytree(tmp_path / "full", tmp_path / "cut")
-    (tmp_path / "cut" / "model.npz").unlink()
-    for name in ("update_00000004.npz", "latest.npz"):
-        (tmp_path / "cut" / "checkpoints" / name).unlink(missing_ok=True)
-    resumed = bmsample.fit(data, out=tmp_path / "cut", resume=True, backend="cuda", **settings)
-    assert resumed.resumed_from == 2
+    full, resumed = resume_from_update_2(tmp_path, _spin_data(), settings)
     for name, array in full.model.to_arrays().items():
         assert np.array_equal(resumed.model.to_arrays()[name], array), name
     assert np.array_equal(resumed.chains, full.chains)

@@ -10,7 +10,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import chi_square_ok, random_rbm
+from conftest import chi_square_ok, random_rbm, resume_from_update_2
 
 import bmsample
 from bmsample.rbm.model import exact_process_distribution, state_index
@@ -137,18 +137,9 @@ def test_device_check_script_compares_cpu_and_gpu():
 def test_device_run_resumes_bit_identically(tmp_path, centered):
     """Parameters, persistent chains (and the centred gradient's hidden offset) go back to the device from a
     checkpoint; the result is the same run."""
-    import shutil
-
-    data = _binary_data()
     settings = dict(num_hiddens=4, scheme="pcd", k=2, batch_size=16, num_chains=24, updates=4, learning_rate=0.2,
                     dtype="float64", seed=3, centered=centered, centering_rate=0.3)
-    full = bmsample.fit(data, out=tmp_path / "full", backend="cuda", **settings)
-    shutil.copytree(tmp_path / "full", tmp_path / "cut")
-    (tmp_path / "cut" / "model.npz").unlink()
-    for name in ("update_00000004.npz", "latest.npz"):
-        (tmp_path / "cut" / "checkpoints" / name).unlink(missing_ok=True)
-    resumed = bmsample.fit(data, out=tmp_path / "cut", resume=True, backend="cuda", **settings)
-    assert resumed.resumed_from == 2
+    full, resumed = resume_from_update_2(tmp_path, _binary_data(), settings)
     for name, array in full.model.to_arrays().items():
         assert np.array_equal(resumed.model.to_arrays()[name], array), name
     assert np.array_equal(resumed.chains, full.chains)

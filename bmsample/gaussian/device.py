@@ -14,22 +14,9 @@ from numba import cuda
 
 from .. import _gpu_linalg as linalg
 from .._chains import random_row_indices
-from .._device_training import DeviceTrainer, LazyMetrics
+from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics
 from . import _gpu
 from .train import data_variance_warning, langevin_instability_warning
-
-
-class DeviceGaussian:
-    """Device copies of J and h of a model; ``download`` writes them back into it."""
-
-    def __init__(self, model):
-        self.model = model
-        self.coupling = cuda.to_device(model.coupling_matrix)
-        self.bias = cuda.to_device(model.field)
-
-    def download(self):
-        self.coupling.copy_to_host(self.model.coupling_matrix)
-        self.bias.copy_to_host(self.model.field)
 
 
 def device_langevin_steps(params, state, field, steps, streams, *, step_size, temperature=1.0, on_step=None):
@@ -43,7 +30,7 @@ def device_langevin_steps(params, state, field, steps, streams, *, step_size, te
     key0, key1 = streams.kernel_args()
     for t in range(1, steps + 1):
         linalg.scaled_product(state, params.coupling, 1.0, field)
-        _gpu.langevin_update(field, params.bias, eps, noise, key0, key1, streams.next_draw(), 0, state)
+        _gpu.langevin_update(field, params.field, eps, noise, key0, key1, streams.next_draw(), 0, state)
         if on_step is not None:
             on_step(t, state)
 
@@ -60,7 +47,7 @@ def device_gibbs_sweeps(params, state, field, noise, sweeps, streams, *, tempera
     for t in range(1, sweeps + 1):
         _gpu.fill_normal(dt(0), dt(1), key0, key1, streams.next_draw(), 0, noise)
         linalg.scaled_product(state, params.coupling, 1.0, field)
-        _gpu.gibbs_sweep(params.coupling, params.bias, temperature, noise, field, state)
+        _gpu.gibbs_sweep(params.coupling, params.field, temperature, noise, field, state)
         if on_step is not None:
             on_step(t, state)
 
@@ -72,7 +59,7 @@ def sample_on_device(model, state, steps, streams, *, sampler, step_size, temper
     """
     d_state = cuda.to_device(state)
     hook = None if on_step is None else (lambda t, chains: on_step(t, chains.copy_to_host()))
-    params, field = DeviceGaussian(model), cuda.device_array_like(d_state)
+    params, field = DeviceCouplings(model), cuda.device_array_like(d_state)
     if sampler == "langevin":
         device_langevin_steps(params, d_state, field, steps, streams, step_size=step_size, temperature=temperature,
                               on_step=hook)
@@ -123,7 +110,7 @@ class GaussianDeviceTrainer(DeviceTrainer):
         super().__init__(config, streams, model.num_units, model.dtype)
         self.model, self.data, self.generator = model, data, generator
         n, dtype = model.num_units, model.dtype
-        self.params = DeviceGaussian(model)
+        self.params = DeviceCouplings(model)
         self.field = cuda.device_array((self.num_chains, n), dtype=dtype)
         self.grad_j = cuda.device_array((n, n), dtype=dtype)
         self.grad_h = cuda.device_array(n, dtype=dtype)
@@ -164,7 +151,7 @@ class GaussianDeviceTrainer(DeviceTrainer):
         linalg.scaled_product(chains, chains, 0.5 * inv_m, self.grad_j, accumulate=True, transpose_left=True)
         linalg.column_means(batch, self.partial, inv_b, self.grad_h)
         linalg.column_means(chains, self.partial, -inv_m, self.grad_h, accumulate=True)
-        self.ascend([(self.params.coupling, self.grad_j, 0.0), (self.params.bias, self.grad_h, 0.0)],
+        self.ascend([(self.params.coupling, self.grad_j, 0.0), (self.params.field, self.grad_h, 0.0)],
                     learning_rate)
         return LazyMetrics(lambda: _moment_metrics(batch.copy_to_host(), chains.copy_to_host()))
 

@@ -5,7 +5,7 @@ import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
-from .._device_training import DeviceTrainer, LazyMetrics
+from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics
 from ..rbm import _gpu as rbm_gpu
 from . import _gpu
 from .sample import SAMPLERS, up_probabilities
@@ -37,19 +37,6 @@ def sweeps_on_device(model, state, sweeps, streams, *, sampler, on_step=None):
     return d_state.copy_to_host()
 
 
-class DeviceIsing:
-    """Device copies of J and h of a model; ``download`` writes them back into it."""
-
-    def __init__(self, model):
-        self.model = model
-        self.coupling = cuda.to_device(model.coupling_matrix)
-        self.field = cuda.to_device(model.field)
-
-    def download(self):
-        self.coupling.copy_to_host(self.model.coupling_matrix)
-        self.field.copy_to_host(self.model.field)
-
-
 class IsingDeviceTrainer(DeviceTrainer):
     """``IsingTrainer`` on a CUDA device: the same gradient, schemes, sweeps and random draws.
 
@@ -76,7 +63,7 @@ class IsingDeviceTrainer(DeviceTrainer):
         super().__init__(config, streams, model.num_units, model.dtype)
         self.model, self.data = model, data
         n, dtype = model.num_units, model.dtype
-        self.params = DeviceIsing(model)
+        self.params = DeviceCouplings(model)
         up = up_probabilities(model, config.init)
         self.init_logits = cuda.to_device((np.log(up) - np.log1p(-up)).astype(dtype))
         self.zero_field = cuda.to_device(np.zeros((self.num_chains, n), dtype=dtype))
