@@ -10,7 +10,9 @@ alike:
   sequential sweep cannot be a GEMM: it updates N sites one after the other).
 
 The ratio step / GEMMs is 1.00 at the BLAS limit; the table gives its median,
-min and max over repeats.
+min and max over repeats.  On a CUDA backend both sides run on the device
+(``_bench_device``): the family's device steps against the device's product
+kernel on the same shapes.
 """
 
 import time
@@ -18,6 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from ._backend import resolve_backend
 from ._rng import ChainStreams
 from ._validation import check_dtype, check_int, check_matrix_memory
 from .gaussian.model import GaussianModel
@@ -50,6 +53,7 @@ class BenchRow:
     ratio_median: float
     ratio_min: float
     ratio_max: float
+    backend: str = "cpu"
 
     def as_dict(self):
         return asdict(self)
@@ -153,7 +157,7 @@ def synthetic_model(family, visibles, hiddens=None, dtype="float32"):
     return GaussianModel(a @ a.T + np.eye(visibles), np.zeros(visibles), dtype=dtype)
 
 
-def measure(model, chains, *, steps=10, repeats=15, threads=None):
+def measure(model, chains, *, steps=10, repeats=15, threads=None, backend="cpu"):
     """Time ``steps`` sampler steps of ``model`` with ``chains`` chains against the bare GEMMs.
 
     Parameters
@@ -163,6 +167,9 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None):
         An Ising step is one sweep.
     threads : int, optional
         Only recorded in the row (set threads with ``bmsample.set_num_threads``).
+    backend : {"cpu", "cuda", "cuda:N", "auto"}
+        On a CUDA device both sides run there: the family's device steps
+        against the device's product kernel on the same shapes.
 
     Returns
     -------
@@ -173,21 +180,25 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None):
     chains = check_int(chains, "chains")
     steps = check_int(steps, "steps")
     repeats = check_int(repeats, "repeats")
+    device = resolve_backend(backend)
     rng = np.random.default_rng(1)
-    if isinstance(model, BernoulliRBM):
-        family, hiddens = "rbm", model.num_hiddens
+    if not isinstance(model, (BernoulliRBM, GaussianBernoulliRBM, GaussianModel, IsingModel)):
+        raise TypeError(f"model: bench covers {', '.join(FAMILIES)} models, got {type(model).__name__}")
+    family = {BernoulliRBM: "rbm", GaussianBernoulliRBM: "grbm", GaussianModel: "gaussian",
+              IsingModel: "ising"}[type(model)]
+    hiddens = getattr(model, "num_hiddens", None)
+    if device.is_cuda:
+        from ._bench_device import step_case
+
+        gemms, sampler = step_case(model, chains, steps, rng)
+    elif isinstance(model, BernoulliRBM):
         gemms, sampler = rbm_step_case(model, chains, steps, rng)
     elif isinstance(model, GaussianBernoulliRBM):
-        family, hiddens = "grbm", model.num_hiddens
         gemms, sampler = _grbm_case(model, chains, steps, rng)
     elif isinstance(model, GaussianModel):
-        family, hiddens = "gaussian", None
         gemms, sampler = _gaussian_case(model, chains, steps, rng, (model.process or {}).get("step_size", 0.01))
-    elif isinstance(model, IsingModel):
-        family, hiddens = "ising", None
-        gemms, sampler = _ising_case(model, chains, steps, rng)
     else:
-        raise TypeError(f"model: bench covers {', '.join(FAMILIES)} models, got {type(model).__name__}")
+        gemms, sampler = _ising_case(model, chains, steps, rng)
     sampler()  # compile and warm up: excluded from the timings
     gemms()
     times = interleaved_times({"gemms": gemms, "sampler": sampler}, repeats)
@@ -196,12 +207,13 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None):
     step_s = float(np.median(step))
     return BenchRow(family, model.num_visibles, hiddens, chains, model.dtype.name,
                     threads or numba.get_num_threads(), 1.0 / step_s, chains / step_s, 1e3 * step_s,
-                    1e3 * float(np.median(base)), float(np.median(ratios)), float(ratios.min()), float(ratios.max()))
+                    1e3 * float(np.median(base)), float(np.median(ratios)), float(ratios.min()), float(ratios.max()),
+                    str(device))
 
 
 def run(family="rbm", visibles=784, hiddens=500, chains=(100, 1000), dtypes=("float32",), *, model=None, steps=10,
-        repeats=15, threads=None):
-    """Measure every (dtype, chains) case; ``model`` (a loaded model) overrides family and sizes."""
+        repeats=15, threads=None, backend="cpu"):
+    """Measure every (dtype, chains) case on ``backend``; ``model`` (a loaded model) overrides family and sizes."""
     rows = []
     for dtype in dtypes:
         check_dtype(dtype)
@@ -209,7 +221,7 @@ def run(family="rbm", visibles=784, hiddens=500, chains=(100, 1000), dtypes=("fl
         if model is not None and np.dtype(dtype) != model.dtype:
             subject = _as_dtype(model, dtype)
         for n in chains:
-            rows.append(measure(subject, n, steps=steps, repeats=repeats, threads=threads))
+            rows.append(measure(subject, n, steps=steps, repeats=repeats, threads=threads, backend=backend))
     return rows
 
 
@@ -351,7 +363,8 @@ def format_rows(rows):
              f"{'chain-upd/s':>11} {'step ms':>8} {'gemm ms':>8} {'ratio':>6} {'min':>6} {'max':>6}"]
     for r in rows:
         size = f"{r.visibles}x{r.hiddens}" if r.hiddens else f"N={r.visibles}"
+        device = "" if r.backend == "cpu" else f"  {r.backend}"
         lines.append(f"{r.family:>9} {size:>10} {r.chains:>7} {r.dtype:>8} {r.threads:>3} {r.steps_per_second:9.1f} "
                      f"{r.chain_updates_per_second:11.3g} {r.step_ms:8.3f} {r.gemm_ms:8.3f} {r.ratio_median:6.3f} "
-                     f"{r.ratio_min:6.3f} {r.ratio_max:6.3f}")
+                     f"{r.ratio_min:6.3f} {r.ratio_max:6.3f}{device}")
     return "\n".join(lines)

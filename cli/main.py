@@ -604,6 +604,8 @@ def report(name, out, quick, seed, threads):
 @click.option("--steps", type=int, default=10, show_default=True, help="Steps per timed call.")
 @click.option("--repeats", type=int, default=15, show_default=True, help="Interleaved repeats.")
 @click.option("--threads", type=int, help="Threads for kernels and BLAS [CPUs available to this process].")
+@click.option("--device", default="cpu", show_default=True,
+              help="cpu, cuda, cuda:N or auto: on a GPU, the device steps against the device's product kernel.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the rows as JSON.")
 @click.option("--epoch", is_flag=True, help="Also time RBM training epochs against their GEMM floor.")
 @click.option("--epoch-data", default="mnist", show_default=True, help="Dataset of the timed epochs.")
@@ -612,7 +614,7 @@ def report(name, out, quick, seed, threads):
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Gibbs steps per update in the epochs.")
 @click.option("--batch-size", type=int, default=100, show_default=True, help="Minibatch size of the epochs.")
 @handle_errors
-def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, json_path, epoch,
+def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, device, json_path, epoch,
           epoch_data, epoch_samples, schemes, k, batch_size):
     """Sampler steps per second and their ratio to the bare GEMMs of the same shapes.
 
@@ -624,6 +626,7 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
     every matrix product of the epoch)."""
     import bmsample
     from bmsample import bench as benchmark
+    from bmsample._backend import resolve_backend
     from bmsample._validation import check_choice
     from bmsample.io import atomic_write, check_output_file
 
@@ -632,14 +635,17 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
     model = bmsample.load_model(model_file) if model_file is not None else None
     schemes = [check_choice(s.strip(), "schemes", ("rdm", "cd", "pcd")) for s in schemes.split(",") if s.strip()]
     epoch_rows_of = None
+    backend = resolve_backend(device)
     if epoch:
         if family != "rbm" or model_file is not None:
             raise ValueError("epoch: times Bernoulli RBM training on a dataset; drop --model/--model-file")
+        if backend.is_cuda:
+            raise ValueError("epoch: training epochs are timed on the CPU; drop --device or --epoch")
         data = bmsample.load_dataset(epoch_data).data[:epoch_samples]
         epoch_rows_of = (data, schemes)
     _set_threads(threads)
     rows = benchmark.run(family, visibles, hiddens, _parse_ints(chains, "chains"), dtype.split(","), model=model,
-                         steps=steps, repeats=repeats, threads=threads)
+                         steps=steps, repeats=repeats, threads=threads, backend=backend)
     click.echo(benchmark.format_rows(rows))
     document = [{"kind": "step", **row.as_dict()} for row in rows]
     if epoch_rows_of is not None:

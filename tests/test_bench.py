@@ -82,3 +82,26 @@ def test_cli_bench_epoch(tmp_path):
     bad = CliRunner().invoke(main, ["bench", "--epoch", "--schemes", "rdm,xx"])
     assert bad.exit_code == 2 and bad.stderr.startswith("error: schemes:")
     bmsample.set_num_threads(2)
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("family, hiddens", [("rbm", 6), ("grbm", 6), ("gaussian", None), ("ising", None)])
+def test_device_rows_time_the_device_steps_against_the_device_product(family, hiddens):
+    pytest.importorskip("numba_cuda")
+    rows = bench.run(family, 8, hiddens, chains=(4,), dtypes=("float32",), steps=1, repeats=2, backend="cuda")
+    assert len(rows) == 1 and rows[0].backend.startswith("cuda:0") and rows[0].family == family
+    assert rows[0].step_ms > 0 and rows[0].gemm_ms > 0 and rows[0].ratio_min <= rows[0].ratio_max
+
+
+@pytest.mark.gpu
+def test_cli_bench_device(tmp_path):
+    pytest.importorskip("numba_cuda")
+    args = ["bench", "--visibles", "8", "--hiddens", "4", "--chains", "4", "--steps", "1", "--repeats", "2"]
+    result = CliRunner().invoke(main, [*args, "--device", "cuda", "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    assert "cuda:0" in result.stdout.splitlines()[1]
+    assert json.loads((tmp_path / "b.json").read_text())[0]["backend"].startswith("cuda:0")
+    refused = CliRunner().invoke(main, [*args, "--device", "cuda", "--epoch"])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: epoch: training epochs are timed on the CPU")
+    bad = CliRunner().invoke(main, [*args, "--device", "gpu"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: backend: expected")
