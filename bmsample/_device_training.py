@@ -67,8 +67,9 @@ class DeviceTrainer:
 
     Notes
     -----
-    Subclasses provide ``_draw_p0_into(out)`` (advancing ``streams`` as the
-    CPU trainer does), ``update`` and ``download``.  The only per-update
+    Subclasses set ``model`` and ``params`` (device parameters with a
+    ``download`` method) and provide ``_draw_p0_into(out)`` (advancing
+    ``streams`` as the CPU trainer does) and ``update``.  The only per-update
     transfer is the 4-byte runaway flag read by ``parameters_finite``.
     """
 
@@ -81,6 +82,10 @@ class DeviceTrainer:
         self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
         self._data = None
         self._device_data = None
+
+    def download(self):
+        """Bring the host model up to date (before logging and checkpoints)."""
+        self.params.download()
 
     @property
     def chains(self):
@@ -131,3 +136,8 @@ class DeviceTrainer:
     def parameters_finite(self):
         """False once an update produced NaN, inf or a parameter past ``ascend``'s limit."""
         return not self.runaway.copy_to_host()[0]
+
+
+def rms(values):
+    """Root mean square of a host array, in float64 (the CPU trainers' metrics)."""
+    return float(np.sqrt(np.mean(values.astype(np.float64) ** 2)))

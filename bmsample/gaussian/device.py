@@ -122,10 +122,6 @@ class GaussianDeviceTrainer(DeviceTrainer):
         if config.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
-    def download(self):
-        """Bring the host model up to date (before logging and checkpoints)."""
-        self.params.download()
-
     def _draw_p0_into(self, out):
         return draw_initial_states(self, out)
 

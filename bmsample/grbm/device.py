@@ -9,9 +9,10 @@ and the Gaussian visible draw with the CPU's Philox normals.
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
-from .._device_training import DeviceTrainer, LazyMetrics
+from .._device_training import LazyMetrics
 from ..gaussian.device import _moment_metrics, draw_initial_states
 from ..rbm import _gpu as rbm_gpu
+from ..rbm.device import TwoLayerDeviceTrainer
 from . import _gpu
 
 
@@ -69,7 +70,7 @@ def sample_on_device(model, visible, steps, streams, *, on_step=None):
     return d_visible.copy_to_host()
 
 
-class GRBMDeviceTrainer(DeviceTrainer):
+class GRBMDeviceTrainer(TwoLayerDeviceTrainer):
     """``GRBMTrainer`` on a CUDA device: the same gradient, schemes and random draws.
 
     Parameters
@@ -85,25 +86,13 @@ class GRBMDeviceTrainer(DeviceTrainer):
     """
 
     def __init__(self, model, config, streams, data, generator):
-        super().__init__(config, streams, model.num_visibles, model.dtype)
-        self.model, self.data, self.generator = model, data, generator
-        dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
+        super().__init__(model, config, streams)
+        self.data, self.generator = data, generator
         self.params = DeviceGRBM(model)
-        self.inverse_sigma = cuda.to_device(dtype.type(1) / model.sigma)
-        self.hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
-        self.field = cuda.device_array((self.num_chains, nv), dtype=dtype)
-        self.chain_hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
-        self.batch_hidden = cuda.device_array((config.batch_size, nh), dtype=dtype)
-        self.grad_w = cuda.device_array((nv, nh), dtype=dtype)
-        self.grad_a = cuda.device_array(nv, dtype=dtype)
-        self.grad_b = cuda.device_array(nh, dtype=dtype)
-        self.partial = cuda.device_array((linalg.default_row_groups(), max(nv, nh)), dtype=dtype)
+        self.inverse_sigma = cuda.to_device(model.dtype.type(1) / model.sigma)
+        self.field = cuda.device_array((self.num_chains, model.num_visibles), dtype=model.dtype)
         if config.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
-
-    def download(self):
-        """Bring the host model up to date (before logging and checkpoints)."""
-        self.params.download()
 
     def _draw_p0_into(self, out):
         return draw_initial_states(self, out)
@@ -118,18 +107,11 @@ class GRBMDeviceTrainer(DeviceTrainer):
         """One gradient-ascent step on the standardised device ``batch``; returns lazily read metrics."""
         params = self.params
         chains = self.negative_chains(batch)
-        scaled = params.scaled_weights  # W / sigma of this update's W, from negative_chains
-        inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
-        rbm_gpu.bernoulli_means_product(batch, scaled, False, params.hbias, self.batch_hidden)
-        rbm_gpu.bernoulli_means_product(chains, scaled, False, params.hbias, self.chain_hidden)
-        linalg.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True)
-        linalg.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True)
+        # P(h|z) with W / sigma of this update's W (from negative_chains); then the sigma scalings of
+        # GRBMTrainer.gradient: grad_w rows / sigma, grad_a / sigma^2.
+        self.hidden_gradient(batch, chains, params.scaled_weights)
         _gpu.divide_rows(self.grad_w, params.sigma, self.grad_w)
-        linalg.column_means(batch, self.partial, inv_b, self.grad_a)
-        linalg.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
         _gpu.scale_by_square(self.grad_a, self.inverse_sigma)
-        linalg.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
-        linalg.column_means(self.chain_hidden, self.partial, -inv_m, self.grad_b, accumulate=True)
         self.ascend([(params.weights, self.grad_w, self.config.l2), (params.vbias, self.grad_a, 0.0),
                      (params.hbias, self.grad_b, 0.0)], learning_rate)
         return LazyMetrics(lambda: _moment_metrics(batch.copy_to_host(), chains.copy_to_host()))

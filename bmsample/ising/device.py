@@ -5,7 +5,7 @@ import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
-from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics
+from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics, rms
 from ..rbm import _gpu as rbm_gpu
 from . import _gpu
 from .sample import SAMPLERS, up_probabilities
@@ -74,10 +74,6 @@ class IsingDeviceTrainer(DeviceTrainer):
         if config.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
-    def download(self):
-        """Bring the host model up to date (before logging and checkpoints)."""
-        self.params.download()
-
     def divergence(self):
         """The CPU trainer's message on the (downloaded) model: called once the update kernel raised its flag."""
         return runaway_parameters(self.model, self.config)
@@ -120,13 +116,9 @@ class IsingDeviceTrainer(DeviceTrainer):
 
         def metrics():
             # grad_h is <s>_data - <s>_chains; grad_j the correlation gap (zero diagonal).
-            values = {"magnetisation_rmse": _rms(grad_h.copy_to_host())}
+            values = {"magnetisation_rmse": rms(grad_h.copy_to_host())}
             if not independent:
-                values["correlation_rmse"] = _rms(grad_j.copy_to_host())
+                values["correlation_rmse"] = rms(grad_j.copy_to_host())
             return values
 
         return LazyMetrics(metrics)
-
-
-def _rms(values):
-    return float(np.sqrt(np.mean(values.astype(np.float64) ** 2)))

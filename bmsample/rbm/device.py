@@ -12,7 +12,7 @@ import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
-from .._device_training import DeviceTrainer, LazyMetrics
+from .._device_training import DeviceTrainer, LazyMetrics, rms
 from . import _gpu
 from .sample import bias_init_probabilities
 
@@ -84,7 +84,49 @@ def sample_on_device(model, visible, steps, streams, *, return_means=False, on_s
     return d_visible.copy_to_host(), (None if means is None else means.copy_to_host())
 
 
-class RBMDeviceTrainer(DeviceTrainer):
+class TwoLayerDeviceTrainer(DeviceTrainer):
+    """Base of the device trainers of the RBM families: hidden-layer buffers and the gradient they share.
+
+    Subclasses set ``params`` (with ``weights``, ``vbias``, ``hbias`` on the device).
+    """
+
+    def __init__(self, model, config, streams):
+        super().__init__(config, streams, model.num_visibles, model.dtype)
+        self.model = model
+        dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
+        self.hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
+        self.chain_hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
+        self.batch_hidden = cuda.device_array((config.batch_size, nh), dtype=dtype)
+        self.grad_w = cuda.device_array((nv, nh), dtype=dtype)
+        self.grad_a = cuda.device_array(nv, dtype=dtype)
+        self.grad_b = cuda.device_array(nh, dtype=dtype)
+        self.partial = cuda.device_array((linalg.default_row_groups(), max(nv, nh)), dtype=dtype)
+
+    def hidden_gradient(self, batch, chains, hidden_weights, hidden_data_means=None):
+        """The two-phase statistics of a layer of Bernoulli hidden units, into the gradient buffers.
+
+        With p(v) = sigmoid(v @ hidden_weights + hbias) (into ``batch_hidden``
+        and ``chain_hidden``): ``grad_w = <v p^T>_data - <v p^T>_chains``,
+        ``grad_a = <v>_data - <v>_chains``, ``grad_b = <p>_data - <p>_chains``.
+        ``hidden_data_means``, when given, also receives ``<p>_data``.
+        Returns 1 / (rows of ``batch``).
+        """
+        hbias = self.params.hbias
+        inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
+        _gpu.bernoulli_means_product(batch, hidden_weights, False, hbias, self.batch_hidden)
+        _gpu.bernoulli_means_product(chains, hidden_weights, False, hbias, self.chain_hidden)
+        linalg.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True)
+        linalg.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True)
+        linalg.column_means(batch, self.partial, inv_b, self.grad_a)
+        linalg.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
+        linalg.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
+        if hidden_data_means is not None:
+            hidden_data_means.copy_to_device(self.grad_b)
+        linalg.column_means(self.chain_hidden, self.partial, -inv_m, self.grad_b, accumulate=True)
+        return inv_b
+
+
+class RBMDeviceTrainer(TwoLayerDeviceTrainer):
     """``RBMTrainer`` on a CUDA device: the same gradient, schemes and random draws.
 
     Parameters
@@ -106,20 +148,12 @@ class RBMDeviceTrainer(DeviceTrainer):
     """
 
     def __init__(self, model, config, streams):
-        super().__init__(config, streams, model.num_visibles, model.dtype)
-        self.model = model
+        super().__init__(model, config, streams)
         dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
         self.params = DeviceParameters(model)
         probabilities = (np.full(nv, 0.5) if config.init == "uniform" else bias_init_probabilities(model))
         self.init_logits = cuda.to_device((np.log(probabilities) - np.log1p(-probabilities)).astype(dtype))
         self.zero_field = cuda.to_device(np.zeros((self.num_chains, nv), dtype=dtype))
-        self.hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
-        self.chain_hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
-        self.batch_hidden = cuda.device_array((config.batch_size, nh), dtype=dtype)
-        self.grad_w = cuda.device_array((nv, nh), dtype=dtype)
-        self.grad_a = cuda.device_array(nv, dtype=dtype)
-        self.grad_b = cuda.device_array(nh, dtype=dtype)
-        self.partial = cuda.device_array((linalg.default_row_groups(), max(nv, nh)), dtype=dtype)
         self.hidden_offset = None
         if config.centered:
             self.hidden_offset = np.full(nh, 0.5, dtype=dtype)
@@ -132,7 +166,7 @@ class RBMDeviceTrainer(DeviceTrainer):
 
     def download(self):
         """Bring the host model (and the centred gradient's hidden offset) up to date, for logging and checkpoints."""
-        self.params.download()
+        super().download()
         if self.hidden_offset is not None:
             self.device_hidden_offset.copy_to_host(self.hidden_offset)
 
@@ -157,26 +191,18 @@ class RBMDeviceTrainer(DeviceTrainer):
         """One gradient-ascent step on the device ``batch``; returns lazily read metrics."""
         params = self.params
         chains = self.negative_chains(batch)
-        inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
-        _gpu.bernoulli_means_product(batch, params.weights, False, params.hbias, self.batch_hidden)
-        _gpu.bernoulli_means_product(chains, params.weights, False, params.hbias, self.chain_hidden)
-        linalg.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True)
-        linalg.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True)
-        linalg.column_means(batch, self.partial, inv_b, self.grad_a)
-        linalg.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
-        linalg.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
-        linalg.column_means(self.chain_hidden, self.partial, -inv_m, self.grad_b, accumulate=True)
+        centred = self.hidden_offset is not None
+        self.hidden_gradient(batch, chains, params.weights, self.hidden_data_means if centred else None)
         visible_gap = self.grad_a  # <v>_data - <v>_chains: its rms is the CPU trainer's magnetisation_rmse
-        if self.hidden_offset is not None:
+        if centred:
             visible_gap = self.visible_gap
             visible_gap.copy_to_device(self.grad_a)
-            self._centre_gradient(inv_b)
+            self._centre_gradient()
         self.ascend([(params.weights, self.grad_w, self.config.l2), (params.vbias, self.grad_a, 0.0),
                      (params.hbias, self.grad_b, 0.0)], learning_rate)
-        return LazyMetrics(lambda: {"magnetisation_rmse": _rms(visible_gap.copy_to_host())})
+        return LazyMetrics(lambda: {"magnetisation_rmse": rms(visible_gap.copy_to_host())})
 
-
-    def _centre_gradient(self, inv_b):
+    def _centre_gradient(self):
         """The corrections of the centred gradient, then the running hidden offset (as ``RBMTrainer.gradient``)."""
         mu, lam = self.device_visible_offset, self.device_hidden_offset
         nv, nh = mu.shape[0], lam.shape[0]
@@ -184,9 +210,4 @@ class RBMDeviceTrainer(DeviceTrainer):
         # grad_a -= grad_w @ lam and grad_b -= mu @ grad_w, as (nv, 1) and (1, nh) products.
         linalg.scaled_product(self.grad_w, lam.reshape(nh, 1), -1.0, self.grad_a.reshape(nv, 1), accumulate=True)
         linalg.scaled_product(mu.reshape(1, nv), self.grad_w, -1.0, self.grad_b.reshape(1, nh), accumulate=True)
-        linalg.column_means(self.batch_hidden, self.partial, inv_b, self.hidden_data_means)
         linalg.blend(lam, self.hidden_data_means, self.config.centering_rate)
-
-
-def _rms(values):
-    return float(np.sqrt(np.mean(values.astype(np.float64) ** 2)))
