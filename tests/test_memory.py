@@ -28,7 +28,7 @@ def peak_bytes(call, repeats=3):
         tracemalloc.stop()
 
 
-@pytest.mark.parametrize("kernel", ["blocks", "gemm"])
+@pytest.mark.parametrize("kernel", ["blocks", "units", "gemm"])
 def test_gibbs_steps_allocate_nothing_per_step(kernel):
     model = random_rbm(300, 250, dtype="float32")
     chains = 200

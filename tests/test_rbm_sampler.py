@@ -114,7 +114,7 @@ def test_sample_rejects_bad_arguments(kwargs, error):
 # (37, 21): rows not whole Philox blocks and several row groups per pass of the block kernel;
 # (4099, 5): one row is longer than a pass's scratch (PASS_WORDS).
 @pytest.mark.parametrize("shape", [(4, 3), (37, 21), (4099, 5)])
-def test_both_kernels_give_the_same_chains(shape):
+def test_every_kernel_gives_the_same_chains(shape):
     """Same random numbers, same sums up to rounding: float64 chains agree exactly."""
     from bmsample._rng import ChainStreams
     from bmsample.rbm.sample import KERNELS, GibbsWorkspace, gibbs_steps
@@ -139,7 +139,7 @@ def test_both_kernels_give_the_same_chains(shape):
             np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kernel", ["blocks", "gemm"])
+@pytest.mark.parametrize("kernel", ["blocks", "units", "gemm"])
 def test_every_kernel_samples_the_exact_k_step_law(kernel):
     from bmsample._rng import ChainStreams
     from bmsample.rbm.sample import GibbsWorkspace, gibbs_steps
@@ -156,8 +156,48 @@ def test_every_kernel_samples_the_exact_k_step_law(kernel):
 def test_unknown_kernel_is_refused():
     from bmsample.rbm.sample import GibbsWorkspace
 
-    with pytest.raises(ValueError, match="kernel: expected one of blocks, gemm"):
+    with pytest.raises(ValueError, match="kernel: expected one of auto, blocks, units, gemm"):
         GibbsWorkspace(random_rbm(), 10, kernel="fast")
+
+
+@pytest.mark.parametrize("slices", [1, 2, 5])
+def test_unit_kernel_with_more_slices_than_threads_finishes_with_the_same_chains(slices):
+    """5 slices on at most 2 threads: some thread runs two workers one after the other, and the
+    tasks they wait for were claimed before them, so the run ends (no deadlock) with the block
+    kernel's chains."""
+    from bmsample.rbm import _cpu
+
+    model = random_rbm(37, 21, scale=1.5, seed=3)
+    start = (np.random.default_rng(2).random((40, 37)) < 0.5).astype(np.float64)
+    args = (model.weight_matrix, model.vbias, model.hbias, np.uint32(4), np.uint32(9), 10, 3, 4)
+
+    def scratch():
+        return (np.empty((40, 21)), np.empty((40, 21)), np.empty((40, 37)), _cpu.pass_scratch(5, 37))
+
+    blocks = start.copy()
+    _cpu.gibbs_block_steps(*args, 2, blocks, *scratch())
+    units, means, tasks, unit_scratch = start.copy(), np.empty_like(start), np.zeros(2, np.int64), scratch()
+    _cpu.gibbs_unit_steps_with_means(*args, slices, units, *unit_scratch, np.empty(37 * 21), tasks, means)
+    np.testing.assert_array_equal(units, blocks)
+    assert tasks.tolist() == [2 * 4 * slices + slices, 2 * 4 * slices]  # every task claimed and done once
+    assert 0.05 < units.mean() < 0.95
+    last_hidden = unit_scratch[0]
+    field = last_hidden @ model.weight_matrix.T + model.vbias
+    np.testing.assert_allclose(means, 1 / (1 + np.exp(-field)), rtol=1e-13)
+
+
+@pytest.mark.parametrize("chains,shape,threads,expected", [
+    (100, (784, 500), 2, "units"),     # 50 chains per thread on 392k weights
+    (1000, (784, 500), 2, "blocks"),   # enough chains per thread that packing W per thread is amortised
+    (100, (784, 500), 1, "blocks"),    # one thread: nothing to split
+    (100, (100, 50), 2, "blocks"),     # small model: the waits between half-steps would dominate
+])
+def test_auto_kernel_splits_units_only_for_few_chains_on_a_large_model(chains, shape, threads, expected):
+    from bmsample.rbm.sample import GibbsWorkspace
+
+    model = random_rbm(*shape, dtype="float32")
+    assert GibbsWorkspace(model, chains).kernel_for(model, threads) == expected
+    assert GibbsWorkspace(model, chains, kernel="gemm").kernel_for(model, threads) == "gemm"
 
 
 def test_block_kernel_gives_blas_its_threads_back():

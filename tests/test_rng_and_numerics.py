@@ -100,3 +100,21 @@ def test_streams_state_round_trip():
 def test_seed_sequence_rejects_bad_seeds(bad):
     with pytest.raises((TypeError, ValueError), match="rng"):
         seed_sequence(bad)
+
+
+def test_atomic_counters_lose_no_increment_between_threads():
+    """Every thread adds to the same counter; a plain += would lose some, the atomic add none."""
+    from numba import njit, prange
+
+    from bmsample._atomics import atomic_add, atomic_load
+
+    @njit(parallel=True)
+    def count(counters, workers, per_worker, seen):
+        for w in prange(workers):
+            for _ in range(per_worker):
+                seen[w] = max(seen[w], atomic_add(counters, 1, 1) + 1)
+        return atomic_load(counters, 1)
+
+    counters, seen = np.zeros(3, np.int64), np.zeros(4, np.int64)
+    assert count(counters, 4, 50_000, seen) == 200_000
+    assert counters.tolist() == [0, 200_000, 0] and seen.max() == 200_000

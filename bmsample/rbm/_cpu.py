@@ -19,6 +19,7 @@ in the loop body costs about 30 % of the pass.
 import numpy as np
 from numba import njit, prange
 
+from .._atomics import atomic_add, atomic_load
 from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid, one_like
 from .._rng import philox4x32, uniform_from_bits
 
@@ -44,8 +45,8 @@ def _row_words(num_units):
 
 
 @njit(inline="always")
-def _fill_words(first_stream, num_rows, blocks_per_row, draw_lo, draw_hi, key0, key1, words):
-    """The Philox blocks of ``num_rows`` consecutive streams, row after row, into ``words``.
+def _fill_words(first_stream, num_rows, first_block, blocks_per_row, draw_lo, draw_hi, key0, key1, words):
+    """Philox blocks ``first_block ...`` of ``num_rows`` consecutive streams, row after row, into ``words``.
 
     One flat loop over (row, block) pairs, so it runs at SIMD width however
     short the rows are (a loop per row of 13 blocks never reaches the vector
@@ -57,32 +58,42 @@ def _fill_words(first_stream, num_rows, blocks_per_row, draw_lo, draw_hi, key0, 
         # 1 / (2 blocks_per_row) away from an integer, far more than float64 rounding for g < 2**40.
         row = np.int64((g + 0.5) * inverse)
         block = g - row * blocks_per_row
-        w = philox4x32(np.uint32(block), np.uint32(first_stream + row), draw_lo, draw_hi, key0, key1)
+        w = philox4x32(np.uint32(first_block + block), np.uint32(first_stream + row), draw_lo, draw_hi, key0, key1)
         for r in range(4):
             words[4 * g + r] = w[r]
 
 
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
-def _sample_rows(field, bias, key0, key1, draw, chain_offset, lo, hi, states, means, with_means, words):
-    """Sample rows ``lo:hi`` of a layer, group of rows by group: their Philox words, then their units.
+def _sample_units(field, bias, key0, key1, draw, first_stream, first_unit, states, means, with_means, words):
+    """Units ``first_unit : first_unit + width`` of every row of ``states``, group of rows by group.
 
-    ``words`` is scratch of at least ``_row_words(num_units)`` uint32.  Two
-    loops instead of ``_sample_row``'s fused one: each vectorises on its own,
-    the fused loop only on rows of 64 units and more (measured on a 100 x 50
-    RBM: the passes take about a third less time).
+    ``field`` (num_rows, width) holds their input, ``first_unit`` is a
+    multiple of 4 (a Philox block) and row ``c`` draws from stream
+    ``first_stream + c``.  Each group of rows gets its Philox words first,
+    then its units: two loops that each vectorise on their own, where
+    ``_sample_row``'s fused loop does only on rows of 64 units and more
+    (measured on a 100 x 50 RBM: the passes take about a third less time).
+    ``words`` is scratch of at least ``_row_words(width)`` uint32.  Rows and
+    ``bias`` are sliced before the unit loop: an index such as
+    ``bias[first_unit + j]`` could be negative as far as Numba knows, and its
+    wraparound select turns the loads into gathers (twice the time).
     """
-    num_units = field.shape[1]
-    row_words = _row_words(num_units)
+    num_rows, width = field.shape
+    last_unit = first_unit + width
+    bias = bias[first_unit:last_unit]
+    row_words = _row_words(width)
     rows_per_pass = words.shape[0] // row_words
     draw_lo = np.uint32(draw & 0xFFFFFFFF)
     draw_hi = np.uint32(draw >> 32)
-    for first in range(lo, hi, rows_per_pass):
-        last = min(first + rows_per_pass, hi)
-        _fill_words(chain_offset + first, last - first, row_words // 4, draw_lo, draw_hi, key0, key1, words)
+    for first in range(0, num_rows, rows_per_pass):
+        last = min(first + rows_per_pass, num_rows)
+        _fill_words(first_stream + first, last - first, first_unit // 4, row_words // 4, draw_lo, draw_hi,
+                    key0, key1, words)
         for c in range(first, last):
-            field_row, states_row, means_row = field[c], states[c], means[c]
+            field_row = field[c]
+            states_row, means_row = states[c, first_unit:last_unit], means[c, first_unit:last_unit]
             row_bits = words[(c - first) * row_words:(c - first + 1) * row_words]
-            for j in range(num_units):
+            for j in range(width):
                 _sample_unit(field_row[j] + bias[j], row_bits[j], states_row, means_row, j, with_means)
 
 
@@ -178,10 +189,11 @@ def subtract_outer_pair(target, x1, y1, x2, y2):
 def _block_step(weights, vbias, hbias, key0, key1, draw, chain_offset, lo, hi, visible, hidden, hidden_field,
                 visible_field, means, with_means, words):
     np.dot(visible[lo:hi], weights, hidden_field[lo:hi])
-    _sample_rows(hidden_field, hbias, key0, key1, draw, chain_offset, lo, hi, hidden, hidden, False, words)
+    _sample_units(hidden_field[lo:hi], hbias, key0, key1, draw, chain_offset + lo, 0, hidden[lo:hi], hidden[lo:hi],
+                  False, words)
     np.dot(hidden[lo:hi], weights.T, visible_field[lo:hi])
-    _sample_rows(visible_field, vbias, key0, key1, draw + 1, chain_offset, lo, hi, visible, means, with_means,
-                 words)
+    _sample_units(visible_field[lo:hi], vbias, key0, key1, draw + 1, chain_offset + lo, 0, visible[lo:hi],
+                  means[lo:hi], with_means, words)
 
 
 @njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
@@ -239,3 +251,103 @@ def gibbs_block_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, 
                         hidden, hidden_field, visible_field, visible, False, words[block])
         _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * (steps - 1), chain_offset, lo, hi, visible,
                     hidden, hidden_field, visible_field, visible_means, True, words[block])
+
+
+@njit(inline="always")
+def _slice_bounds(s, num_units, num_slices):
+    """Units ``lo:hi`` of slice ``s`` of ``num_slices``: whole Philox blocks, the last slice takes the rest.
+
+    Every slice is non-empty when ``num_slices <= num_units // 4``.
+    """
+    lo = 4 * ((s * num_units // num_slices) // 4)
+    hi = num_units if s == num_slices - 1 else 4 * (((s + 1) * num_units // num_slices) // 4)
+    return lo, hi
+
+
+@njit(inline="always", fastmath=KERNEL_FASTMATH)
+def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible, hidden,
+                 hidden_field, visible_field, words, weight_columns, tasks, means, with_means):
+    """Claim tasks (half-step, slice) in order until none is left; see ``gibbs_unit_steps``."""
+    num_chains, num_visibles = visible.shape
+    num_hiddens = hidden.shape[1]
+    hidden_scratch, visible_scratch = hidden_field.reshape(-1), visible_field.reshape(-1)
+    while True:
+        task = atomic_add(tasks, 0, 1)
+        if task >= 2 * steps * num_slices:
+            return
+        phase = task // num_slices
+        s = task - phase * num_slices
+        while atomic_load(tasks, 1) < phase * num_slices:
+            pass  # the tasks of the previous half-step are running on other threads
+        if phase % 2 == 0:
+            lo, hi = _slice_bounds(s, num_hiddens, num_slices)
+            columns = weight_columns[num_visibles * lo:num_visibles * hi].reshape((num_visibles, hi - lo))
+            if phase == 0:
+                columns[:, :] = weights[:, lo:hi]
+            field = hidden_scratch[num_chains * lo:num_chains * hi].reshape((num_chains, hi - lo))
+            np.dot(visible, columns, field)
+            _sample_units(field, hbias, key0, key1, first_draw + phase, chain_offset, lo, hidden, hidden, False,
+                          words)
+        else:
+            lo, hi = _slice_bounds(s, num_visibles, num_slices)
+            field = visible_scratch[num_chains * lo:num_chains * hi].reshape((num_chains, hi - lo))
+            np.dot(hidden, weights[lo:hi].T, field)
+            if with_means and phase == 2 * steps - 1:
+                _sample_units(field, vbias, key0, key1, first_draw + phase, chain_offset, lo, visible, means, True,
+                              words)
+            else:
+                _sample_units(field, vbias, key0, key1, first_draw + phase, chain_offset, lo, visible, visible,
+                              False, words)
+        atomic_add(tasks, 1, 1)
+
+
+@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
+                     visible, hidden, hidden_field, visible_field, words, weight_columns, tasks):
+    """``gibbs_block_steps`` with the threads splitting the units of each layer instead of the chains.
+
+    Each half-step is ``num_slices`` tasks, one per slice of the layer's
+    units (whole Philox blocks): the slice's product over all chains through
+    single-threaded BLAS, then its sampling pass.  With few chains per thread
+    this packs W once per product, where ``gibbs_block_steps`` has every
+    thread pack all of it.  The same chains, with the same random numbers.
+
+    The threads claim tasks in order from ``tasks[0]`` and count finished
+    ones in ``tasks[1]``; a task waits until every task of the previous
+    half-step has finished.  This cannot deadlock, however many threads
+    actually run: the tasks waited for were claimed earlier, by threads that
+    are running them, and a thread running alone claims them all in order.
+
+    Parameters
+    ----------
+    weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps
+        As in ``gibbs_block_steps``.
+    num_slices : int
+        Slices per layer, at most the thread count and ``min(num_visibles, num_hiddens) // 4``.
+    visible, hidden, hidden_field, visible_field
+        As in ``gibbs_block_steps`` (the fields hold the slices' products, slice after slice).
+    words : ndarray of uint32, shape (>= num_slices, n)
+        Philox scratch, from ``pass_scratch``.
+    weight_columns : ndarray, shape (>= num_visibles * num_hiddens,)
+        Scratch: each slice's columns of W, copied once per call so that BLAS gets a contiguous operand.
+    tasks : ndarray of int64, shape (2,)
+        Scratch counters.
+    """
+    tasks[0] = 0
+    tasks[1] = 0
+    for worker in prange(num_slices):
+        _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible,
+                     hidden, hidden_field, visible_field, words[worker], weight_columns, tasks, visible, False)
+
+
+@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+def gibbs_unit_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
+                                visible, hidden, hidden_field, visible_field, words, weight_columns, tasks,
+                                visible_means):
+    """``gibbs_unit_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
+    tasks[0] = 0
+    tasks[1] = 0
+    for worker in prange(num_slices):
+        _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible,
+                     hidden, hidden_field, visible_field, words[worker], weight_columns, tasks, visible_means, True)
+

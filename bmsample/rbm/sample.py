@@ -17,23 +17,33 @@ from .model import BernoulliRBM
 INITS = ("uniform", "bias", "data", "chains")
 
 
-#: Kernels of ``gibbs_steps``, both giving the same chains from the same random numbers:
-#: "blocks" (default): each thread owns a block of chains for all steps and
-#: calls single-threaded BLAS on it, one parallel region per call;
+#: Kernels of ``gibbs_steps``, all giving the same chains from the same random numbers:
+#: "auto" (default): "units" for few chains per thread on a large model, else "blocks";
+#: "blocks": each thread owns a block of chains for all steps and calls
+#: single-threaded BLAS on it, one parallel region per call;
+#: "units": the threads split each layer's units (W's columns, then its rows)
+#: for all chains, one parallel region per call with a wait between half-steps;
 #: "gemm": multi-threaded NumPy products and parallel sampling passes, with a
 #: fork and join for each of them (the plain design, kept as a cross-check).
-KERNELS = ("blocks", "gemm")
+KERNELS = ("auto", "blocks", "units", "gemm")
+
+#: "auto" picks "units" up to this many chains per thread (below it, every thread of
+#: "blocks" packing all of W costs more than the waits between half-steps; measured
+#: on 2 cores: 784 x 500 float32, 100 chains, 0.86 -> 0.95 of the bare-GEMM time)...
+UNITS_MAX_CHAINS_PER_THREAD = 96
+#: ... on models with at least this many weights (on small ones the waits dominate).
+UNITS_MIN_WEIGHTS = 2**18
 
 
 class GibbsWorkspace:
     """Scratch arrays for block-Gibbs steps of ``num_chains`` chains.
 
     Allocated once and reused across steps and training updates.
-    ``kernel`` (one of ``KERNELS``) chooses how ``gibbs_steps`` runs; both
+    ``kernel`` (one of ``KERNELS``) chooses how ``gibbs_steps`` runs; all
     give the same chains.
     """
 
-    def __init__(self, model, num_chains, *, kernel="blocks"):
+    def __init__(self, model, num_chains, *, kernel="auto"):
         dtype = model.dtype
         check_memory(num_chains * self.chain_nbytes(model), f"num_chains: {num_chains} chains of an RBM with "
                      f"{model.num_visibles} visible and {model.num_hiddens} hidden units")
@@ -42,14 +52,29 @@ class GibbsWorkspace:
         self.hidden_field = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.hidden = np.empty((num_chains, model.num_hiddens), dtype=dtype)
         self.visible_field = np.empty((num_chains, model.num_visibles), dtype=dtype)
-        # One block of chains per thread at most, and Numba never runs more than NUMBA_NUM_THREADS.
-        max_blocks = max(1, min(numba.config.NUMBA_NUM_THREADS, num_chains))
-        self.pass_words = _cpu.pass_scratch(max_blocks, max(model.num_visibles, model.num_hiddens))
+        # One block of chains or slice of units per thread at most, and Numba never runs more than NUMBA_NUM_THREADS.
+        self.pass_words = _cpu.pass_scratch(numba.config.NUMBA_NUM_THREADS, max(model.num_visibles, model.num_hiddens))
+        self.tasks = np.zeros(2, dtype=np.int64)
+        self._weight_columns = None
 
     @staticmethod
     def chain_nbytes(model):
         """Bytes per chain of this workspace, the chains and their initial draw (the pass scratch aside)."""
         return model.dtype.itemsize * (2 * model.num_hiddens + 3 * model.num_visibles)
+
+    def kernel_for(self, model, threads):
+        """The kernel that runs: ``self.kernel``, or what "auto" picks for ``threads`` threads."""
+        if self.kernel != "auto":
+            return self.kernel
+        few_chains = self.num_chains <= UNITS_MAX_CHAINS_PER_THREAD * threads
+        large = model.num_visibles * model.num_hiddens >= UNITS_MIN_WEIGHTS
+        return "units" if threads > 1 and few_chains and large else "blocks"
+
+    def weight_columns(self, model):
+        """Scratch of W's size for the "units" kernel, allocated on first use."""
+        if self._weight_columns is None:
+            self._weight_columns = np.empty(model.weight_matrix.size, dtype=model.dtype)
+        return self._weight_columns
 
 
 def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
@@ -73,8 +98,10 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
     on_step : callable(t, visible) or None
         Called after every step t = 1..steps with the current chains (do not keep a reference).
     """
-    if workspace.kernel != "gemm":
-        _block_kernel_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step)
+    kernel = workspace.kernel_for(model, numba.get_num_threads())
+    if kernel != "gemm":
+        _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, chain_offset, visible_means,
+                               on_step)
         return
     W, a, b = model.weight_matrix, model.vbias, model.hbias
     key0, key1 = streams.kernel_args()
@@ -93,24 +120,35 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
             on_step(t, visible)
 
 
-def _block_kernel_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step):
-    """``gibbs_steps`` with the "blocks" kernel: the steps between callbacks in one parallel region."""
+def _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, chain_offset, visible_means,
+                           on_step):
+    """``gibbs_steps`` with the "blocks" or "units" kernel: the steps between callbacks in one parallel region."""
     if steps == 0:
         return
     args = (model.weight_matrix, model.vbias, model.hbias, *streams.kernel_args())
-    blocks = min(numba.get_num_threads(), visible.shape[0])
     scratch = (workspace.hidden, workspace.hidden_field, workspace.visible_field, workspace.pass_words)
+    if kernel == "units":
+        parts = unit_slices(model, numba.get_num_threads())
+        scratch += (workspace.weight_columns(model), workspace.tasks)
+        run, run_with_means = _cpu.gibbs_unit_steps, _cpu.gibbs_unit_steps_with_means
+    else:
+        parts = min(numba.get_num_threads(), visible.shape[0])
+        run, run_with_means = _cpu.gibbs_block_steps, _cpu.gibbs_block_steps_with_means
     runs = [(1, t) for t in range(1, steps + 1)] if on_step is not None else [(steps, steps)]
     with single_threaded_blas():
         for run_steps, t in runs:
             first_draw = streams.reserve(2 * run_steps)
             if t == steps and visible_means is not None:
-                _cpu.gibbs_block_steps_with_means(*args, first_draw, chain_offset, run_steps, blocks, visible,
-                                                  *scratch, visible_means)
+                run_with_means(*args, first_draw, chain_offset, run_steps, parts, visible, *scratch, visible_means)
             else:
-                _cpu.gibbs_block_steps(*args, first_draw, chain_offset, run_steps, blocks, visible, *scratch)
+                run(*args, first_draw, chain_offset, run_steps, parts, visible, *scratch)
             if on_step is not None:
                 on_step(t, visible)
+
+
+def unit_slices(model, threads):
+    """Slices per layer of the "units" kernel: one per thread, each of at least one Philox block (4 units)."""
+    return max(1, min(threads, model.num_visibles // 4, model.num_hiddens // 4))
 
 
 def site_logits(probabilities, dtype):
