@@ -51,7 +51,8 @@ from bmsample.rbm.train import RBMTrainer
 
 PEERS = ("numpy", "sklearn", "torch", "torch-compile")
 #: Gibbs cases (visibles, hiddens, chains) of the full run and of ``--quick``.
-GIBBS_CASES = ((784, 500, 100), (784, 500, 1000), (784, 500, 5000), (784, 2000, 1000), (100, 50, 1000))
+GIBBS_CASES = ((784, 500, 100), (784, 500, 1000), (784, 500, 5000), (784, 2000, 100), (784, 2000, 1000),
+               (100, 50, 1000))
 QUICK_GIBBS_CASES = ((30, 20, 64),)
 #: Training epoch settings of the full run and of ``--quick``.
 EPOCH = {"rows": 10_000, "hiddens": 500, "batch_size": 100, "k": 10, "learning_rate": 0.01}

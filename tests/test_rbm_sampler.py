@@ -112,7 +112,8 @@ def test_sample_rejects_bad_arguments(kwargs, error):
 
 
 # (37, 21): rows not whole Philox blocks and several row groups per pass of the block kernel;
-# (4099, 5): one row is longer than a pass's scratch (PASS_WORDS).
+# (4099, 5): one row is longer than a pass's scratch (PASS_WORDS).  1001 chains: the small
+# models' blocks run in chunks of CHUNK_ROWS, the last one shorter.
 @pytest.mark.parametrize("shape", [(4, 3), (37, 21), (4099, 5)])
 def test_every_kernel_gives_the_same_chains(shape):
     """Same random numbers, same sums up to rounding: float64 chains agree exactly."""
@@ -120,12 +121,12 @@ def test_every_kernel_gives_the_same_chains(shape):
     from bmsample.rbm.sample import KERNELS, GibbsWorkspace, gibbs_steps
 
     model = random_rbm(*shape, scale=1.5, seed=11)
-    start = (np.random.default_rng(0).random((301, shape[0])) < 0.5).astype(np.float64)
+    start = (np.random.default_rng(0).random((1001, shape[0])) < 0.5).astype(np.float64)
     runs = []
     for kernel in KERNELS:
         visible, means, seen = start.copy(), np.empty_like(start), []
         streams = ChainStreams((5, 6), draw=3)
-        gibbs_steps(model, visible, 6, streams, GibbsWorkspace(model, 301, kernel=kernel), chain_offset=7,
+        gibbs_steps(model, visible, 6, streams, GibbsWorkspace(model, 1001, kernel=kernel), chain_offset=7,
                     visible_means=means, on_step=lambda t, v, seen=seen: seen.append((t, v.copy())))
         runs.append((visible, means, seen, streams.draw))
     v1, m1, seen1, draw1 = runs[0]
@@ -175,7 +176,7 @@ def test_unit_kernel_with_more_slices_than_threads_finishes_with_the_same_chains
         return (np.empty((40, 21)), np.empty((40, 21)), np.empty((40, 37)), _cpu.pass_scratch(5, 37))
 
     blocks = start.copy()
-    _cpu.gibbs_block_steps(*args, 2, blocks, *scratch())
+    _cpu.gibbs_block_steps(*args, 2, 7, blocks, *scratch())
     units, means, tasks, unit_scratch = start.copy(), np.empty_like(start), np.zeros(2, np.int64), scratch()
     _cpu.gibbs_unit_steps_with_means(*args, slices, units, *unit_scratch, np.empty(37 * 21), tasks, means)
     np.testing.assert_array_equal(units, blocks)

@@ -197,7 +197,7 @@ def _block_step(weights, vbias, hbias, key0, key1, draw, chain_offset, lo, hi, v
 
 
 @njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
-def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks,
+def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks, chunk_rows,
                       visible, hidden, hidden_field, visible_field, words):
     """Run ``steps`` block-Gibbs steps, each thread owning one block of chains for all the steps.
 
@@ -208,7 +208,9 @@ def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offse
     its own products through BLAS (which must be single-threaded here: the
     caller sets it) and its own sampling passes, so a run of k steps is one
     parallel region instead of 2k parallel passes and 2k multi-threaded
-    products, each with its fork and join.
+    products, each with its fork and join.  A block runs its chains
+    ``chunk_rows`` at a time through all the steps (chains are independent),
+    which keeps a chunk's chains and fields in the core's cache.
 
     Parameters
     ----------
@@ -222,6 +224,8 @@ def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offse
     steps : int
     num_blocks : int
         Threads to use, at most the number of chains.
+    chunk_rows : int
+        Chains per chunk, at least 1.
     visible : ndarray, shape (num_chains, num_visibles)
         Exact 0/1 chains, updated in place.
     hidden, hidden_field : ndarray, shape (num_chains, num_hiddens)
@@ -234,23 +238,27 @@ def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offse
     num_chains = visible.shape[0]
     for block in prange(num_blocks):
         lo, hi = block * num_chains // num_blocks, (block + 1) * num_chains // num_blocks
-        for t in range(steps):
-            _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, lo, hi, visible,
-                        hidden, hidden_field, visible_field, visible, False, words[block])
+        for first in range(lo, hi, chunk_rows):
+            last = min(first + chunk_rows, hi)
+            for t in range(steps):
+                _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, first, last,
+                            visible, hidden, hidden_field, visible_field, visible, False, words[block])
 
 
 @njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
 def gibbs_block_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks,
-                                 visible, hidden, hidden_field, visible_field, words, visible_means):
+                                 chunk_rows, visible, hidden, hidden_field, visible_field, words, visible_means):
     """``gibbs_block_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
     num_chains = visible.shape[0]
     for block in prange(num_blocks):
         lo, hi = block * num_chains // num_blocks, (block + 1) * num_chains // num_blocks
-        for t in range(steps - 1):
-            _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, lo, hi, visible,
-                        hidden, hidden_field, visible_field, visible, False, words[block])
-        _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * (steps - 1), chain_offset, lo, hi, visible,
-                    hidden, hidden_field, visible_field, visible_means, True, words[block])
+        for first in range(lo, hi, chunk_rows):
+            last = min(first + chunk_rows, hi)
+            for t in range(steps - 1):
+                _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, first, last,
+                            visible, hidden, hidden_field, visible_field, visible, False, words[block])
+            _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * (steps - 1), chain_offset, first, last,
+                        visible, hidden, hidden_field, visible_field, visible_means, True, words[block])
 
 
 @njit(inline="always")
