@@ -4,9 +4,11 @@ Kernels do not validate, do not allocate and never raise: the public layer
 (``sample.py``, ``train.py``) does that.  Everything elementwise that follows
 a matrix product (bias, sigmoid, random draw, compare) is one vectorised
 pass.  ``gibbs_block_steps`` runs whole Gibbs steps with each thread owning a
-block of chains and calling BLAS on it; its passes fill a group of rows'
-Philox words in one flat loop into a scratch the caller owns, then sample the
-group's units, so both loops run at SIMD width even on short rows.
+block of chains and calling BLAS on it; ``gibbs_unit_steps`` runs them with
+the threads splitting each layer's units instead (for few chains per thread).
+Their passes fill a group of rows' Philox words in one flat loop into a
+scratch the caller owns, then sample the group's units, so both loops run at
+SIMD width even on short rows.
 ``sample_bernoulli_layer`` is the pass alone, parallel over chains, one fused
 loop per row (no scratch), for products done by the caller.
 
