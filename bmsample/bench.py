@@ -30,7 +30,7 @@ from .grbm.model import GaussianBernoulliRBM
 from .ising.model import IsingModel
 from .ising.sample import IsingWorkspace, run_sweeps
 from .rbm.model import BernoulliRBM
-from .rbm.sample import GibbsWorkspace, gibbs_steps
+from .rbm.sample import GibbsWorkspace, auto_kernel, gibbs_steps
 from .rbm.train import RBMTrainer
 
 FAMILIES = ("rbm", "grbm", "gaussian", "ising")
@@ -54,6 +54,7 @@ class BenchRow:
     ratio_min: float
     ratio_max: float
     backend: str = "cpu"
+    kernel: str | None = None  # the RBM Gibbs kernel that ran on the CPU ("blocks" or "units")
 
     def as_dict(self):
         return asdict(self)
@@ -205,10 +206,11 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None, backend="cpu")
     base, step = times["gemms"] / steps, times["sampler"] / steps
     ratios = step / base
     step_s = float(np.median(step))
+    kernel = auto_kernel(model, chains, numba.get_num_threads()) if family == "rbm" and not device.is_cuda else None
     return BenchRow(family, model.num_visibles, hiddens, chains, model.dtype.name,
                     threads or numba.get_num_threads(), 1.0 / step_s, chains / step_s, 1e3 * step_s,
                     1e3 * float(np.median(base)), float(np.median(ratios)), float(ratios.min()), float(ratios.max()),
-                    str(device))
+                    str(device), kernel)
 
 
 def run(family="rbm", visibles=784, hiddens=500, chains=(100, 1000), dtypes=("float32",), *, model=None, steps=10,
@@ -363,8 +365,9 @@ def format_rows(rows):
              f"{'chain-upd/s':>11} {'step ms':>8} {'gemm ms':>8} {'ratio':>6} {'min':>6} {'max':>6}"]
     for r in rows:
         size = f"{r.visibles}x{r.hiddens}" if r.hiddens else f"N={r.visibles}"
-        device = "" if r.backend == "cpu" else f"  {r.backend}"
+        where = "" if r.backend == "cpu" else f"  {r.backend}"
+        where += f"  {r.kernel}" if r.kernel else ""
         lines.append(f"{r.family:>9} {size:>10} {r.chains:>7} {r.dtype:>8} {r.threads:>3} {r.steps_per_second:9.1f} "
                      f"{r.chain_updates_per_second:11.3g} {r.step_ms:8.3f} {r.gemm_ms:8.3f} {r.ratio_median:6.3f} "
-                     f"{r.ratio_min:6.3f} {r.ratio_max:6.3f}{device}")
+                     f"{r.ratio_min:6.3f} {r.ratio_max:6.3f}{where}")
     return "\n".join(lines)

@@ -20,6 +20,20 @@ def test_rows_hold_both_sides_of_the_ratio(family, hiddens):
         assert r.family == family and r.step_ms > 0 and r.gemm_ms > 0
         assert r.ratio_min <= r.ratio_median <= r.ratio_max
         assert r.chain_updates_per_second == pytest.approx(r.chains * r.steps_per_second)
+        assert r.kernel == ("blocks" if family == "rbm" else None)  # a small model: the block kernel
+
+
+def test_rbm_rows_name_the_kernel_that_ran(monkeypatch):
+    """The row says which kernel "auto" ran, and the sampler timed is that kernel."""
+    from bmsample.rbm import sample
+
+    ran = []
+    monkeypatch.setattr(sample, "_parallel_kernel_steps", lambda kernel, *args: ran.append(kernel))
+    bmsample.set_num_threads(2)
+    rows = bench.run("rbm", 512, 512, chains=(10, 400), steps=1, repeats=1)  # 2**18 weights
+    assert [r.kernel for r in rows] == ["units", "blocks"] and sorted(set(ran)) == ["blocks", "units"]
+    assert ran == ["units"] * ran.count("units") + ["blocks"] * ran.count("blocks")
+    assert bench.format_rows(rows).splitlines()[1].endswith("  units")
 
 
 def test_cli_bench_table_and_json(tmp_path):

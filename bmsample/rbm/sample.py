@@ -75,17 +75,20 @@ class GibbsWorkspace:
 
     def kernel_for(self, model, threads):
         """The kernel that runs: ``self.kernel``, or what "auto" picks for ``threads`` threads."""
-        if self.kernel != "auto":
-            return self.kernel
-        few_chains = self.num_chains <= UNITS_MAX_CHAINS_PER_THREAD * threads
-        large = model.num_visibles * model.num_hiddens >= UNITS_MIN_WEIGHTS
-        return "units" if threads > 1 and few_chains and large else "blocks"
+        return self.kernel if self.kernel != "auto" else auto_kernel(model, self.num_chains, threads)
 
     def weight_columns(self, model):
         """Scratch of W's size for the "units" kernel, allocated on first use."""
         if self._weight_columns is None:
             self._weight_columns = np.empty(model.weight_matrix.size, dtype=model.dtype)
         return self._weight_columns
+
+
+def auto_kernel(model, num_chains, threads):
+    """What ``kernel="auto"`` runs: "units" for few chains per thread on a large model, else "blocks"."""
+    few_chains = num_chains <= UNITS_MAX_CHAINS_PER_THREAD * threads
+    large = model.num_visibles * model.num_hiddens >= UNITS_MIN_WEIGHTS
+    return "units" if threads > 1 and few_chains and large else "blocks"
 
 
 def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
