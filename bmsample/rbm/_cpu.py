@@ -21,7 +21,7 @@ in the loop body costs about 30 % of the pass.
 import numpy as np
 from numba import njit, prange
 
-from .._atomics import atomic_add, atomic_load
+from .._atomics import atomic_add, wait_until_at_least
 from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid, one_like
 from .._rng import philox4x32, uniform_from_bits
 
@@ -287,8 +287,7 @@ def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, st
             return
         phase = task // num_slices
         s = task - phase * num_slices
-        while atomic_load(tasks, 1) < phase * num_slices:
-            pass  # the tasks of the previous half-step are running on other threads
+        wait_until_at_least(tasks, 1, phase * num_slices)  # the previous half-step's tasks run on other threads
         if phase % 2 == 0:
             lo, hi = _slice_bounds(s, num_hiddens, num_slices)
             columns = weight_columns[num_visibles * lo:num_visibles * hi].reshape((num_visibles, hi - lo))
