@@ -118,3 +118,24 @@ def test_atomic_counters_lose_no_increment_between_threads():
     counters, seen = np.zeros(3, np.int64), np.zeros(4, np.int64)
     assert count(counters, 4, 50_000, seen) == 200_000
     assert counters.tolist() == [0, 200_000, 0] and seen.max() == 200_000
+
+
+def test_waiting_thread_yields_once_it_has_spun_long_enough():
+    """The wait's yield (``sched_yield``, resolved when the kernel links) runs and returns."""
+    from numba import njit
+
+    from bmsample._atomics import SPINS_BEFORE_YIELD, _yield_thread, atomic_add, wait_until_at_least
+
+    @njit
+    def yield_many(times):
+        for _ in range(times):
+            _yield_thread()
+
+    @njit
+    def wait_for_already_done(counters):
+        atomic_add(counters, 0, 3)
+        wait_until_at_least(counters, 0, 3)
+        return counters[0]
+
+    yield_many(2 * SPINS_BEFORE_YIELD)
+    assert wait_for_already_done(np.zeros(1, np.int64)) == 3

@@ -276,7 +276,7 @@ def _slice_bounds(s, num_units, num_slices):
 
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
 def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible, hidden,
-                 hidden_field, visible_field, words, weight_columns, tasks, means, with_means):
+                 hidden_field, visible_field, words, weight_columns, copy_columns, tasks, means, with_means):
     """Claim tasks (half-step, slice) in order until none is left; see ``gibbs_unit_steps``."""
     num_chains, num_visibles = visible.shape
     num_hiddens = hidden.shape[1]
@@ -291,7 +291,7 @@ def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, st
         if phase % 2 == 0:
             lo, hi = _slice_bounds(s, num_hiddens, num_slices)
             columns = weight_columns[num_visibles * lo:num_visibles * hi].reshape((num_visibles, hi - lo))
-            if phase == 0:
+            if phase == 0 and copy_columns:
                 columns[:, :] = weights[:, lo:hi]
             field = hidden_scratch[num_chains * lo:num_chains * hi].reshape((num_chains, hi - lo))
             np.dot(visible, columns, field)
@@ -312,7 +312,7 @@ def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, st
 
 @njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
 def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
-                     visible, hidden, hidden_field, visible_field, words, weight_columns, tasks):
+                     visible, hidden, hidden_field, visible_field, words, weight_columns, copy_columns, tasks):
     """``gibbs_block_steps`` with the threads splitting the units of each layer instead of the chains.
 
     Each half-step is ``num_slices`` tasks, one per slice of the layer's
@@ -338,7 +338,9 @@ def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset
     words : ndarray of uint32, shape (>= num_slices, n)
         Philox scratch, from ``pass_scratch``.
     weight_columns : ndarray, shape (>= num_visibles * num_hiddens,)
-        Scratch: each slice's columns of W, copied once per call so that BLAS gets a contiguous operand.
+        Each slice's columns of W, contiguous for BLAS.
+    copy_columns : bool
+        Copy them from ``weights`` first; False reuses the previous call's copy (same ``weights``).
     tasks : ndarray of int64, shape (2,)
         Scratch counters.
     """
@@ -346,17 +348,19 @@ def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset
     tasks[1] = 0
     for worker in prange(num_slices):
         _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible,
-                     hidden, hidden_field, visible_field, words[worker], weight_columns, tasks, visible, False)
+                     hidden, hidden_field, visible_field, words[worker], weight_columns, copy_columns, tasks, visible,
+                     False)
 
 
 @njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
 def gibbs_unit_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
-                                visible, hidden, hidden_field, visible_field, words, weight_columns, tasks,
-                                visible_means):
+                                visible, hidden, hidden_field, visible_field, words, weight_columns, copy_columns,
+                                tasks, visible_means):
     """``gibbs_unit_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
     tasks[0] = 0
     tasks[1] = 0
     for worker in prange(num_slices):
         _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible,
-                     hidden, hidden_field, visible_field, words[worker], weight_columns, tasks, visible_means, True)
+                     hidden, hidden_field, visible_field, words[worker], weight_columns, copy_columns, tasks,
+                     visible_means, True)
 

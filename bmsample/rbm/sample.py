@@ -143,19 +143,22 @@ def _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, ch
     scratch = (workspace.hidden, workspace.hidden_field, workspace.visible_field, workspace.pass_words)
     if kernel == "units":
         parts = (unit_slices(model, numba.get_num_threads()),)
-        scratch += (workspace.weight_columns(model), workspace.tasks)
+        columns = workspace.weight_columns(model)
         run, run_with_means = _cpu.gibbs_unit_steps, _cpu.gibbs_unit_steps_with_means
     else:
         parts = (min(numba.get_num_threads(), visible.shape[0]), chunk_rows(model, visible.shape[0]))
         run, run_with_means = _cpu.gibbs_block_steps, _cpu.gibbs_block_steps_with_means
     runs = [(1, t) for t in range(1, steps + 1)] if on_step is not None else [(steps, steps)]
     with single_threaded_blas():
-        for run_steps, t in runs:
+        for i, (run_steps, t) in enumerate(runs):
             first_draw = streams.reserve(2 * run_steps)
+            # The units kernel copies W's columns in the first run only: W is the same in the others.
+            all_scratch = scratch + ((columns, i == 0, workspace.tasks) if kernel == "units" else ())
             if t == steps and visible_means is not None:
-                run_with_means(*args, first_draw, chain_offset, run_steps, *parts, visible, *scratch, visible_means)
+                run_with_means(*args, first_draw, chain_offset, run_steps, *parts, visible, *all_scratch,
+                               visible_means)
             else:
-                run(*args, first_draw, chain_offset, run_steps, *parts, visible, *scratch)
+                run(*args, first_draw, chain_offset, run_steps, *parts, visible, *all_scratch)
             if on_step is not None:
                 on_step(t, visible)
 
