@@ -9,9 +9,10 @@ cuRAND, JAX and NumPy's ``Philox``).  Unit ``j`` of chain ``c`` at draw ``d``
 takes word ``j % 4`` of ``philox(counter=(j // 4, c, d_lo, d_hi), key)``.
 Consequences:
 
-* a chain's trajectory does not depend on the number of threads, nor on how
-  many other chains run beside it (chain ``c`` is chain ``c`` in a batch of
-  10 or of 10 000);
+* a chain's random numbers do not depend on the number of threads, nor on how
+  many other chains run beside it (chain ``c`` draws the same numbers in a
+  batch of 10 or of 10 000); its trajectory can still differ by the rounding
+  of the BLAS products, which may depend on the thread count and the rows;
 * the whole state of a run's randomness is two integers, the key and the draw
   counter, so checkpoints store it exactly;
 * the CUDA kernels can compute the very same numbers in any thread layout.

@@ -49,16 +49,39 @@ def available_cpus():
     return count
 
 
+def thread_limit():
+    """The most threads a kernel may use: the size of Numba's pool (``NUMBA_NUM_THREADS``)."""
+    import numba
+
+    return numba.config.NUMBA_NUM_THREADS
+
+
+def default_threads():
+    """Threads to use when none are asked for.
+
+    The smallest of the CPUs this process may use (``available_cpus``: its
+    affinity mask and a scheduler's allocation) and Numba's pool size
+    (``NUMBA_NUM_THREADS``, which job scripts often set to 1).
+    """
+    return max(1, min(available_cpus(), thread_limit()))
+
+
 _blas_limits = None
 
 
-def set_num_threads(num_threads):
+def set_num_threads(num_threads=None):
     """Use ``num_threads`` threads in the Numba kernels and in BLAS.
 
     Parameters
     ----------
-    num_threads : int
+    num_threads : int or None
         At least 1; at most Numba's pool size (``NUMBA_NUM_THREADS``).
+        None: ``default_threads()``.
+
+    Returns
+    -------
+    int
+        The number of threads now used.
     """
     global _blas_limits
     import numba
@@ -66,10 +89,12 @@ def set_num_threads(num_threads):
 
     from ._validation import check_int
 
+    if num_threads is None:
+        num_threads = default_threads()
     num_threads = check_int(num_threads, "threads")
-    if num_threads > numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"threads: at most {numba.config.NUMBA_NUM_THREADS} on this machine "
-                         f"(NUMBA_NUM_THREADS), got {num_threads}")
+    if num_threads > thread_limit():
+        raise ValueError(f"threads: at most {thread_limit()} in this process (NUMBA_NUM_THREADS), "
+                         f"got {num_threads}")
     numba.set_num_threads(num_threads)
     _blas_limits = threadpool_limits(limits=num_threads, user_api="blas")
     return num_threads
@@ -107,6 +132,8 @@ def thread_info():
         layer = "not yet initialised"
     return {
         "numba_threads": numba.get_num_threads(),
+        "numba_thread_limit": thread_limit(),
+        "default_threads": default_threads(),
         "numba_threading_layer": layer,
         "available_cpus": available_cpus(),
         "blas": [{"library": i.get("internal_api"), "version": i.get("version"),

@@ -457,9 +457,7 @@ def run_sweep(spec, out=None, *, scheduler=None, workers=None, threads_per_run=N
 
 def _resources(scheduler, workers, threads_per_run, num_pending):
     """(threads per run, local worker processes or None) from the arguments and the CPUs."""
-    import numba
-
-    from ._threads import available_cpus
+    from ._threads import available_cpus, thread_limit
 
     local = scheduler is None
     if not local and workers is not None:
@@ -467,12 +465,12 @@ def _resources(scheduler, workers, threads_per_run, num_pending):
     if workers is not None:
         workers = check_int(workers, "workers")
     cpus = available_cpus()
-    if threads_per_run is None:
-        threads_per_run = max(1, cpus // workers) if workers is not None else 1
+    if threads_per_run is None:  # the local workers inherit this process's NUMBA_NUM_THREADS
+        threads_per_run = max(1, min(cpus // workers, thread_limit())) if workers is not None else 1
     threads_per_run = check_int(threads_per_run, "threads_per_run")
-    if local and threads_per_run > numba.config.NUMBA_NUM_THREADS:
-        raise ValueError(f"threads_per_run: at most {numba.config.NUMBA_NUM_THREADS} on this machine "
-                         f"(NUMBA_NUM_THREADS), got {threads_per_run}")
+    if local and threads_per_run > thread_limit():
+        raise ValueError(f"threads_per_run: at most {thread_limit()} in this process (NUMBA_NUM_THREADS), "
+                         f"got {threads_per_run}")
     if not local:
         return threads_per_run, None
     workers = max(1, cpus // threads_per_run) if workers is None else workers

@@ -272,9 +272,9 @@ def sweep(config_file, out, scheduler, workers, threads_per_run, dry_run):
 
 
 def _set_threads(threads):
-    from bmsample._threads import available_cpus, set_num_threads
+    from bmsample._threads import set_num_threads
 
-    set_num_threads(available_cpus() if threads is None else threads)
+    set_num_threads(threads)
 
 
 def _parse_ints(text, name):
@@ -753,8 +753,9 @@ def info():
     click.echo(f"bmsample {bmsample.__version__}")
     click.echo(f"python {sys.version.split()[0]}, numpy {np.__version__}, numba {numba.__version__}, "
                f"click {metadata.version('click')}")
-    click.echo(f"cpus available {details['available_cpus']}, numba threads {details['numba_threads']}, "
-               f"threading layer {details['numba_threading_layer']}")
+    click.echo(f"cpus available {details['available_cpus']}, numba threads {details['numba_threads']} "
+               f"(at most {details['numba_thread_limit']}: NUMBA_NUM_THREADS), default threads "
+               f"{details['default_threads']}, threading layer {details['numba_threading_layer']}")
     for blas in details["blas"]:
         click.echo(f"blas {blas['library']} {blas['version']}, threads {blas['threads']}")
     click.echo(f"gpu {_gpu_status()}")

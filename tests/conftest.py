@@ -23,6 +23,19 @@ def tiny_rbm():
     return random_rbm()
 
 
+def product_rounding_bound(left, right):
+    """Largest difference between two roundings of ``left @ right`` (BLAS may sum in another order).
+
+    Each entry of a computed product of inner dimension K is within gamma_K (|left| @ |right|) of the
+    exact one, gamma_K = K u / (1 - K u) with u the unit roundoff (Higham, Accuracy and Stability,
+    section 3.5); two computations differ by at most twice that.
+    """
+    unit_roundoff = np.finfo(np.result_type(left, right)).eps / 2
+    inner = left.shape[-1]
+    gamma = inner * unit_roundoff / (1 - inner * unit_roundoff)
+    return 2 * gamma * float((np.abs(left).astype(np.float64) @ np.abs(right).astype(np.float64)).max())
+
+
 def chi_square_ok(counts, probabilities, alpha_sigma=5.0):
     """Pearson chi-square of ``counts`` against ``probabilities`` within ``alpha_sigma`` sd of its mean.
 

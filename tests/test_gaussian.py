@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from conftest import product_rounding_bound
 
 import bmsample
 from bmsample.datasets import gaussian_data
@@ -70,14 +71,33 @@ def test_long_gibbs_runs_reach_the_boltzmann_law():
     assert_moments(result.means[0], result.covariances[0], mean, cov, CHAINS)
 
 
-def test_same_seed_same_chains_with_one_or_two_threads():
+def test_same_seed_same_noise_with_one_or_two_threads_and_any_chain_count():
+    """The normals are the same; only BLAS's rounding of x J may differ with the threads or the rows.
+
+    One step x' = x - eps (x J - h) + s xi is Lipschitz with constant g = 1 + eps max_i sum_j |J_ij| in
+    the max norm; a step adds at most eps times the product's rounding difference plus the update's own
+    five roundings in each run.  So after T steps the chains differ by at most
+    sum_{t < T} g^(T-1-t) (eps d_t + 10 u m_t).
+    """
     model = random_model(n=37, spectrum=np.linspace(0.5, 3, 37), dtype="float32")
+    eps, steps, times = 0.05, 5, list(range(6))
     runs = []
-    for threads in (1, 2):
+    for threads in (1, 2, 2):
         bmsample.set_num_threads(threads)
-        runs.append(bmsample.sample(model, 500, 5, init="gaussian", step_size=0.05, rng=8).visible)
-    bmsample.set_num_threads(2)
-    np.testing.assert_array_equal(runs[0], runs[1])
+        runs.append(bmsample.sample(model, 500, steps, init="gaussian", step_size=eps, rng=8, record=times).recorded)
+    few = bmsample.sample(model, 10, steps, init="gaussian", step_size=eps, rng=8).visible
+    np.testing.assert_array_equal(runs[1], runs[2])  # same threads and rows: bit-identical
+    J, u = model.coupling_matrix, np.finfo(np.float32).eps / 2
+    growth = 1 + eps * float(np.abs(J).astype(np.float64).sum(axis=1).max())
+    bound = 0.0
+    for t in range(steps):
+        x = runs[0][t]
+        magnitude = float(np.abs(runs[0][t:t + 2]).max() + np.sqrt(2 * eps) * 6
+                          + eps * np.abs(x @ J - model.field).max())  # |xi| < 6 in 2e4 normals
+        bound = bound * growth + eps * product_rounding_bound(x, J) + 10 * u * magnitude
+    assert np.abs(runs[0][-1] - runs[1][-1]).max() <= bound
+    assert np.abs(few - runs[0][-1][:10]).max() <= bound
+    assert np.abs(runs[0][-1] - runs[0][0]).max() > 1000 * bound  # the chains did move
 
 
 def test_rdm_model_samples_its_own_process_by_default():

@@ -11,7 +11,7 @@ noise of the error bar itself) and < 0.05 absolute (8x the rms).
 
 import numpy as np
 import pytest
-from conftest import random_rbm
+from conftest import product_rounding_bound, random_rbm
 
 from bmsample import BernoulliRBM
 from bmsample.rbm.likelihood import (
@@ -213,9 +213,14 @@ def test_fixed_rng_is_deterministic():
     np.testing.assert_array_equal(first.chains, again.chains)
     assert first.log_z == again.log_z
     assert not np.array_equal(first.log_weights, other.log_weights)
-    # chain c uses stream c: the first 10 chains of a 20-chain run are a 10-chain run
+    # chain c uses stream c: the first 10 chains of a 20-chain run are a 10-chain run, up to BLAS's
+    # rounding of the hidden fields v W (it may depend on the rows): each step changes log w by
+    # sum_a [softplus(b' f_a) - softplus(b f_a)], whose derivative in f_a is below 2 |b' - b|, and
+    # the steps' |b' - b| sum to 1.
     fewer = ais_log_partition(model, num_chains=10, num_betas=100, rng=5)
-    np.testing.assert_array_equal(fewer.log_weights, first.log_weights[:10])
+    np.testing.assert_array_equal(fewer.chains, first.chains[:10])
+    bound = 2 * model.num_hiddens * product_rounding_bound(np.ones((1, 10), dtype=model.dtype), model.weight_matrix)
+    assert np.abs(fewer.log_weights - first.log_weights[:10]).max() <= bound
     start = exact_samples(model, 8, seed=0)
     rev = [reverse_ais_log_partition(model, start, num_betas=100, rng=9).log_weights for _ in range(2)]
     np.testing.assert_array_equal(rev[0], rev[1])

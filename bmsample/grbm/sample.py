@@ -187,8 +187,10 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
     Visible units are real, hidden units {0, 1}.  The chains run in
     standardised units z = (x - data_mean) / data_std, where the model's
     parameters act; results are returned as x = z * data_std + data_mean.
-    Chain ``c`` uses its own random stream, so results do not depend on the
-    number of threads or on ``num_chains``.
+    Chain ``c`` uses its own random stream, so its random numbers do not
+    depend on the number of threads or on ``num_chains``; its states may
+    differ by the rounding of the products, which BLAS may do differently
+    with other threads or rows (and a rounding can flip a hidden unit).
     """
     if not isinstance(model, GaussianBernoulliRBM):
         raise TypeError(f"model: expected a GaussianBernoulliRBM, got {type(model).__name__}")

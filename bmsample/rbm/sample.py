@@ -309,11 +309,12 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
 
     Notes
     -----
-    Units are {0, 1}.  Chain ``c`` uses its own random stream, so results do
-    not depend on the number of threads or on ``num_chains`` (chain ``c`` is
-    the same in a run of 10 or of 10 000 chains with the same seed).  The GPU
-    draws the same random numbers, so its chains equal the CPU's except where
-    float rounding of a field flips a comparison ``u < p``.
+    Units are {0, 1}.  Chain ``c`` uses its own random stream, so its random
+    numbers do not depend on the number of threads or on ``num_chains``, and
+    the chain is the same in a run of 10 or of 10 000 chains with the same
+    seed except where the rounding of a field (BLAS may round differently
+    with other threads or rows) flips a comparison ``u < p``.  The GPU draws
+    the same random numbers, so its chains equal the CPU's in the same sense.
     """
     if not isinstance(model, BernoulliRBM):
         raise TypeError(f"model: expected a BernoulliRBM, got {type(model).__name__}")
