@@ -416,7 +416,8 @@ def run_sweep(spec, out=None, *, scheduler=None, workers=None, threads_per_run=N
         ``threads_per_run``, at most one per run to train.
     threads_per_run : int, optional
         Numba and BLAS threads of every run; default 1, or available CPUs //
-        ``workers`` when ``workers`` is given for a local cluster.
+        ``workers`` (at most ``NUMBA_NUM_THREADS``) when ``workers`` is given
+        for a local cluster.
     progress : callable(str), optional
         Called with one line as each run finishes (or is skipped).
 

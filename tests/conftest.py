@@ -4,10 +4,30 @@ import os
 # set before numba.cuda is first imported.  CPU code never reads it, and backend="auto" ignores the simulator.
 os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from bmsample import BernoulliRBM
+
+# Processes run from a folder outside the source tree, so that ``-m`` finds the installed package (the
+# source folder bmsample/ has no cli/ subpackage: setup maps it from the top-level cli/).
+NEUTRAL_CWD = Path(tempfile.gettempdir())
+
+
+def cli_command(*args):
+    """The argv of ``bmsample ARGS`` in a fresh Python process."""
+    return [sys.executable, "-m", "bmsample.cli.main", *map(str, args)]
+
+
+def run_cli(*args, env=None, timeout=300, **options):
+    """Run ``bmsample ARGS`` in a fresh process (outside the source tree); the CompletedProcess, text output."""
+    return subprocess.run(cli_command(*args), capture_output=True, text=True, timeout=timeout, env=env,
+                          cwd=options.pop("cwd", NEUTRAL_CWD), **options)
 
 
 def random_rbm(num_visibles=4, num_hiddens=3, scale=1.0, seed=0, dtype="float64"):

@@ -1,11 +1,15 @@
 """Cluster conventions of ``bmsample fit``: --resume, --log-json, thread counts from the scheduler."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import run_cli
 
 import bmsample
 from bmsample._threads import available_cpus
@@ -117,3 +121,25 @@ def test_available_cpus_is_capped_by_the_scheduler_allocation(monkeypatch):
     assert available_cpus() == mask
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "two")  # unparsable: ignored
     assert available_cpus() == mask
+
+
+def test_default_threads_follow_numba_num_threads(tmp_path):
+    """Job scripts often export NUMBA_NUM_THREADS=1: the defaults use 1 thread, an explicit 2 is refused."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    fit = ["fit", "digits", "--hidden", "8", "--updates", "3", "-k", "1", "--seed", "0", "--quiet"]
+    done = run_cli(*fit, "--out", tmp_path / "run", env=env)
+    assert done.returncode == 0, done.stderr
+    refused = run_cli(*fit, "--out", tmp_path / "other", "--threads", "2", env=env)
+    assert refused.returncode == 2
+    assert refused.stderr == "error: threads: at most 1 in this process (NUMBA_NUM_THREADS), got 2\n"
+    assert not (tmp_path / "other").exists()
+    info = run_cli("info", env=env)
+    assert info.returncode == 0 and "default threads 1," in info.stdout
+
+
+def test_sweep_threads_per_run_follow_numba_num_threads():
+    code = "from bmsample.sweep import _resources; print(*_resources(None, 1, None, 4))"
+    env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1"]  # one worker of one thread, not CPUs // workers threads

@@ -3,13 +3,11 @@
 import json
 import signal
 import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import NEUTRAL_CWD, cli_command
 
 import bmsample
 
@@ -20,13 +18,6 @@ FIT = ["fit", "digits", "--hidden", "16", "--batch-size", "50", "-k", "2", "--up
 EXIT_PREEMPTED, EXIT_INTERRUPTED = 75, 130
 
 
-def cli(*args):
-    return [sys.executable, "-m", "bmsample.cli.main", *map(str, args)]
-
-
-# Run from a folder outside the source tree, so that ``-m`` finds the installed package (the
-# source folder bmsample/ has no cli/ subpackage: setup maps it from the top-level cli/).
-NEUTRAL_CWD = Path(tempfile.gettempdir())
 
 
 def finished_arrays(run_dir):
@@ -37,7 +28,7 @@ def finished_arrays(run_dir):
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory):
     out = tmp_path_factory.mktemp("reference") / "run"
-    subprocess.run(cli(*FIT, "--out", out), check=True, capture_output=True, timeout=300, cwd=NEUTRAL_CWD)
+    subprocess.run(cli_command(*FIT, "--out", out), check=True, capture_output=True, timeout=300, cwd=NEUTRAL_CWD)
     return finished_arrays(out)
 
 
@@ -50,7 +41,7 @@ def every_file_loads(run_dir):
 
 
 def resume_to_the_end(run_dir):
-    proc = subprocess.run(cli(*FIT, "--resume", run_dir), capture_output=True, text=True, timeout=300,
+    proc = subprocess.run(cli_command(*FIT, "--resume", run_dir), capture_output=True, text=True, timeout=300,
                           cwd=NEUTRAL_CWD)
     assert proc.returncode == 0, proc.stderr
     assert not list(run_dir.rglob(".*.tmp"))
@@ -63,8 +54,8 @@ def assert_same_model(run_dir, reference):
 
 def stop_after(run_dir, delay, signals):
     """Start a run, send ``signals`` (0.05 s apart) after ``delay`` seconds; (return code, stderr)."""
-    proc = subprocess.Popen(cli(*FIT, "--out", run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=NEUTRAL_CWD)
+    proc = subprocess.Popen(cli_command(*FIT, "--out", run_dir), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, cwd=NEUTRAL_CWD)
     time.sleep(delay)
     for signum in signals:
         proc.send_signal(signum)
@@ -122,7 +113,7 @@ def test_a_second_sigint_stops_at_once_and_leaves_whole_files(tmp_path, referenc
 def test_sigterm_during_training_exits_75_with_the_update_checkpointed(tmp_path, reference):
     """Signalled once its first JSON progress line is out, the run must be inside the training loop."""
     run_dir = tmp_path / "run"
-    proc = subprocess.Popen(cli(*FIT, "--out", run_dir, "--log-json", "-"), stdout=subprocess.PIPE,
+    proc = subprocess.Popen(cli_command(*FIT, "--out", run_dir, "--log-json", "-"), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD)
     first = json.loads(proc.stdout.readline())
     proc.send_signal(signal.SIGTERM)
