@@ -11,29 +11,52 @@ Public API::
     sample                            sampling; reproduces the training process by default
     save_model, load_model            versioned .npz files
     set_num_threads                   Numba + BLAS threads
+
+The names are imported on first use, so ``import bmsample`` (and
+``bmsample --help``, ``info``, ``datasets``) loads neither Numba nor a kernel.
 """
+
+import importlib
 
 from ._threads import configure_environment as _configure_environment
 
 _configure_environment()
 
-from ._threads import set_num_threads  # noqa: E402
-from ._version import __version__  # noqa: E402
-from .checkpointing import TrainingPreempted  # noqa: E402
-from .datasets import Dataset, list_datasets, load_dataset  # noqa: E402
-from .gaussian.model import GaussianModel  # noqa: E402
-from .gaussian.sample import GaussianSampleResult  # noqa: E402
-from .grbm.model import GaussianBernoulliRBM  # noqa: E402
-from .io import ModelFileError, load_model, read_model_file, save_model  # noqa: E402
-from .ising.model import IsingModel  # noqa: E402
-from .rbm.model import BernoulliRBM  # noqa: E402
-from .rbm.sample import SampleResult  # noqa: E402
-from .sampling import sample  # noqa: E402
-from .training import FitResult, TrainingConfig, TrainingDiverged, fit  # noqa: E402
+from ._threads import set_num_threads  # noqa: E402, F401
+from ._version import __version__  # noqa: E402, F401
 
-__all__ = [
-    "BernoulliRBM", "Dataset", "FitResult", "GaussianBernoulliRBM", "GaussianModel", "GaussianSampleResult",
-    "IsingModel", "ModelFileError", "SampleResult", "TrainingConfig", "TrainingDiverged", "TrainingPreempted",
-    "__version__", "fit", "list_datasets", "load_dataset", "load_model", "read_model_file", "sample", "save_model",
-    "set_num_threads",
-]
+#: Public name -> the module that defines it.
+_LAZY = {
+    "TrainingPreempted": "._errors", "TrainingDiverged": "._errors",
+    "Dataset": ".datasets", "list_datasets": ".datasets", "load_dataset": ".datasets",
+    "GaussianModel": ".gaussian.model", "GaussianSampleResult": ".gaussian.sample",
+    "GaussianBernoulliRBM": ".grbm.model",
+    "ModelFileError": ".io", "load_model": ".io", "read_model_file": ".io", "save_model": ".io",
+    "IsingModel": ".ising.model",
+    "BernoulliRBM": ".rbm.model", "SampleResult": ".rbm.sample",
+    "sample": ".sampling",
+    "FitResult": ".training", "TrainingConfig": ".training", "fit": ".training",
+}
+
+__all__ = sorted([*_LAZY, "__version__", "set_num_threads"])
+
+
+def __getattr__(name):
+    """Import a public name, or a submodule (``bmsample.theory``), on first use."""
+    if name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    elif not name.startswith("__"):
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *_LAZY})

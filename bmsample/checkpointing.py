@@ -29,25 +29,13 @@ from pathlib import Path
 import numpy as np
 
 from . import io
+from ._errors import TrainingPreempted  # noqa: F401 (raised as checkpointing.TrainingPreempted)
 
 LATEST = "latest.npz"
 #: Trainer attributes holding arrays that change during training (besides the model and the chains).
 TRAINER_ARRAYS = ("hidden_offset",)
 #: Files of a run directory that ``fit`` writes (and may replace with ``overwrite``).
 RUN_FILES = ("model.npz", "log.jsonl", "config.json")
-
-
-class TrainingPreempted(RuntimeError):
-    """SIGTERM or SIGINT stopped training after writing a checkpoint.
-
-    Attributes ``signal_name``, ``update`` and ``checkpoint`` (its path).
-    """
-
-    def __init__(self, signal_name, update, checkpoint):
-        super().__init__(f"{signal_name} at update {update}: wrote checkpoint {checkpoint}")
-        self.signal_name = signal_name
-        self.update = update
-        self.checkpoint = checkpoint
 
 
 def data_fingerprint(data):

@@ -23,6 +23,7 @@ import numpy as np
 
 from . import checkpointing
 from ._backend import resolve_backend
+from ._errors import TrainingDiverged
 from ._rng import ChainStreams
 from ._validation import (
     check_binary_data,
@@ -55,13 +56,6 @@ SAMPLERS = {"rbm": ("block-gibbs",), "gaussian": gaussian_sample.SAMPLERS, "gaus
             "ising": tuple(ising_sample.SAMPLERS), "independent": tuple(ising_sample.SAMPLERS)}
 assert set(P0_LAWS["gaussian"]) == set(gaussian_sample.INITS) and set(P0_LAWS["gaussian-rbm"]) == set(
     grbm_sample.INITS)
-
-
-class TrainingDiverged(RuntimeError):
-    """Parameters became NaN or inf or ran away, or the sampler became unstable.
-
-    The message names the update, the offending quantity and the last good checkpoint.
-    """
 
 
 @dataclass

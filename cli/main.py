@@ -48,8 +48,7 @@ def handle_errors(command):
     def wrapper(*args, **kwargs):
         import warnings
 
-        from bmsample.checkpointing import TrainingPreempted
-        from bmsample.training import TrainingDiverged
+        from bmsample._errors import TrainingDiverged, TrainingPreempted
 
         try:
             with warnings.catch_warnings():

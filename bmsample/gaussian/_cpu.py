@@ -7,13 +7,13 @@ chain ``chain_offset + c`` at ``draw`` takes normal ``j % P`` of block
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .._numerics import KERNEL_FASTMATH
+from .._jit import kernel
 from .._rng import normal_block, normals_per_block, philox4x32, uniform_from_bits
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def langevin_update(field, bias, step_size, noise_scale, key0, key1, draw, chain_offset, state):
     """One unadjusted Langevin step in place: x <- x - eps (J x - h) + noise_scale * xi.
 
@@ -49,7 +49,7 @@ def langevin_update(field, bias, step_size, noise_scale, key0, key1, draw, chain
                 state[c, j] += noise_scale * z[r] - step_size * (field[c, j] - bias[j])
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def fill_normal(loc, scale, key0, key1, draw, chain_offset, out):
     """out[c, j] = loc + scale * xi (standard normals of the streams); loc, scale in the out dtype."""
     num_chains, num_units = out.shape
@@ -65,7 +65,7 @@ def fill_normal(loc, scale, key0, key1, draw, chain_offset, out):
                 out[c, per * block + r] = loc + scale * z[r]
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def fill_uniform(low, high, key0, key1, draw, chain_offset, out):
     """out[c, j] = low + (high - low) * u, u uniform in [0, 1) (word j % 4 of block j // 4)."""
     num_chains, num_units = out.shape
@@ -80,7 +80,7 @@ def fill_uniform(low, high, key0, key1, draw, chain_offset, out):
                 out[c, 4 * block + r] = low + width * uniform_from_bits(words[r], low)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def gibbs_sweep(coupling, bias, inverse_diagonal, noise_std, noise, local_field, state):
     """One sequential coordinate-Gibbs sweep (sites 0..N-1) of every chain, in place.
 

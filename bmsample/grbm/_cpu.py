@@ -17,6 +17,7 @@ with P = 4 (float32) or 2 (float64), exactly as the Gaussian model's
 import numpy as np
 from numba import njit, prange
 
+from .._jit import kernel
 from .._numerics import KERNEL_FASTMATH
 from .._rng import normal_block, normals_per_block
 from ..rbm._cpu import bernoulli_means, sample_bernoulli_layer, sample_bernoulli_layer_with_means
@@ -49,7 +50,7 @@ def _gaussian_row(field_row, bias, sigma, stream, draw_lo, draw_hi, key0, key1, 
                 means_row[j] = mean
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, states):
     """Draw the real visible layer given the hidden states.
 
@@ -78,7 +79,7 @@ def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, 
                       states[c], states[c], False)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def sample_gaussian_visible_with_means(field, bias, sigma, key0, key1, draw, chain_offset, states, means):
     """``sample_gaussian_visible`` that also writes ``means = bias + sigma * field`` (E[z | h])."""
     draw_lo = np.uint32(draw & 0xFFFFFFFF)

@@ -13,6 +13,7 @@ chain's Philox stream, one draw index per sweep:
 import numpy as np
 from numba import njit, prange
 
+from .._jit import kernel
 from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid, one_like
 from .._rng import philox4x32, uniform_from_bits
 
@@ -57,7 +58,7 @@ def _heat_bath(coupling, state, local_field, c, i, u):
     _set_spin(coupling, state, local_field, c, i, one if u < p_up else -one)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, spins_t, fields_t,
            words, delta):
     """Run ``num_sweeps`` sweeps of every chain in place.

@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from .._atomics import atomic_add, wait_until_at_least
+from .._jit import kernel
 from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid, one_like
 from .._rng import philox4x32, uniform_from_bits
 
@@ -126,7 +127,7 @@ def _sample_row(field_row, bias, stream, draw_lo, draw_hi, key0, key1, states_ro
             _sample_unit(field_row[j] + bias[j], words[r], states_row, means_row, j, with_means)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def sample_bernoulli_layer(field, bias, key0, key1, draw, chain_offset, states):
     """Draw a layer of {0,1} units given its input field.
 
@@ -153,7 +154,7 @@ def sample_bernoulli_layer(field, bias, key0, key1, draw, chain_offset, states):
                     states[c], states[c], False)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def sample_bernoulli_layer_with_means(field, bias, key0, key1, draw, chain_offset, states, means):
     """``sample_bernoulli_layer`` that also writes ``means = sigmoid(field + bias)``."""
     draw_lo = np.uint32(draw & 0xFFFFFFFF)
@@ -163,7 +164,7 @@ def sample_bernoulli_layer_with_means(field, bias, key0, key1, draw, chain_offse
                     states[c], means[c], True)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def bernoulli_means(field, bias, means):
     """``means = sigmoid(field + bias)`` row by row; ``means`` may be ``field``."""
     for c in prange(field.shape[0]):
@@ -171,7 +172,7 @@ def bernoulli_means(field, bias, means):
             means[c, j] = fast_sigmoid(field[c, j] + bias[j])
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def add_scaled(target, source, scale):
     """``target += scale * source`` in place, for matrices of the same shape."""
     for i in prange(target.shape[0]):
@@ -179,7 +180,7 @@ def add_scaled(target, source, scale):
             target[i, j] += scale * source[i, j]
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def subtract_outer_pair(target, x1, y1, x2, y2):
     """``target -= outer(x1, y1) + outer(x2, y2)`` in place; ``target`` has shape (len(x), len(y))."""
     for i in prange(target.shape[0]):
@@ -198,7 +199,7 @@ def _block_step(weights, vbias, hbias, key0, key1, draw, chain_offset, lo, hi, v
                   means[lo:hi], with_means, words)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks, chunk_rows,
                       visible, hidden, hidden_field, visible_field, words):
     """Run ``steps`` block-Gibbs steps, each thread owning one block of chains for all the steps.
@@ -247,7 +248,7 @@ def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offse
                             visible, hidden, hidden_field, visible_field, visible, False, words[block])
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def gibbs_block_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks,
                                  chunk_rows, visible, hidden, hidden_field, visible_field, words, visible_means):
     """``gibbs_block_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
@@ -310,7 +311,7 @@ def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, st
         atomic_add(tasks, 1, 1)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
                      visible, hidden, hidden_field, visible_field, words, weight_columns, copy_columns, tasks):
     """``gibbs_block_steps`` with the threads splitting the units of each layer instead of the chains.
@@ -352,7 +353,7 @@ def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset
                      False)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def gibbs_unit_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
                                 visible, hidden, hidden_field, visible_field, words, weight_columns, copy_columns,
                                 tasks, visible_means):

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit, prange
 
+from .._jit import kernel
 from .._numerics import KERNEL_FASTMATH, fast_exp, fast_log
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_binary_data, check_choice, check_int, check_memory
@@ -228,7 +229,7 @@ def _sum4(x, y):
     return (s0 + s1) + (s2 + s3)
 
 
-@njit(parallel=True, fastmath=KERNEL_FASTMATH, cache=True)
+@kernel
 def _anneal_hidden_pass(hidden_field, hbias, visible, vbias_step, beta_old, beta_new, scratch, ones, log_weights):
     """Weight update from ``beta_old`` to ``beta_new`` and hidden field of the transition at ``beta_new``.
 
