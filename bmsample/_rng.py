@@ -22,53 +22,53 @@ hidden layer once); ``ChainStreams.next_draw`` hands out draw indices.
 """
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
 
 from ._numerics import KERNEL_FASTMATH, fast_log, fast_sincos_turns
 
-_M0 = np.uint64(0xD2511F53)
-_M1 = np.uint64(0xCD9E8D57)
-_W0 = np.uint32(0x9E3779B9)
-_W1 = np.uint32(0xBB67AE85)
+_M0 = 0xD2511F53
+_M1 = 0xCD9E8D57
+_W0 = 0x9E3779B9
+_W1 = 0xBB67AE85
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 
 
-# Numba widens arithmetic on narrow integers to 64 bits: every result is
-# narrowed back to uint32 explicitly.
-@njit(inline="always")
-def _philox_round(c0, c1, c2, c3, k0, k1):
-    p0 = np.uint64(c0) * _M0
-    p1 = np.uint64(c2) * _M1
-    return (
-        np.uint32((p1 >> _SHIFT32) ^ c1 ^ k0),
-        np.uint32(p1 & _LOW32),
-        np.uint32((p0 >> _SHIFT32) ^ c3 ^ k1),
-        np.uint32(p0 & _LOW32),
-    )
+@intrinsic
+def philox4x32(typingctx, c0, c1, c2, c3, k0, k1):
+    """Philox4x32-10 of the counter (c0, c1, c2, c3) under key (k0, k1), as a tuple of four uint32.
 
+    Inside kernels only.  Integer arguments are taken modulo 2**32.  Written as
+    LLVM IR, so that Numba types one call instead of the ten rounds that an
+    ``inline="always"`` function would copy into every caller's IR (that typing
+    was most of a kernel's compile time: the first ``bmsample sample`` of an
+    RBM compiled in 17.5 s, now in 6 s); LLVM sees the same code either way.
+    """
+    arguments = (c0, c1, c2, c3, k0, k1)
+    if not all(isinstance(argument, types.Integer) for argument in arguments):
+        return None
 
-@njit(inline="always")
-def _bump(key, weyl, times):
-    return np.uint32((np.uint64(key) + np.uint64(weyl) * np.uint64(times)) & _LOW32)
+    def codegen(context, builder, signature, values):
+        word, wide = ir.IntType(32), ir.IntType(64)
+        # The words live in the low halves of 64-bit values, as Numba's own integer arithmetic would
+        # keep them: then LLVM vectorises the products as vpmuludq with no conversions between rounds
+        # (32-bit words cost twice the time per block, measured).
+        c0, c1, c2, c3, k0, k1 = (builder.zext(context.cast(builder, value, kind, types.uint32), wide)
+                                  for value, kind in zip(values, signature.args))
+        low, shift = ir.Constant(wide, 0xFFFFFFFF), ir.Constant(wide, 32)
+        for round_index in range(10):
+            if round_index:  # the key schedule: k += (W0, W1) modulo 2**32
+                k0 = builder.and_(builder.add(k0, ir.Constant(wide, _W0)), low)
+                k1 = builder.and_(builder.add(k1, ir.Constant(wide, _W1)), low)
+            p0 = builder.mul(c0, ir.Constant(wide, _M0))
+            p1 = builder.mul(c2, ir.Constant(wide, _M1))
+            c0, c1, c2, c3 = (builder.xor(builder.xor(builder.lshr(p1, shift), c1), k0), builder.and_(p1, low),
+                              builder.xor(builder.xor(builder.lshr(p0, shift), c3), k1), builder.and_(p0, low))
+        return context.make_tuple(builder, signature.return_type, [builder.trunc(c, word) for c in (c0, c1, c2, c3)])
 
-
-@njit(inline="always")
-def philox4x32(c0, c1, c2, c3, k0, k1):
-    """Philox4x32-10 of the counter (c0, c1, c2, c3) under key (k0, k1), all uint32."""
-    # Ten rounds written out: a loop here trips Numba's SSA pass when this is
-    # inlined into other inlined helpers, and LLVM would unroll it anyway.
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, k0, k1)
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 1), _bump(k1, _W1, 1))
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 2), _bump(k1, _W1, 2))
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 3), _bump(k1, _W1, 3))
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 4), _bump(k1, _W1, 4))
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 5), _bump(k1, _W1, 5))
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 6), _bump(k1, _W1, 6))
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 7), _bump(k1, _W1, 7))
-    c0, c1, c2, c3 = _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 8), _bump(k1, _W1, 8))
-    return _philox_round(c0, c1, c2, c3, _bump(k0, _W0, 9), _bump(k1, _W1, 9))
+    return types.UniTuple(types.uint32, 4)(*arguments), codegen
 
 
 def uniform_from_bits(bits, like):
