@@ -82,13 +82,13 @@ def _use_fallback_cache():
 
 class _FirstCompile(event.Listener):
     def __init__(self, notify):
-        self.notify = notify
+        self.callback = notify
         self.fired = False
 
     def on_start(self, event_):
         if not self.fired:
             self.fired = True
-            self.notify()
+            self.callback()
 
     def on_end(self, event_):
         pass

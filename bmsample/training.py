@@ -370,6 +370,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     if update % batches_per_epoch:
         permutation = order.permutation(data.shape[0])
     start, last_live, last_save = time.perf_counter() - elapsed, 0.0, time.monotonic()
+    speed = _Speed()
 
     def save(path):
         nonlocal last_save
@@ -394,6 +395,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
             epoch = (update - 1) // batches_per_epoch + 1
             _raise_if_diverged(trainer, update, epoch, last_checkpoint)
             now = time.perf_counter() - start
+            rate = speed.after_update(update, now)
             if update in marks or update % log_interval == 0:
                 _download(trainer)
                 record = {"update": update, "epoch": epoch, "seconds": round(now, 4), **metrics,
@@ -408,11 +410,11 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
                     if update in marks:
                         last_checkpoint = save(writer.log_spaced_path(update))
                 if progress is not None:
-                    progress({**record, "total_updates": total})
+                    progress({**record, "total_updates": total, "updates_per_second": rate})
             elif progress is not None and now - last_live > 0.5:
                 last_live = now
                 progress({"live": True, "update": update, "epoch": epoch, "seconds": now,
-                          "total_updates": total, **metrics})
+                          "total_updates": total, "updates_per_second": rate, **metrics})
             if writer is not None and update not in marks and (
                     guard.requested or time.monotonic() - last_save >= checkpoint_interval):
                 last_checkpoint = save(writer.latest_path)
@@ -518,11 +520,40 @@ def _norms(model):
                 if not name.startswith("data_")}
 
 
+class _Speed:
+    """Updates per second since the end of this process's first update (which may include compiling)."""
+
+    def __init__(self):
+        self.first = None  # (update, seconds) at the end of the first update
+
+    def after_update(self, update, seconds):
+        """The rate after ``update`` ended at ``seconds``, or None while only one update was timed."""
+        if self.first is None:
+            self.first = (update, seconds)
+            return None
+        done, spent = update - self.first[0], seconds - self.first[1]
+        return done / spent if spent > 0 else None
+
+
+def format_duration(seconds):
+    """A short duration: "42 s", "7 min", "3.5 h"."""
+    if seconds < 100:
+        return f"{seconds:.0f} s"
+    if seconds < 6000:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def format_progress(record):
     """One human-readable progress line for a ``fit`` progress record."""
-    rate = record["update"] / record["seconds"] if record.get("seconds") else float("nan")
     total = record.get("total_updates")
     pct = f" ({100 * record['update'] / total:.0f}%)" if total else ""
+    rate = record.get("updates_per_second")
+    speed = ""
+    if rate:
+        speed = f"  {rate:.1f} updates/s"
+        if total:
+            speed += f", {format_duration((total - record['update']) / rate)} left"
     metric = next((key for key in ("magnetisation_rmse", "mean_rmse") if key in record), None)
     shown = f"  {metric.replace('_', ' ')} {record[metric]:.4f}" if metric else ""
-    return f"epoch {record['epoch']}  update {record['update']}/{total}{pct}  {rate:.1f} updates/s{shown}"
+    return f"epoch {record['epoch']}  update {record['update']}/{total}{pct}{speed}{shown}"

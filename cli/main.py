@@ -71,6 +71,25 @@ def handle_errors(command):
     return wrapper
 
 
+COMPILE_NOTICE = ("compiling bmsample's kernels for their first use (a few seconds for each model family and "
+                  "dtype); later runs load them from Numba's cache")
+
+
+def announces_compiling(command):
+    """Say on stderr, once, when the command's first kernel is compiled rather than loaded from the cache."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        if kwargs.get("quiet"):
+            return command(*args, **kwargs)
+        from bmsample._jit import compile_notices
+
+        with compile_notices(lambda: click.echo(COMPILE_NOTICE, err=True)):
+            return command(*args, **kwargs)
+
+    return wrapper
+
+
 def _one_line(exc):
     text = str(exc) or type(exc).__name__
     if isinstance(exc, OSError) and exc.filename and exc.strerror:
@@ -212,6 +231,7 @@ DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU w
                    "for this many steps.")
 @click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @handle_errors
+@announces_compiling
 def fit(data, threads, out, overwrite, resume, checkpoint_interval, log_json, config_file, quiet, mixing_steps,
         device, **flags):
     """Train a model on DATA (bundled name: mnist, mnist-test, digits, wine,
@@ -312,6 +332,7 @@ def _parse_ints(text, name):
               help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
 @click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
 @handle_errors
+@announces_compiling
 def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
            record_moments, means, seed, threads, out, overwrite, png_path, device):
     """Sample states from a saved MODEL (.npz).
@@ -443,6 +464,7 @@ def _data_for_init(model, saved_chains, init, data_name):
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Plot the errors against t (needs the plot extra: pip install 'bmsample[plot]').")
 @handle_errors
+@announces_compiling
 def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_samples, ll_method, ais_chains,
                      ais_betas, mixing_steps, seed, threads, json_path, png_path):
     """Compare fresh samples of MODEL with DATA as a function of sampling time.
@@ -506,6 +528,7 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
 @click.option("--chains", type=int, default=100, show_default=True, help="Chains in the sample grid.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @handle_errors
+@announces_compiling
 def plot(run_dir, chains, seed):
     """Draw what fits a run directory: training curves (log.jsonl), a sample grid
     for image data, the learned spectrum against the theory for Gaussian models.
@@ -577,6 +600,7 @@ def _image_shape(data_name):
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="Threads [CPUs available to this process].")
 @handle_errors
+@announces_compiling
 def report(name, out, quick, seed, threads):
     """Reproduce one of the paper's effects at CPU scale: a folder with report.md, PNGs and results.json.
 
@@ -613,6 +637,7 @@ def report(name, out, quick, seed, threads):
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Gibbs steps per update in the epochs.")
 @click.option("--batch-size", type=int, default=100, show_default=True, help="Minibatch size of the epochs.")
 @handle_errors
+@announces_compiling
 def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, device, json_path, epoch,
           epoch_data, epoch_samples, schemes, k, batch_size):
     """Sampler steps per second and their ratio to the bare GEMMs of the same shapes.

@@ -14,6 +14,7 @@ from conftest import NEUTRAL_CWD
 
 import bmsample
 import bmsample.cli
+from bmsample.cli.main import COMPILE_NOTICE
 
 CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
 PR_CAPBSET_DROP = 24
@@ -101,6 +102,10 @@ def test_without_a_writable_cache_kernels_cache_in_a_private_temporary_folder(re
     with np.load(out, allow_pickle=False) as archive:
         assert archive["visible"].shape == (5, 4)
     assert not list(read_only.site.rglob("__pycache__"))
+    assert proc.stderr.count(COMPILE_NOTICE) == 1  # a cold cache says why the first run is slow...
+    again = read_only("-m", "bmsample.cli.main", "sample", tmp_path / "tiny.npz", "--chains", 5, "--seed", 0,
+                      "--out", tmp_path / "again.npz")
+    assert again.returncode == 0 and again.stderr.splitlines() == warnings  # ... and a warm one loads, silently
 
 
 def test_a_temporary_cache_folder_of_someone_else_is_not_used(tmp_path, monkeypatch):

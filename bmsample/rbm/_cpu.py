@@ -107,7 +107,7 @@ def pass_scratch(num_blocks, num_units):
     -------
     ndarray of uint32, shape (num_blocks, max(PASS_WORDS, 4 ceil(num_units / 4)))
     """
-    return np.empty((num_blocks, max(PASS_WORDS, _row_words(num_units))), dtype=np.uint32)
+    return np.empty((num_blocks, max(PASS_WORDS, _row_words.py_func(num_units))), dtype=np.uint32)
 
 
 @njit(inline="always", fastmath=KERNEL_FASTMATH)
