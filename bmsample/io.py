@@ -78,20 +78,24 @@ def atomic_write(path, write):
         os.close(dir_fd)
 
 
-def check_output_file(path, name):
-    """Refuse an output file that could not be written, before any work is done.
+def check_output_file(path, name, overwrite=False):
+    """Refuse an output file that could not be written, or would replace a file, before any work is done.
 
     Parameters
     ----------
     path : str or Path
-        The file to be written (an existing file is replaced).
+        The file to be written.
     name : str
         The argument or option that gave it, named in the error.
+    overwrite : bool
+        Allow replacing an existing file (otherwise refused, naming ``--overwrite``).
     """
     path = Path(path)
     parent = path.parent
     if path.is_dir():
         raise ValueError(f"{name}: {path} is a directory, expected a file name")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{name}: {path} exists; pass --overwrite to replace it")
     if not parent.is_dir():
         reason = "is not a directory" if parent.exists() else "does not exist"
         raise ValueError(f"{name}: cannot write {path}: {parent} {reason}")

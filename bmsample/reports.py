@@ -22,9 +22,9 @@ Reports (``REPORTS`` maps the names used by the command line to them):
 * ``report_rbm``: Bernoulli RBM on binarised MNIST; errors, AATS and sample
   grids against sampling time for the three schemes.
 
-Each ``report_<name>(out, *, quick=False, seed=0, progress=None, **settings)``
-refuses an existing non-empty ``out``, validates its settings (unknown names
-are refused), calls ``progress(message)`` at every stage, and returns the
+Each ``report_<name>(out, *, quick=False, seed=0, progress=None, overwrite=False,
+**settings)`` refuses an existing non-empty ``out`` (with ``overwrite`` its files
+are replaced), validates its settings (unknown names are refused), calls ``progress(message)`` at every stage, and returns the
 results dictionary it wrote to ``results.json``.  The defaults take a few
 minutes on 2 cores; ``quick=True`` is a tiny version for tests; keyword
 settings (which override the quick ones) allow bigger studies.  Figures need
@@ -99,14 +99,14 @@ def _check_seed(seed):
     return check_int(seed, "seed", minimum=0)
 
 
-def _prepare_out(out):
-    """``out`` as a Path; refuse a file or a non-empty directory (nothing is created here)."""
+def _prepare_out(out, overwrite=False):
+    """``out`` as a Path; refuse a file, or a non-empty directory unless ``overwrite`` (nothing is created here)."""
     out = Path(out)
     if out.exists():
         if not out.is_dir():
             raise ValueError(f"out: {out} exists and is not a directory")
-        if any(out.iterdir()):
-            raise ValueError(f"out: {out} already exists and is not empty; choose a new folder for the report")
+        if any(out.iterdir()) and not overwrite:
+            raise ValueError(f"out: {out} exists and is not empty; pass --overwrite to replace it")
     return out
 
 
@@ -310,7 +310,7 @@ def _recorded_times(steps, k, num_axes, budget=4_000_000):
     return sorted({0, k, steps, *map(int, grid)})
 
 
-def report_gaussian(out, *, quick=False, seed=0, progress=None, **settings):
+def report_gaussian(out, *, quick=False, seed=0, progress=None, overwrite=False, **settings):
     """Gaussian energy model trained by Rdm-k with Langevin: learned vs predicted spectrum, variance vs time.
 
     Data: ``gaussian_data`` with ``num_axes`` principal variances log-spaced
@@ -333,7 +333,7 @@ def report_gaussian(out, *, quick=False, seed=0, progress=None, **settings):
     """
     s = _gaussian_settings(quick, settings)
     seed = _check_seed(seed)
-    out = _prepare_out(out)
+    out = _prepare_out(out, overwrite)
     plt = _matplotlib()
     say = _announcer(progress, "gaussian")
     start = time.perf_counter()
@@ -765,7 +765,7 @@ def _means_noise_level(data01, num_chains):
     return float(np.sqrt(np.mean(1.0 - m**2) * (1.0 / num_chains + 1.0 / data01.shape[0])))
 
 
-def report_ising(out, *, quick=False, seed=0, progress=None, **settings):
+def report_ising(out, *, quick=False, seed=0, progress=None, overwrite=False, **settings):
     """Fully connected Boltzmann machine on the bundled binarised digits: Rdm-k vs CD-k vs PCD-k.
 
     Each scheme in ``schemes`` is trained with the same k, ``updates``,
@@ -781,7 +781,7 @@ def report_ising(out, *, quick=False, seed=0, progress=None, **settings):
     """
     s = _ising_settings(quick, settings)
     seed = _check_seed(seed)
-    out = _prepare_out(out)
+    out = _prepare_out(out, overwrite)
     plt = _matplotlib()
     say = _announcer(progress, "ising")
     start = time.perf_counter()
@@ -898,7 +898,7 @@ def _rbm_settings(quick, given):
     return s
 
 
-def report_rbm(out, *, quick=False, seed=0, progress=None, **settings):
+def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **settings):
     """Bernoulli RBM on binarised MNIST: Rdm-k vs CD-k vs PCD-k errors, AATS and sample grids vs sampling time.
 
     Training: ``train_size`` random images of ``mnist``, ``num_hiddens``
@@ -917,7 +917,7 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, **settings):
     """
     s = _rbm_settings(quick, settings)
     seed = _check_seed(seed)
-    out = _prepare_out(out)
+    out = _prepare_out(out, overwrite)
     plt = _matplotlib()
     say = _announcer(progress, "rbm")
     start = time.perf_counter()

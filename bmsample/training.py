@@ -211,8 +211,7 @@ def prepare_run_directory(out, overwrite):
         raise ValueError(f"out: {out} exists and is not a directory")
     if out.exists() and any(out.iterdir()):
         if not overwrite:
-            raise ValueError(f"out: {out} already exists and is not empty; pass --overwrite "
-                             "(overwrite=True) to replace the run in it")
+            raise ValueError(f"out: {out} exists and is not empty; pass --overwrite to replace it")
     return out
 
 

@@ -327,7 +327,7 @@ def _parse_ints(text, name):
 @click.option("--threads", type=int, help="Threads [CPUs available to this process].")
 @click.option("--out", type=click.Path(path_type=Path), default=Path("samples.npz"), show_default=True,
               help="Output .npz: visible (chains x units), optional recorded, times, means, covariances.")
-@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files (--out, --png).")
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
 @click.option("--device", default="cpu", show_default=True, help=DEVICE_HELP)
@@ -344,11 +344,9 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     import bmsample
     from bmsample.io import atomic_write, check_output_file
 
-    if out.exists() and not overwrite:
-        raise ValueError(f"out: {out} exists; pass --overwrite to replace it")
-    check_output_file(out, "out")
+    check_output_file(out, "out", overwrite)
     if png_path is not None:
-        check_output_file(png_path, "png")
+        check_output_file(png_path, "png", overwrite)
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
     used = {"--means": means, "--record-moments": record_moments, "--sampler": sampler, "--step-size": step_size,
@@ -463,10 +461,11 @@ def _data_for_init(model, saved_chains, init, data_name):
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Write every number as JSON.")
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Plot the errors against t (needs the plot extra: pip install 'bmsample[plot]').")
+@click.option("--overwrite", is_flag=True, help="Replace existing output files (--json, --png).")
 @handle_errors
 @announces_compiling
 def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_samples, ll_method, ais_chains,
-                     ais_betas, mixing_steps, seed, threads, json_path, png_path):
+                     ais_betas, mixing_steps, seed, threads, json_path, png_path, overwrite):
     """Compare fresh samples of MODEL with DATA as a function of sampling time.
 
     At every time t: rms errors of the means and of the connected
@@ -481,7 +480,7 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
 
     for path, option in ((json_path, "json"), (png_path, "png")):
         if path is not None:
-            check_output_file(path, option)
+            check_output_file(path, option, overwrite)
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
     reference = bmsample.load_dataset(data, dtype="float64").data
@@ -527,9 +526,10 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.option("--chains", type=int, default=100, show_default=True, help="Chains in the sample grid.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace figures already in RUN_DIR/plots/.")
 @handle_errors
 @announces_compiling
-def plot(run_dir, chains, seed):
+def plot(run_dir, chains, seed, overwrite):
     """Draw what fits a run directory: training curves (log.jsonl), a sample grid
     for image data, the learned spectrum against the theory for Gaussian models.
     Writes PNGs into RUN_DIR/plots/."""
@@ -542,12 +542,17 @@ def plot(run_dir, chains, seed):
     log_path = run_dir / "log.jsonl"
     if not model_path.is_file() and not log_path.is_file():
         raise ValueError(f"run_dir: {run_dir} holds neither model.npz nor log.jsonl")
+    from bmsample.io import check_output_file
+
     figures = {}  # file name -> writer; everything is read and computed before the first file is written
     if log_path.is_file():
         records = plots.read_training_log(log_path)
         figures["training.png"] = lambda path: plots.plot_training_curves(path, records)
     if model_path.is_file():
         figures.update(_model_figures(bmsample.load_model(model_path), chains, seed))
+    for name in figures:
+        if (run_dir / "plots").is_dir():
+            check_output_file(run_dir / "plots" / name, "plot", overwrite)
     for name, write in figures.items():
         write(run_dir / "plots" / name)
         click.echo(f"wrote {run_dir / 'plots' / name}")
@@ -599,9 +604,10 @@ def _image_shape(data_name):
 @click.option("--quick", is_flag=True, help="A tiny version (seconds), to check the pipeline.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--threads", type=int, help="Threads [CPUs available to this process].")
+@click.option("--overwrite", is_flag=True, help="Replace the files of an existing report folder.")
 @handle_errors
 @announces_compiling
-def report(name, out, quick, seed, threads):
+def report(name, out, quick, seed, threads, overwrite):
     """Reproduce one of the paper's effects at CPU scale: a folder with report.md, PNGs and results.json.
 
     gaussian: learned spectrum vs k against the theory, the variance crossing
@@ -612,7 +618,8 @@ def report(name, out, quick, seed, threads):
 
     out = out or Path("reports") / name
     _set_threads(threads)
-    REPORTS[name](out, quick=quick, seed=seed, progress=lambda message: click.echo(message, err=True))
+    REPORTS[name](out, quick=quick, seed=seed, overwrite=overwrite,
+                  progress=lambda message: click.echo(message, err=True))
     click.echo(f"wrote {out / 'report.md'}")
 
 
@@ -630,6 +637,7 @@ def report(name, out, quick, seed, threads):
 @click.option("--device", default="cpu", show_default=True,
               help="cpu, cuda, cuda:N or auto: on a GPU, the device steps against the device's product kernel.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the rows as JSON.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
 @click.option("--epoch", is_flag=True, help="Also time RBM training epochs against their GEMM floor.")
 @click.option("--epoch-data", default="mnist", show_default=True, help="Dataset of the timed epochs.")
 @click.option("--epoch-samples", type=int, default=10000, show_default=True, help="Rows of that dataset used.")
@@ -638,8 +646,8 @@ def report(name, out, quick, seed, threads):
 @click.option("--batch-size", type=int, default=100, show_default=True, help="Minibatch size of the epochs.")
 @handle_errors
 @announces_compiling
-def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, device, json_path, epoch,
-          epoch_data, epoch_samples, schemes, k, batch_size):
+def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, device, json_path, overwrite,
+          epoch, epoch_data, epoch_samples, schemes, k, batch_size):
     """Sampler steps per second and their ratio to the bare GEMMs of the same shapes.
 
     Both are timed in this process, interleaved repeat by repeat (warm-up
@@ -655,7 +663,7 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
     from bmsample.io import atomic_write, check_output_file
 
     if json_path is not None:
-        check_output_file(json_path, "json")
+        check_output_file(json_path, "json", overwrite)
     model = bmsample.load_model(model_file) if model_file is not None else None
     schemes = [check_choice(s.strip(), "schemes", ("rdm", "cd", "pcd")) for s in schemes.split(",") if s.strip()]
     epoch_rows_of = None
@@ -700,8 +708,9 @@ def theory():
 @click.option("--model", "model_path", type=click.Path(path_type=Path),
               help="A trained Gaussian model to compare: its J along the data's principal axes.")
 @click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the table as JSON.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --json file.")
 @handle_errors
-def theory_gaussian(data, steps, step_size, init, init_scale, continuous, model_path, json_path):
+def theory_gaussian(data, steps, step_size, init, init_scale, continuous, model_path, json_path, overwrite):
     """Predicted Rdm-k spectrum of J for DATA, next to maximum likelihood.
 
     One row per principal axis of the data covariance (variance lambda):
@@ -715,7 +724,7 @@ def theory_gaussian(data, steps, step_size, init, init_scale, continuous, model_
     from bmsample.io import atomic_write, check_output_file
 
     if json_path is not None:
-        check_output_file(json_path, "json")
+        check_output_file(json_path, "json", overwrite)
     values = check_real_data(bmsample.load_dataset(data, dtype="float64").data, "data", dtype="float64")
     prediction = th.predict_gaussian_rdm(values, steps, step_size, init=init, init_scale=init_scale,
                                          continuous=continuous)

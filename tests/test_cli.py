@@ -516,3 +516,46 @@ def test_divergent_training_exits_3_with_one_line_and_keeps_the_last_good_checkp
     if checkpoints:
         assert str(checkpoints[-1]) in lines[0]
         assert np.all(np.isfinite(bmsample.load_model(checkpoints[-1]).weight_matrix))
+
+
+OUTPUT_CASES = {  # command line (EXISTING: the file that is there already) and the option named in the error
+    "sample --out": (["sample", "{model}", "--chains", "5", "--out", "EXISTING"], "out"),
+    "sample --png": (["sample", "{model}", "--chains", "5", "--out", "new.npz", "--png", "EXISTING"], "png"),
+    "eval --json": (["eval", "{model}", "digits", "--chains", "20", "--times", "0,1", "--json", "EXISTING"], "json"),
+    "eval --png": (["eval", "{model}", "digits", "--chains", "20", "--times", "0,1", "--png", "EXISTING"], "png"),
+    "bench --json": (["bench", "--visibles", "8", "--hiddens", "4", "--chains", "10", "--repeats", "1",
+                      "--json", "EXISTING"], "json"),
+    "theory --json": (["theory", "gaussian", "wine", "-k", "10", "--step-size", "0.001", "--json", "EXISTING"],
+                      "json"),
+}
+
+
+@pytest.mark.parametrize("case", OUTPUT_CASES, ids=list(OUTPUT_CASES))
+def test_every_output_file_refuses_an_existing_file_unless_overwrite(tmp_path, rdm_model, case):
+    args, option = OUTPUT_CASES[case]
+    existing = tmp_path / "existing.out"
+    existing.write_bytes(b"the user's file")
+    args = [str(existing) if a == "EXISTING" else a.format(model=rdm_model) for a in args]
+    line = assert_input_error(invoke(args))
+    assert line == f"error: {option}: {existing} exists; pass --overwrite to replace it"
+    assert existing.read_bytes() == b"the user's file" and not (tmp_path / "new.npz").exists()
+    result = invoke([*args, "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert existing.read_bytes() != b"the user's file"
+
+
+def test_plot_and_report_refuse_to_replace_their_folders_files(tmp_path, rdm_model):
+    run = tmp_path / "run"
+    shutil.copytree(rdm_model.parent, run)
+    (run / "plots").mkdir()
+    (run / "plots" / "samples.png").write_bytes(b"mine")
+    line = assert_input_error(invoke(["plot", run]))
+    assert line == f"error: plot: {run / 'plots' / 'samples.png'} exists; pass --overwrite to replace it"
+    assert sorted(p.name for p in (run / "plots").iterdir()) == ["samples.png"]
+    assert (run / "plots" / "samples.png").read_bytes() == b"mine"
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "notes.md").write_text("mine")
+    line = assert_input_error(invoke(["report", "gaussian", "--quick", "--out", report]))
+    assert line == f"error: out: {report} exists and is not empty; pass --overwrite to replace it"
+    assert [p.name for p in report.iterdir()] == ["notes.md"]
