@@ -141,7 +141,10 @@ class RunWriter:
 
     Parameters
     ----------
-    run_dir : Path
+    run_dir : RunDirectory
+        Locked; the files go to its ``writing_dir``, and its ``commit`` is
+        called after the first checkpoint (a run that replaces another then
+        moves into place).
     cfg : TrainingConfig
     resumed_update : int, optional
         Continue the run in ``run_dir`` from this update: keep its files and
@@ -150,10 +153,8 @@ class RunWriter:
     """
 
     def __init__(self, run_dir, cfg, resumed_update=None):
-        self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir = run_dir
         self.cfg = cfg
-        self.log_path = self.dir / "log.jsonl"
         if resumed_update is None:
             for name in RUN_FILES:
                 (self.dir / name).unlink(missing_ok=True)
@@ -165,6 +166,14 @@ class RunWriter:
             self.history = [record for record in self._read_log() if record["update"] <= resumed_update]
         lines = "".join(json.dumps(record) + "\n" for record in self.history)
         io.atomic_write(self.log_path, lambda h: h.write(lines.encode()))
+
+    @property
+    def dir(self):
+        return self.run_dir.writing_dir
+
+    @property
+    def log_path(self):
+        return self.dir / "log.jsonl"
 
     def _read_log(self):
         if not self.log_path.is_file():
@@ -189,11 +198,14 @@ class RunWriter:
         return self.dir / "checkpoints" / LATEST
 
     def checkpoint(self, path, model, trainer, block):
-        """Write a checkpoint of ``model`` and ``trainer`` to ``path``; ``block`` holds update, epoch and order."""
+        """Write a checkpoint of ``model`` and ``trainer`` to ``path`` (in ``dir``); ``block`` holds update, epoch
+        and order.  Returns the checkpoint's path, in the run's final place."""
+        relative = Path(path).relative_to(self.dir)
         arrays, state = trainer_state(trainer)
         io.save_model(path, model, chains=trainer.chains, seed=self.cfg.seed,
                       extra_metadata={"checkpoint": {**block, **state}}, extra_arrays=arrays)
-        return path
+        self.run_dir.commit()
+        return self.dir / relative
 
     def final(self, model, chains):
         io.save_model(self.dir / "model.npz", model, chains=chains, seed=self.cfg.seed)

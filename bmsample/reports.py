@@ -24,11 +24,12 @@ Reports (``REPORTS`` maps the names used by the command line to them):
 
 Each ``report_<name>(out, *, quick=False, seed=0, progress=None, overwrite=False,
 **settings)`` refuses an existing non-empty ``out`` (with ``overwrite`` its files
-are replaced), validates its settings (unknown names are refused), calls ``progress(message)`` at every stage, and returns the
-results dictionary it wrote to ``results.json``.  The defaults take a few
-minutes on 2 cores; ``quick=True`` is a tiny version for tests; keyword
-settings (which override the quick ones) allow bigger studies.  Figures need
-matplotlib (the ``plot`` extra).
+are replaced), validates its settings (unknown names are refused), calls
+``progress(message)`` at every stage, and returns the results dictionary it
+wrote to ``results.json``.  The defaults take a few minutes on 2 cores;
+``quick=True`` is a tiny version for tests; keyword settings (which override
+the quick ones) allow bigger studies.  Figures need matplotlib (the ``plot``
+extra).
 """
 
 import json

@@ -45,6 +45,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from . import io
+from ._rundir import RunDirectoryBusy, run_contents
 from ._validation import check_int
 from .datasets import BUNDLED
 from .training import TrainingConfig
@@ -100,8 +101,8 @@ class SweepResult:
 
     @property
     def failures(self):
-        """Rows of runs that diverged or failed."""
-        return [row for row in self.rows if row["status"] in ("diverged", "failed")]
+        """Rows of runs that diverged, failed, or were busy (another process was training them)."""
+        return [row for row in self.rows if row["status"] in ("diverged", "failed", "busy")]
 
 
 def read_sweep_file(path):
@@ -373,7 +374,7 @@ def run_state(run_dir, config):
     if not run_dir.is_dir():
         raise ValueError(f"out: {run_dir} exists and is not a directory")
     if not (run_dir / "config.json").is_file():
-        if any(run_dir.iterdir()):
+        if run_contents(run_dir):
             raise ValueError(f"out: {run_dir} holds files that are not a run; move them away or choose another out")
         return NEW
     saved, expected = _read_json(run_dir / "config.json"), json.loads(json.dumps(asdict(config)))
@@ -520,6 +521,8 @@ def _train_run(run_dir, settings, data, threads, restart):
         fit(dataset.data, config, out=run_dir, resume=restart, data_name=dataset.name)
     except TrainingDiverged as exc:
         status, message = "diverged", str(exc).splitlines()[0]
+    except RunDirectoryBusy as exc:  # another process trains this run (e.g. a sweep started twice)
+        status, message = "busy", str(exc)
     except Exception as exc:  # recorded in the summary; the other runs go on
         status, message = "failed", _one_line(exc)
     return {"status": status, "message": message, "record": last_record(run_dir)}
@@ -571,7 +574,7 @@ def _shown_metric(record):
 
 def _progress_line(done, total, name, outcome):
     record, status = outcome["record"], outcome["status"]
-    if status in ("diverged", "failed"):
+    if status in ("diverged", "failed", "busy"):
         return f"[{done}/{total}] {name}: {status}: {outcome['message']}"
     metric = _shown_metric(record)
     shown = f", {metric.replace('_', ' ')} {record[metric]:.4g}" if metric else ""

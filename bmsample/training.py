@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import checkpointing
+from . import _rundir, checkpointing
 from ._backend import resolve_backend
 from ._errors import TrainingDiverged
 from ._rng import ChainStreams
@@ -204,17 +204,6 @@ def log_spaced_updates(total):
     return marks
 
 
-def prepare_run_directory(out, overwrite):
-    """Check that ``out`` may be written; with ``overwrite`` remove only a previous run's files."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"out: {out} exists and is not a directory")
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise ValueError(f"out: {out} exists and is not empty; pass --overwrite to replace it")
-    return out
-
-
 def process_record(cfg, data_name):
     """The generation process the model remembers (see ``BernoulliRBM.process``)."""
     record = {"scheme": cfg.scheme, "k": cfg.k, "init": cfg.init, "sampler": cfg.sampler,
@@ -334,9 +323,28 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     data = check(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
-    resume_from = _resume_point(out, cfg, saved) if resume else None
-    if out is not None and resume_from is None:
-        prepare_run_directory(out, overwrite or saved is not None)
+    if out is None:
+        return _train(cfg, data, None, None, device, data_name, progress, checkpoint_interval, mixing_steps)
+    run_dir = _rundir.RunDirectory(out)  # locked from here on: one writer per run directory
+    succeeded = False
+    try:
+        if resume and checkpointing.read_saved_config(out) != saved:
+            raise ValueError(f"resume: {out} changed while this run started; try again")
+        resume_from = _resume_point(out, cfg, saved) if resume else None
+        if resume_from is None:
+            run_dir.prepare(overwrite, restart=saved is not None)
+        result = _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpoint_interval,
+                        mixing_steps)
+        succeeded = True
+        return result
+    finally:
+        run_dir.close(succeeded)
+
+
+def _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpoint_interval, mixing_steps):
+    """The training loop of ``fit`` (``run_dir``: a locked ``RunDirectory`` or None; ``resume_from``: see
+    ``_resume_point``)."""
+    out = None if run_dir is None else run_dir.path
     fingerprint = checkpointing.data_fingerprint(data) if out is not None else None
 
     init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
@@ -361,9 +369,9 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
         elapsed = block.get("seconds", 0.0)
         order.bit_generator.state = block["order"]
     if update == total and (Path(out) / "model.npz").is_file():
-        history = checkpointing.RunWriter(out, cfg, resumed_update=update).history
+        history = checkpointing.RunWriter(run_dir, cfg, resumed_update=update).history
         return FitResult(model, trainer.chains, history, cfg, resumed_from=update)
-    writer = checkpointing.RunWriter(out, cfg, resumed_from) if out is not None else None
+    writer = checkpointing.RunWriter(run_dir, cfg, resumed_from) if out is not None else None
     history = writer.history if writer is not None else []
     epoch_order_state = order.bit_generator.state  # before the permutation of the epoch in progress
     if update % batches_per_epoch:
@@ -444,10 +452,9 @@ def _resume_point(out, cfg, saved):
     Refuses a run whose settings differ from ``cfg``, and a non-empty
     directory that is not a run.
     """
-    if Path(out).is_dir():
-        checkpointing.remove_stray_temporaries(out)
+    checkpointing.remove_stray_temporaries(out)
     if saved is None:
-        if Path(out).is_dir() and any(Path(out).iterdir()):
+        if _rundir.run_contents(out):
             raise ValueError(f"resume: {out} is not a bmsample run directory (no config.json)")
         return None
     differences = checkpointing.config_differences(cfg, saved)

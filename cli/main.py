@@ -286,8 +286,8 @@ def sweep(config_file, out, scheduler, workers, threads_per_run, dry_run):
     click.echo(sweeps.format_summary(result.rows))
     click.echo(f"wrote {result.out / 'summary.csv'}")
     if result.failures:
-        fail(f"{len(result.failures)} of {len(result.rows)} runs diverged or failed; see {result.out / 'summary.csv'}",
-             EXIT_RUNS_FAILED)
+        fail(f"{len(result.failures)} of {len(result.rows)} runs diverged, failed or were busy; see "
+             f"{result.out / 'summary.csv'}", EXIT_RUNS_FAILED)
 
 
 def _set_threads(threads):

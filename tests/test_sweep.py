@@ -216,6 +216,22 @@ def test_restart_skips_finished_runs_and_resumes_the_rest(tmp_path, cluster):
     assert len(read_csv(out / "summary.csv")) == 4
 
 
+def test_a_run_another_process_trains_is_reported_busy_and_the_others_go_on(tmp_path, cluster):
+    from bmsample._rundir import RunLock
+
+    out = tmp_path / "out"
+    (out / "k=2").mkdir(parents=True)
+    holder = RunLock(out / "k=2")  # as if a second sweep (or a fit) were training it now
+    try:
+        result = sweep.run_sweep(spec(tmp_path, grid={"k": [1, 2]}), out, scheduler=cluster)
+    finally:
+        holder.release()
+    assert [row["status"] for row in result.rows] == ["done", "busy"]
+    assert result.rows[1]["message"].startswith(f"out: {(out / 'k=2').resolve()} is in use: process {os.getpid()} on ")
+    assert result.failures == [result.rows[1]]
+    assert not (out / "k=2" / "config.json").exists()
+
+
 def test_changed_settings_are_refused_before_anything_runs(tmp_path, cluster):
     out = tmp_path / "out"
     sweep.run_sweep(spec(tmp_path, grid={"k": [1]}), out, scheduler=cluster)
@@ -281,7 +297,7 @@ def test_cli_exits_1_naming_the_failed_runs(tmp_path, cluster):
     config = write_config(tmp_path, grid="learning_rate = [0.1, 1e38]")
     result = invoke(["sweep", config, "--out", tmp_path / "out", "--scheduler", cluster])
     assert result.exit_code == 1
-    assert f"error: 1 of 2 runs diverged or failed; see {tmp_path / 'out' / 'summary.csv'}" in result.output
+    assert f"error: 1 of 2 runs diverged, failed or were busy; see {tmp_path / 'out' / 'summary.csv'}" in result.output
 
 
 @pytest.mark.parametrize("body, message", [
