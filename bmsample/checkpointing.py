@@ -21,8 +21,6 @@ never overwritten; ``checkpoints/latest.npz`` is replaced atomically every
 import hashlib
 import json
 import shutil
-import signal
-import threading
 from dataclasses import asdict
 from pathlib import Path
 
@@ -211,38 +209,55 @@ class RunWriter:
         io.save_model(self.dir / "model.npz", model, chains=chains, seed=self.cfg.seed)
 
 
-class PreemptionGuard:
-    """Context manager: SIGTERM and SIGINT set ``requested`` (the signal's name) instead of stopping.
+class UpdateSnapshot:
+    """What an update changes before its parameter step, kept so that an interrupted update can be abandoned.
 
-    The first signal puts the previous handlers back, so a second one acts as
-    usual (KeyboardInterrupt, or termination); atomic writes keep every file
-    whole either way.  Inactive (``requested`` stays None) outside the main
-    thread, where Python cannot install handlers, or with ``active=False``.
+    The random streams, the p0 row generator and the persistent chains (PCD-k,
+    on the host or the device; copied into a buffer allocated once).  The
+    parameters and the centred gradient's offset change only after the
+    sampling, which is the part a signal interrupts (``bmsample._steps``).
     """
 
-    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+    def __init__(self, trainer):
+        self.trainer = trainer
+        self.chains = None
+        if trainer.config.scheme == "pcd":
+            persistent = self._persistent()
+            if hasattr(persistent, "copy_to_device"):
+                from numba import cuda
 
-    def __init__(self, active=True):
-        self.active = active and threading.current_thread() is threading.main_thread()
-        self.requested = None
-        self._previous = {}
+                self.chains = cuda.device_array_like(persistent)
+            else:
+                self.chains = np.empty_like(persistent)
+        self.take()
 
-    def _handle(self, signum, frame):
-        self.requested = signal.Signals(signum).name
-        self._restore()
+    def _persistent(self):
+        """The trainer's persistent chains themselves (a device trainer's ``chains`` is a host copy)."""
+        device = getattr(self.trainer, "device_chains", None)
+        return self.trainer.chains if device is None else device
 
-    def _restore(self):
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
-        self._previous = {}
+    def take(self):
+        """Remember the state before an update (cheap: two integers, a generator state, one chain copy)."""
+        trainer = self.trainer
+        self.streams = (trainer.streams.key, trainer.streams.draw)
+        generator = getattr(trainer, "generator", None)
+        self.rows = generator.bit_generator.state if generator is not None else None
+        if self.chains is not None:
+            _copy_into(self.chains, self._persistent())
 
-    def __enter__(self):
-        if self.active:
-            self._previous = {signum: signal.getsignal(signum) for signum in self.SIGNALS}
-            for signum in self.SIGNALS:
-                signal.signal(signum, self._handle)
-        return self
+    def restore(self):
+        """Put the remembered state back (the update in progress is dropped)."""
+        trainer = self.trainer
+        trainer.streams.key, trainer.streams.draw = self.streams
+        if self.rows is not None:
+            trainer.generator.bit_generator.state = self.rows
+        if self.chains is not None:
+            _copy_into(self._persistent(), self.chains)
 
-    def __exit__(self, *exc):
-        self._restore()
-        return False
+
+def _copy_into(target, source):
+    """Copy ``source`` into ``target``: both host arrays, or both device arrays."""
+    if hasattr(target, "copy_to_device"):
+        target.copy_to_device(source)
+    else:
+        np.copyto(target, source)

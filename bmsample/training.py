@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _rundir, checkpointing
+from . import _rundir, _steps, checkpointing
 from ._backend import resolve_backend
 from ._errors import TrainingDiverged
 from ._rng import ChainStreams
@@ -379,16 +379,20 @@ def _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpo
     start, last_live, last_save = time.perf_counter() - elapsed, 0.0, time.monotonic()
     speed = _Speed()
 
-    def save(path):
+    def save(path, abandoned=False):
+        """Checkpoint after ``update``; ``abandoned``: the next update had begun (its epoch's order is drawn)."""
         nonlocal last_save
-        state = order.bit_generator.state if update % batches_per_epoch == 0 else epoch_order_state
-        block = {"update": update, "epoch": epoch, "seconds": round(time.perf_counter() - start, 4),
-                 "order": state, "data_sha256": fingerprint}
+        at_epoch_end = update % batches_per_epoch == 0 and not abandoned
+        block = {"update": update, "epoch": (update - 1) // batches_per_epoch + 1 if update else 0,
+                 "seconds": round(time.perf_counter() - start, 4),
+                 "order": order.bit_generator.state if at_epoch_end else epoch_order_state,
+                 "data_sha256": fingerprint}
         last_save = time.monotonic()
         _download(trainer)
         return writer.checkpoint(path, model, trainer, block)
 
-    with checkpointing.PreemptionGuard(active=writer is not None) as guard:
+    snapshot = checkpointing.UpdateSnapshot(trainer) if writer is not None else None
+    with _steps.PreemptionGuard(active=writer is not None) as guard:
         while update < total:
             position = update % batches_per_epoch
             if position == 0:
@@ -396,8 +400,17 @@ def _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpo
                 permutation = order.permutation(data.shape[0])
             rows = np.sort(permutation[position * cfg.batch_size:(position + 1) * cfg.batch_size])
             batch = _batch(trainer, data, rows)
-            with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
-                metrics = trainer.update(batch, cfg.learning_rate)
+            if snapshot is not None:
+                snapshot.take()
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # divergence is checked just below
+                    metrics = trainer.update(batch, cfg.learning_rate)
+            except _steps.StepsInterrupted:  # a signal came while sampling: drop this update, keep the last one
+                if snapshot is None:
+                    raise
+                snapshot.restore()
+                last_checkpoint = save(writer.latest_path, abandoned=True)
+                raise checkpointing.TrainingPreempted(guard.requested, update, last_checkpoint) from None
             update += 1
             epoch = (update - 1) // batches_per_epoch + 1
             _raise_if_diverged(trainer, update, epoch, last_checkpoint)
@@ -410,8 +423,11 @@ def _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpo
                 if hasattr(trainer, "check_stability"):
                     trainer.check_stability()
                 history.append(record)
-                if mixing_steps and update in marks:
-                    record.update(_mixing_record(model, mixing_steps, cfg.seed + update))
+                if mixing_steps and update in marks and not guard.requested:
+                    try:
+                        record.update(_mixing_record(model, mixing_steps, cfg.seed + update))
+                    except _steps.StepsInterrupted:  # stopping: checkpoint this update without the diagnostics
+                        pass
                 if writer is not None:  # log first: a resume drops log lines past its checkpoint
                     writer.log(record)
                     if update in marks:
@@ -541,15 +557,6 @@ class _Speed:
         return done / spent if spent > 0 else None
 
 
-def format_duration(seconds):
-    """A short duration: "42 s", "7 min", "3.5 h"."""
-    if seconds < 100:
-        return f"{seconds:.0f} s"
-    if seconds < 6000:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
 def format_progress(record):
     """One human-readable progress line for a ``fit`` progress record."""
     total = record.get("total_updates")
@@ -559,7 +566,7 @@ def format_progress(record):
     if rate:
         speed = f"  {rate:.1f} updates/s"
         if total:
-            speed += f", {format_duration((total - record['update']) / rate)} left"
+            speed += f", {_steps.format_duration((total - record['update']) / rate)} left"
     metric = next((key for key in ("magnetisation_rmse", "mean_rmse") if key in record), None)
     shown = f"  {metric.replace('_', ' ')} {record[metric]:.4f}" if metric else ""
     return f"epoch {record['epoch']}  update {record['update']}/{total}{pct}{speed}{shown}"

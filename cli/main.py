@@ -366,7 +366,7 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
         options.update(sampler=sampler, chains=loaded.chains, record_moments=record_moments)
     else:
         options.update(init_scale=init_scale)
-    result = bmsample.sample(model, chains, steps, backend=device, **options)
+    result = _sample_with_progress(model, chains, steps, device, options)
     arrays = {"visible": result.visible}
     for name in ("recorded", "visible_means", "means", "covariances", "magnetisations", "correlations"):
         if getattr(result, name, None) is not None:
@@ -381,6 +381,32 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     atomic_write(out, lambda handle: np.savez(handle, **arrays))
     click.echo(f"wrote {out}: {result.visible.shape[0]} chains x {result.visible.shape[1]} units, "
                f"{result.steps} steps from {result.init}")
+
+
+def _sample_with_progress(model, chains, steps, device, options):
+    """``bmsample.sample`` with a live progress line on a terminal; SIGTERM or SIGINT stop it (exit 130)."""
+    import bmsample
+    from bmsample import _steps
+
+    total = steps if steps is not None else (model.process or {}).get("k")
+    tty = sys.stderr.isatty()
+
+    def show(done, total, seconds):
+        if tty:
+            click.echo("\r\033[K" + _steps.format_step_progress(done, total, seconds), err=True, nl=False)
+
+    with _steps.PreemptionGuard() as guard, _steps.progress(total or 0, show) as monitor:
+        try:
+            result = bmsample.sample(model, chains, steps, backend=device, **options)
+        except _steps.StepsInterrupted:
+            pass
+        finally:
+            if tty and monitor.reported:
+                click.echo("\r\033[K", err=True, nl=False)
+        if guard.requested:
+            fail(f"stopped by {guard.requested} at step {monitor.done} of {total}; nothing written",
+                 EXIT_INTERRUPTED)
+    return result
 
 
 def _write_grid(path, model, states):

@@ -128,3 +128,101 @@ def test_sigterm_during_training_exits_75_with_the_update_checkpointed(tmp_path,
     assert max(checkpoints) == update
     resume_to_the_end(run_dir)
     assert_same_model(run_dir, reference)
+
+
+# Updates of 100 000 Gibbs steps (about 0.6 s each here): a signal lands inside one.
+LONG_UPDATES = ["fit", "digits", "--hidden", "16", "--batch-size", "50", "-k", "100000", "--updates", "4",
+                "--scheme", "pcd", "--seed", "5", "--threads", "1", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def long_reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("long") / "run"
+    subprocess.run(cli_command(*LONG_UPDATES, "--out", out), check=True, capture_output=True, timeout=300,
+                   cwd=NEUTRAL_CWD)
+    return finished_arrays(out)
+
+
+def test_sigterm_inside_a_long_update_abandons_it_within_a_second_and_resumes_bit_identically(tmp_path,
+                                                                                              long_reference):
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(cli_command(*LONG_UPDATES, "--out", run_dir, "--log-json", "-"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD)
+    assert json.loads(proc.stdout.readline())["update"] == 1
+    time.sleep(0.25)  # inside update 2
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 1.0
+    assert proc.returncode == EXIT_PREEMPTED, stderr
+    update = int(stderr.split()[4].rstrip(":"))
+    assert update in (1, 2)  # the update in progress was dropped, the last completed one checkpointed
+    latest = bmsample.read_model_file(run_dir / "checkpoints" / "latest.npz")
+    assert latest.metadata["checkpoint"]["update"] == update
+    proc = subprocess.run(cli_command(*LONG_UPDATES, "--resume", run_dir), capture_output=True, text=True,
+                          timeout=300, cwd=NEUTRAL_CWD)
+    assert proc.returncode == 0, proc.stderr
+    assert_same_model(run_dir, long_reference)
+
+
+def test_sigterm_during_an_endless_update_stops_within_a_second(tmp_path):
+    """k = 10^9 steps never end an update: the signal still stops the run, with update 0 checkpointed."""
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen(cli_command("fit", "digits", "--hidden", "16", "-k", "1000000000", "--updates", "2",
+                                        "--seed", "0", "--threads", "1", "--quiet", "--out", run_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD)
+    time.sleep(4.0)  # start-up done, steps running
+    sent = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert time.monotonic() - sent < 1.0
+    assert proc.returncode == EXIT_PREEMPTED, stderr
+    assert stderr.startswith("stopped: SIGTERM at update 0: wrote checkpoint ")
+    assert bmsample.read_model_file(run_dir / "checkpoints" / "latest.npz").metadata["checkpoint"]["update"] == 0
+
+
+@pytest.fixture(scope="module")
+def small_model(tmp_path_factory):
+    out = tmp_path_factory.mktemp("small") / "run"
+    subprocess.run(cli_command("fit", "digits", "--hidden", "16", "--updates", "5", "-k", "1", "--seed", "0",
+                               "--threads", "1", "--quiet", "--out", out), check=True, capture_output=True,
+                   timeout=300, cwd=NEUTRAL_CWD)
+    return out / "model.npz"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_long_sampling_shows_progress_on_a_terminal_and_stops_cleanly_on_a_signal(tmp_path, small_model, signum):
+    import os
+    import pty
+
+    out = tmp_path / "samples.npz"
+    leader, follower = pty.openpty()  # stderr on a terminal, as for a user watching it
+    proc = subprocess.Popen(cli_command("sample", small_model, "--steps", "1000000000", "--chains", "10",
+                                        "--threads", "1", "--out", out), stdout=subprocess.PIPE, stderr=follower,
+                            cwd=NEUTRAL_CWD)
+    os.close(follower)
+    time.sleep(4.0)
+    sent = time.monotonic()
+    proc.send_signal(signum)
+    proc.wait(timeout=60)
+    elapsed = time.monotonic() - sent
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    text = shown.decode()
+    assert proc.returncode == EXIT_INTERRUPTED, text
+    assert elapsed < 1.0
+    progress = [part for part in text.split("\r\x1b[K") if part.startswith("step ")]
+    assert progress and " steps/s, " in progress[-1] and progress[-1].endswith(" left")
+    done = int(progress[-1].split()[1].split("/")[0])
+    assert 0 < done < 1_000_000_000
+    name = signal.Signals(signum).name
+    assert f"error: stopped by {name} at step " in text and text.rstrip().endswith("of 1000000000; nothing written")
+    assert "Traceback" not in text and not out.exists() and not list(tmp_path.glob(".*.tmp"))

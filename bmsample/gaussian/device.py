@@ -13,6 +13,7 @@ import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
+from .. import _steps
 from .._chains import random_row_indices
 from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics
 from . import _gpu
@@ -28,11 +29,13 @@ def device_langevin_steps(params, state, field, steps, streams, *, step_size, te
     dt = params.model.dtype.type
     eps, noise = dt(step_size), dt(np.sqrt(2.0 * step_size * temperature))
     key0, key1 = streams.kernel_args()
-    for t in range(1, steps + 1):
-        linalg.scaled_product(state, params.coupling, 1.0, field)
-        _gpu.langevin_update(field, params.field, eps, noise, key0, key1, streams.next_draw(), 0, state)
-        if on_step is not None:
-            on_step(t, state)
+    with _steps.abandonable():
+        for t in range(1, steps + 1):
+            linalg.scaled_product(state, params.coupling, 1.0, field)
+            _gpu.langevin_update(field, params.field, eps, noise, key0, key1, streams.next_draw(), 0, state)
+            if on_step is not None:
+                on_step(t, state)
+            _steps.steps_done(1)
 
 
 def device_gibbs_sweeps(params, state, field, noise, sweeps, streams, *, temperature=1.0, on_step=None):
@@ -44,12 +47,14 @@ def device_gibbs_sweeps(params, state, field, noise, sweeps, streams, *, tempera
     """
     dt = params.model.dtype.type
     key0, key1 = streams.kernel_args()
-    for t in range(1, sweeps + 1):
-        _gpu.fill_normal(dt(0), dt(1), key0, key1, streams.next_draw(), 0, noise)
-        linalg.scaled_product(state, params.coupling, 1.0, field)
-        _gpu.gibbs_sweep(params.coupling, params.field, temperature, noise, field, state)
-        if on_step is not None:
-            on_step(t, state)
+    with _steps.abandonable():
+        for t in range(1, sweeps + 1):
+            _gpu.fill_normal(dt(0), dt(1), key0, key1, streams.next_draw(), 0, noise)
+            linalg.scaled_product(state, params.coupling, 1.0, field)
+            _gpu.gibbs_sweep(params.coupling, params.field, temperature, noise, field, state)
+            if on_step is not None:
+                on_step(t, state)
+            _steps.steps_done(1)
 
 
 def sample_on_device(model, state, steps, streams, *, sampler, step_size, temperature=1.0, on_step=None):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _steps
 from .._backend import resolve_backend
 from .._chains import random_rows
 from .._recording import Recorder, check_run, step_hook
@@ -46,12 +47,14 @@ def langevin_steps(model, state, steps, streams, workspace, *, step_size, temper
     dt = model.dtype.type
     eps, noise = dt(step_size), dt(np.sqrt(2.0 * step_size * temperature))
     key0, key1 = streams.kernel_args()
-    for t in range(1, steps + 1):
-        np.matmul(state, model.coupling_matrix, out=workspace.field)
-        _cpu.langevin_update(workspace.field, model.field, eps, noise, key0, key1, streams.next_draw(),
-                             chain_offset, state)
-        if on_step is not None:
-            on_step(t, state)
+    with _steps.abandonable():
+        for t in range(1, steps + 1):
+            np.matmul(state, model.coupling_matrix, out=workspace.field)
+            _cpu.langevin_update(workspace.field, model.field, eps, noise, key0, key1, streams.next_draw(),
+                                 chain_offset, state)
+            if on_step is not None:
+                on_step(t, state)
+            _steps.steps_done(1)
 
 
 def gibbs_sweeps(model, state, sweeps, streams, workspace, *, temperature=1.0, chain_offset=0, on_step=None):
@@ -61,13 +64,15 @@ def gibbs_sweeps(model, state, sweeps, streams, workspace, *, temperature=1.0, c
     inverse = (1.0 / diagonal).astype(model.dtype)
     noise_std = np.sqrt(temperature / diagonal).astype(model.dtype)
     key0, key1 = streams.kernel_args()
-    for t in range(1, sweeps + 1):
-        _cpu.fill_normal(dt(0), dt(1), key0, key1, streams.next_draw(), chain_offset, workspace.noise)
-        np.matmul(state, model.coupling_matrix, out=workspace.field)
-        _cpu.gibbs_sweep(model.coupling_matrix, model.field, inverse, noise_std, workspace.noise, workspace.field,
-                         state)
-        if on_step is not None:
-            on_step(t, state)
+    with _steps.abandonable():
+        for t in range(1, sweeps + 1):
+            _cpu.fill_normal(dt(0), dt(1), key0, key1, streams.next_draw(), chain_offset, workspace.noise)
+            np.matmul(state, model.coupling_matrix, out=workspace.field)
+            _cpu.gibbs_sweep(model.coupling_matrix, model.field, inverse, noise_std, workspace.noise,
+                             workspace.field, state)
+            if on_step is not None:
+                on_step(t, state)
+            _steps.steps_done(1)
 
 
 def run_sampler(model, state, steps, streams, workspace, *, sampler, step_size, temperature, chain_offset=0,

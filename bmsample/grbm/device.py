@@ -9,6 +9,7 @@ and the Gaussian visible draw with the CPU's Philox normals.
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
+from .. import _steps
 from .._device_training import LazyMetrics
 from ..gaussian.device import _moment_metrics, draw_initial_states
 from ..rbm import _gpu as rbm_gpu
@@ -48,13 +49,15 @@ def device_gibbs_steps(params, visible, hidden, field, steps, streams, *, on_ste
     """
     scaled = params.refresh_scaled()
     key0, key1 = streams.kernel_args()
-    for t in range(1, steps + 1):
-        rbm_gpu.sample_bernoulli_product(visible, scaled, False, params.hbias, key0, key1, streams.next_draw(), 0,
-                                         hidden)
-        linalg.scaled_product(hidden, params.weights, 1.0, field, transpose_right=True)
-        _gpu.sample_gaussian_visible(field, params.vbias, params.sigma, key0, key1, streams.next_draw(), 0, visible)
-        if on_step is not None:
-            on_step(t, visible)
+    with _steps.abandonable():
+        for t in range(1, steps + 1):
+            rbm_gpu.sample_bernoulli_product(visible, scaled, False, params.hbias, key0, key1, streams.next_draw(), 0,
+                                             hidden)
+            linalg.scaled_product(hidden, params.weights, 1.0, field, transpose_right=True)
+            _gpu.sample_gaussian_visible(field, params.vbias, params.sigma, key0, key1, streams.next_draw(), 0, visible)
+            if on_step is not None:
+                on_step(t, visible)
+            _steps.steps_done(1)
 
 
 def sample_on_device(model, visible, steps, streams, *, on_step=None):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _steps
 from .._backend import resolve_backend
 from .._recording import Recorder, check_run, step_hook
 from .._rng import ChainStreams, seed_sequence
@@ -81,19 +82,21 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0, vi
     W, a, b, sigma = model.weight_matrix, model.vbias, model.hbias, model.sigma
     Ws = scaled_weights(model, workspace.scaled_weights)
     key0, key1 = streams.kernel_args()
-    for t in range(1, steps + 1):
-        np.matmul(visible, Ws, out=workspace.hidden_field)
-        _cpu.sample_bernoulli_layer(workspace.hidden_field, b, key0, key1, streams.next_draw(), chain_offset,
-                                    workspace.hidden)
-        np.matmul(workspace.hidden, W.T, out=workspace.visible_field)
-        if t == steps and visible_means is not None:
-            _cpu.sample_gaussian_visible_with_means(workspace.visible_field, a, sigma, key0, key1,
-                                                    streams.next_draw(), chain_offset, visible, visible_means)
-        else:
-            _cpu.sample_gaussian_visible(workspace.visible_field, a, sigma, key0, key1, streams.next_draw(),
-                                         chain_offset, visible)
-        if on_step is not None:
-            on_step(t, visible)
+    with _steps.abandonable():
+        for t in range(1, steps + 1):
+            np.matmul(visible, Ws, out=workspace.hidden_field)
+            _cpu.sample_bernoulli_layer(workspace.hidden_field, b, key0, key1, streams.next_draw(), chain_offset,
+                                        workspace.hidden)
+            np.matmul(workspace.hidden, W.T, out=workspace.visible_field)
+            if t == steps and visible_means is not None:
+                _cpu.sample_gaussian_visible_with_means(workspace.visible_field, a, sigma, key0, key1,
+                                                        streams.next_draw(), chain_offset, visible, visible_means)
+            else:
+                _cpu.sample_gaussian_visible(workspace.visible_field, a, sigma, key0, key1, streams.next_draw(),
+                                             chain_offset, visible)
+            if on_step is not None:
+                on_step(t, visible)
+            _steps.steps_done(1)
 
 
 def initial_states(model, num_chains, init, init_scale, streams, generator, *, data=None, chain_offset=0):

@@ -5,6 +5,7 @@ import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
+from .. import _steps
 from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics, rms
 from ..rbm import _gpu as rbm_gpu
 from . import _gpu
@@ -26,15 +27,23 @@ def sweeps_on_device(model, state, sweeps, streams, *, sampler, on_step=None):
     local_field = cuda.device_array_like(d_state)
     linalg.scaled_product(d_state, coupling, 1.0, local_field)
     linalg.add_row(local_field, cuda.to_device(model.field))
-    kind = SAMPLERS[sampler]
-    key0, key1 = streams.kernel_args()
-    if on_step is None:
-        _gpu.sweeps(coupling, kind, sweeps, key0, key1, streams.reserve(sweeps), 0, d_state, local_field)
-        return d_state.copy_to_host()
-    for t in range(1, sweeps + 1):
-        _gpu.sweeps(coupling, kind, 1, key0, key1, streams.reserve(1), 0, d_state, local_field)
-        on_step(t, d_state.copy_to_host())
+    t = 0
+    for count in device_sweeps(coupling, SAMPLERS[sampler], sweeps, streams, d_state, local_field, _steps.StepRuns(),
+                               each=on_step is not None):
+        t += count
+        if on_step is not None:
+            on_step(t, d_state.copy_to_host())
     return d_state.copy_to_host()
+
+
+def device_sweeps(coupling, kind, sweeps, streams, state, local_field, runs, *, each=False):
+    """Run ``sweeps`` sweeps on the device arrays, in launches of about ``_steps.RUN_SECONDS``; yields each
+    launch's sweep count after it ran (``runs``: the ``StepRuns`` that times them)."""
+    key0, key1 = streams.kernel_args()
+    with _steps.abandonable():
+        for count in runs(sweeps, each=each, sync=cuda.synchronize):
+            _gpu.sweeps(coupling, kind, count, key0, key1, streams.reserve(count), 0, state, local_field)
+            yield count
 
 
 class IsingDeviceTrainer(DeviceTrainer):
@@ -71,6 +80,7 @@ class IsingDeviceTrainer(DeviceTrainer):
         self.grad_j = cuda.device_array((n, n), dtype=dtype)
         self.grad_h = cuda.device_array(n, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
+        self.runs = _steps.StepRuns()
         if config.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
@@ -92,10 +102,9 @@ class IsingDeviceTrainer(DeviceTrainer):
         params = self.params
         linalg.scaled_product(chains, params.coupling, 1.0, self.local_field)
         linalg.add_row(self.local_field, params.field)
-        key0, key1 = self.streams.kernel_args()
-        k = self.config.k
-        _gpu.sweeps(params.coupling, SAMPLERS[self.config.sampler], k, key0, key1, self.streams.reserve(k), 0,
-                    chains, self.local_field)
+        for _ in device_sweeps(params.coupling, SAMPLERS[self.config.sampler], self.config.k, self.streams, chains,
+                               self.local_field, self.runs):
+            pass
         return chains
 
     def update(self, batch, learning_rate):

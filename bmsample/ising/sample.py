@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import _steps
 from .._backend import resolve_backend
 from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, check_run, step_hook
@@ -29,6 +30,7 @@ class IsingWorkspace:
         self.fields_t = np.empty_like(self.spins_t)
         self.words = np.empty((blocks, 4, _cpu.CHAIN_BLOCK), dtype=np.uint32)
         self.delta = np.empty((blocks, _cpu.CHAIN_BLOCK), dtype=model.dtype)
+        self.runs = _steps.StepRuns()
 
     @staticmethod
     def chain_nbytes(model):
@@ -51,14 +53,14 @@ def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offse
     np.matmul(state, model.coupling_matrix, out=workspace.local_field)
     workspace.local_field += model.field
     key0, key1 = streams.kernel_args()
-    if on_step is None:
-        _cpu.sweeps(model.coupling_matrix, kind, sweeps, key0, key1, streams.reserve(sweeps), chain_offset, state,
-                    *workspace.scratch())
-        return
-    for t in range(1, sweeps + 1):
-        _cpu.sweeps(model.coupling_matrix, kind, 1, key0, key1, streams.reserve(1), chain_offset, state,
-                    *workspace.scratch())
-        on_step(t, state)
+    t = 0
+    with _steps.abandonable():
+        for count in workspace.runs(sweeps, each=on_step is not None):
+            _cpu.sweeps(model.coupling_matrix, kind, count, key0, key1, streams.reserve(count), chain_offset, state,
+                        *workspace.scratch())
+            t += count
+            if on_step is not None:
+                on_step(t, state)
 
 
 def up_probabilities(model, init, clip=1e-3):

@@ -12,6 +12,7 @@ import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
+from .. import _steps
 from .._device_training import DeviceTrainer, LazyMetrics, rms
 from . import _gpu
 from .sample import bias_init_probabilities
@@ -60,14 +61,16 @@ def device_gibbs_steps(params, visible, hidden, steps, streams, *, visible_means
         Called with the device array after every step.
     """
     key0, key1 = streams.kernel_args()
-    for t in range(1, steps + 1):
-        _gpu.sample_bernoulli_product(visible, params.weights, False, params.hbias, key0, key1,
-                                      streams.next_draw(), 0, hidden)
-        means = visible_means if t == steps else None
-        _gpu.sample_bernoulli_product(hidden, params.weights, True, params.vbias, key0, key1,
-                                      streams.next_draw(), 0, visible, means)
-        if on_step is not None:
-            on_step(t, visible)
+    with _steps.abandonable():
+        for t in range(1, steps + 1):
+            _gpu.sample_bernoulli_product(visible, params.weights, False, params.hbias, key0, key1,
+                                          streams.next_draw(), 0, hidden)
+            means = visible_means if t == steps else None
+            _gpu.sample_bernoulli_product(hidden, params.weights, True, params.vbias, key0, key1,
+                                          streams.next_draw(), 0, visible, means)
+            if on_step is not None:
+                on_step(t, visible)
+            _steps.steps_done(1)
 
 
 def sample_on_device(model, visible, steps, streams, *, return_means=False, on_step=None):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from .. import _steps
 from .._backend import resolve_backend
 from .._chains import first_saved_chains, random_rows
 from .._recording import Recorder, check_run, step_hook
@@ -67,6 +68,7 @@ class GibbsWorkspace:
         self.pass_words = _cpu.pass_scratch(numba.config.NUMBA_NUM_THREADS, max(model.num_visibles, model.num_hiddens))
         self.tasks = np.zeros(2, dtype=np.int64)
         self._weight_columns = None
+        self.runs = _steps.StepRuns()
 
     @staticmethod
     def chain_nbytes(model):
@@ -113,10 +115,16 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
         Called after every step t = 1..steps with the current chains (do not keep a reference).
     """
     kernel = workspace.kernel_for(model, numba.get_num_threads())
-    if kernel != "gemm":
-        _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, chain_offset, visible_means,
-                               on_step)
-        return
+    with _steps.abandonable():
+        if kernel != "gemm":
+            _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, chain_offset, visible_means,
+                                   on_step)
+        else:
+            _gemm_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step)
+
+
+def _gemm_steps(model, visible, steps, streams, workspace, chain_offset, visible_means, on_step):
+    """``gibbs_steps`` with the "gemm" kernel: multi-threaded products between parallel passes."""
     W, a, b = model.weight_matrix, model.vbias, model.hbias
     key0, key1 = streams.kernel_args()
     for t in range(1, steps + 1):
@@ -132,6 +140,7 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0,
                                         chain_offset, visible)
         if on_step is not None:
             on_step(t, visible)
+        _steps.steps_done(1)
 
 
 def _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, chain_offset, visible_means,
@@ -148,10 +157,11 @@ def _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, ch
     else:
         parts = (min(numba.get_num_threads(), visible.shape[0]), chunk_rows(model, visible.shape[0]))
         run, run_with_means = _cpu.gibbs_block_steps, _cpu.gibbs_block_steps_with_means
-    runs = [(1, t) for t in range(1, steps + 1)] if on_step is not None else [(steps, steps)]
+    t = 0
     with single_threaded_blas():
-        for i, (run_steps, t) in enumerate(runs):
+        for i, run_steps in enumerate(workspace.runs(steps, each=on_step is not None)):
             first_draw = streams.reserve(2 * run_steps)
+            t += run_steps
             # The units kernel copies W's columns in the first run only: W is the same in the others.
             all_scratch = scratch + ((columns, i == 0, workspace.tasks) if kernel == "units" else ())
             if t == steps and visible_means is not None:
