@@ -97,32 +97,161 @@ def read_saved_config(run_dir):
     return saved
 
 
+def check_same_model(saved, model, run_dir):
+    """Refuse to resume a run of ``saved`` settings as another model family (before other settings clash)."""
+    trained = (saved or {}).get("model", "rbm")
+    if model is not None and model != trained:
+        raise ValueError(f"resume: the run in {run_dir} was trained as --model {trained}, not {model}; resume it "
+                         "without --model, or train the new model in another out")
+
+
 def config_differences(cfg, saved):
     """Names of the settings of ``cfg`` (TrainingConfig) that differ from ``saved``, with both values."""
     return [f"{name} (run {saved.get(name)!r}, now {value!r})" for name, value in asdict(cfg).items()
             if saved.get(name) != value]
 
 
-def last_checkpoint(run_dir):
-    """The checkpoint of ``run_dir`` with the highest update, as (path, ModelFile), or None.
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be resumed from (the message names the file and the entry)."""
+
+
+class CheckpointWarning(UserWarning):
+    """An invalid checkpoint was passed over for an older one."""
+
+
+#: Values the persistent chains of each family hold (None: any finite real).
+CHAIN_VALUES = {"bernoulli_rbm": (0, 1), "ising": (-1, 1)}
+
+
+def expected_checkpoint(trainer, total, batches_per_epoch):
+    """What a checkpoint of this run must hold, for ``validate_checkpoint``: the fresh trainer's shapes."""
+    model, chains = trainer.model, trainer.chains
+    return {"family": model.family, "dtype": model.dtype.name, "total": total, "batches_per_epoch": batches_per_epoch,
+            "arrays": {name: (array.shape, array.dtype) for name, array in model.to_arrays().items()},
+            "chains": None if chains is None else chains.shape,
+            "trainer_arrays": {f"trainer_{name}": (getattr(trainer, name).shape, getattr(trainer, name).dtype)
+                               for name in TRAINER_ARRAYS if getattr(trainer, name, None) is not None},
+            "rows": getattr(trainer, "generator", None) is not None}
+
+
+def _check_generator_state(state, entry):
+    try:
+        np.random.PCG64().state = state
+    except (TypeError, ValueError, KeyError) as exc:
+        raise CheckpointError(f"entry {entry}: not a PCG64 generator state ({exc})") from None
+
+
+def _check_count(value, entry, low, high):
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise CheckpointError(f"entry {entry}: expected an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def _check_array(arrays, name, shape, dtype, values=None):
+    if name not in arrays:
+        raise CheckpointError(f"entry {name}: missing")
+    array = arrays[name]
+    if array.shape != tuple(shape) or array.dtype != np.dtype(dtype):
+        raise CheckpointError(f"entry {name}: expected {dtype} of shape {tuple(shape)}, got {array.dtype} of shape "
+                              f"{array.shape}")
+    if not np.all(np.isfinite(array)):
+        raise CheckpointError(f"entry {name}: contains NaN or inf")
+    if values is not None and not np.isin(array, values).all():
+        bad = array[~np.isin(array, values)].flat[0]
+        raise CheckpointError(f"entry {name}: expected states in {set(values)}, got {bad!r}")
+
+
+def validate_checkpoint(path, loaded, expected):
+    """Check every entry of a loaded checkpoint against ``expected_checkpoint`` before it is used.
 
     Raises
     ------
-    ValueError
-        A checkpoint file is unreadable or lacks its checkpoint block.
+    CheckpointError
+        Naming the file and the first bad entry: missing, of another shape or
+        dtype, non-binary chains, counters out of range, generator states that
+        are not one.
     """
+    try:
+        _validate(Path(path), loaded, expected)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+
+
+def _validate(path, loaded, expected):
+    meta = loaded.metadata
+    if meta.get("family") != expected["family"]:
+        raise CheckpointError(f"entry metadata.family: the run is a {expected['family']}, the checkpoint a "
+                              f"{meta.get('family')}")
+    if meta.get("dtype") != expected["dtype"]:
+        raise CheckpointError(f"entry metadata.dtype: expected {expected['dtype']}, got {meta.get('dtype')!r}")
+    for name, (shape, dtype) in expected["arrays"].items():
+        _check_array(loaded.arrays, name, shape, dtype)
+    if expected["chains"] is None:
+        if "chains" in loaded.arrays:
+            raise CheckpointError("entry chains: this run keeps no persistent chains")
+    else:
+        _check_array(loaded.arrays, "chains", expected["chains"], expected["dtype"],
+                     CHAIN_VALUES.get(expected["family"]))
+    for name, (shape, dtype) in expected["trainer_arrays"].items():
+        _check_array(loaded.arrays, name, shape, dtype)
+    block = meta.get("checkpoint")
+    if not isinstance(block, dict):
+        raise CheckpointError("entry metadata.checkpoint: missing (not a resumable checkpoint)")
+    for key in ("update", "epoch", "order", "streams", "data_sha256"):
+        if key not in block:
+            raise CheckpointError(f"entry metadata.checkpoint.{key}: missing")
+    update = _check_count(block["update"], "metadata.checkpoint.update", 0, expected["total"])
+    if path.name != LATEST and path.stem != f"update_{update:08d}":
+        raise CheckpointError(f"entry metadata.checkpoint.update: {update} in a file named for another update")
+    epoch = (update - 1) // expected["batches_per_epoch"] + 1 if update else 0
+    _check_count(block["epoch"], "metadata.checkpoint.epoch", epoch, epoch)
+    seconds = block.get("seconds", 0.0)
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds < float("inf"):
+        raise CheckpointError(f"entry metadata.checkpoint.seconds: expected a duration, got {seconds!r}")
+    _check_generator_state(block["order"], "metadata.checkpoint.order")
+    streams = block["streams"]
+    if not isinstance(streams, dict) or not isinstance(streams.get("key"), list) or len(streams["key"]) != 2:
+        raise CheckpointError(f"entry metadata.checkpoint.streams: expected a key of two words and a draw, got "
+                              f"{streams!r}")
+    for word in streams["key"]:
+        _check_count(word, "metadata.checkpoint.streams.key", 0, 2**32 - 1)
+    _check_count(streams.get("draw"), "metadata.checkpoint.streams.draw", 0, 2**63 - 1)
+    if expected["rows"]:
+        _check_generator_state(block.get("rows"), "metadata.checkpoint.rows")
+    if not isinstance(block["data_sha256"], str):
+        raise CheckpointError("entry metadata.checkpoint.data_sha256: expected a hex digest")
+
+
+def last_checkpoint(run_dir, expected):
+    """The valid checkpoint of ``run_dir`` with the highest update, as (path, ModelFile), or None if it has none.
+
+    Each file is checked whole (``validate_checkpoint``).  An invalid one is
+    passed over with a warning naming it and the checkpoint used instead.
+
+    Raises
+    ------
+    CheckpointError
+        There are checkpoints and none of them is valid (the newest's problem).
+    """
+    import warnings
+
     folder = Path(run_dir) / "checkpoints"
-    best = None
-    for path in sorted(folder.glob("update_*.npz")) + sorted(folder.glob(LATEST)):
+    valid, invalid = [], []
+    for path in sorted(folder.glob(LATEST)) + sorted(folder.glob("update_*.npz"), reverse=True):
         try:
             loaded = io.read_model_file(path)
-        except (OSError, io.ModelFileError) as exc:
-            raise ValueError(f"resume: {exc}") from None
-        block = loaded.metadata.get("checkpoint")
-        if not isinstance(block, dict) or "order" not in block:
-            raise ValueError(f"resume: {path} holds no resumable checkpoint state")
-        if best is None or block["update"] > best[1].metadata["checkpoint"]["update"]:
-            best = (path, loaded)
+            validate_checkpoint(path, loaded, expected)
+        except (OSError, io.ModelFileError, CheckpointError) as exc:
+            invalid.append(str(exc))
+            continue
+        valid.append((path, loaded))
+    if not valid:
+        if invalid:
+            raise CheckpointError(f"resume: {invalid[0]}")
+        return None
+    best = max(valid, key=lambda item: item[1].metadata["checkpoint"]["update"])
+    for problem in invalid:
+        warnings.warn(f"resume: {problem}; resuming from {best[0]} instead", CheckpointWarning, stacklevel=3)
     return best
 
 

@@ -87,20 +87,13 @@ def _load_file(path, dtype):
     if not path.is_file():
         raise FileNotFoundError(f"data: file not found: {path}")
     try:
-        if suffix == ".npy":
-            array = np.load(path, allow_pickle=False)
-        elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as archive:
-                keys = archive.files
-                key = next((k for k in ("X", "data") if k in keys), keys[0] if len(keys) == 1 else None)
-                if key is None:
-                    raise ValueError(f"data: {path} holds {len(keys)} arrays ({', '.join(keys)}); "
-                                     "expected one array or a key 'X' or 'data'")
-                array = archive[key]
+        if suffix in BINARY_MAGIC:
+            array = _load_binary(path, suffix)
         else:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # an empty file is reported below, not warned about
-                array = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2)
+                # utf-8-sig: a byte-order mark (as spreadsheet programs write) is not part of the first number
+                array = np.loadtxt(path, delimiter="," if suffix == ".csv" else None, ndmin=2, encoding="utf-8-sig")
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         message = str(exc)
         if message.startswith("data:"):
@@ -110,6 +103,28 @@ def _load_file(path, dtype):
     if array.dtype == object:
         raise ValueError(f"data: {path} holds an object array")
     return Dataset(array, str(path), metadata={"source": str(path)})
+
+
+#: How a NumPy file starts: without it np.load would try other formats (pickles among them).
+BINARY_MAGIC = {".npy": (b"\x93NUMPY", "NumPy header"), ".npz": (b"PK\x03\x04", "zip archive")}
+
+
+def _load_binary(path, suffix):
+    """The array of a ``.npy`` file, or of an ``.npz`` with one array or a key ``X`` / ``data``."""
+    magic, what = BINARY_MAGIC[suffix]
+    with open(path, "rb") as handle:
+        if handle.read(len(magic)) != magic:
+            raise ValueError(f"data: cannot read {path}: not a valid {suffix} file (it does not start with a {what})")
+        handle.seek(0)
+        if suffix == ".npy":
+            return np.load(handle, allow_pickle=False)
+        with np.load(handle, allow_pickle=False) as archive:
+            keys = archive.files
+            key = next((k for k in ("X", "data") if k in keys), keys[0] if len(keys) == 1 else None)
+            if key is None:
+                raise ValueError(f"data: {path} holds {len(keys)} arrays ({', '.join(keys)}); "
+                                 "expected one array or a key 'X' or 'data'")
+            return archive[key]
 
 
 def load_dataset(name_or_path, dtype="float32"):

@@ -23,6 +23,7 @@ import json
 import os
 import tempfile
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -171,10 +172,7 @@ def read_model_file(path):
     if not path.is_file():
         raise FileNotFoundError(f"model file not found: {path}")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        if not isinstance(loaded, np.lib.npyio.NpzFile):
-            raise ModelFileError(f"{path}: not a bmsample model file (not an .npz archive)")
-        with loaded as archive:
+        with open(path, "rb") as handle, _npz(handle, path) as archive:  # our handle: closed however np.load fails
             if "metadata" not in archive.files:
                 raise ModelFileError(f"{path}: not a bmsample model file (no metadata entry)")
             metadata = json.loads(str(archive["metadata"]))
@@ -207,6 +205,17 @@ def read_model_file(path):
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"{path}: {name} contains NaN or inf")
     return ModelFile(model, arrays.get("chains"), metadata, arrays)
+
+
+@contextmanager
+def _npz(handle, path):
+    """The ``.npz`` archive read from ``handle`` (pickles refused), or ModelFileError for another file type."""
+    if handle.read(4) != b"PK\x03\x04":  # np.load would try other formats, pickles among them
+        raise ModelFileError(f"{path}: not a readable bmsample model file (not an .npz archive)")
+    handle.seek(0)
+    loaded = np.load(handle, allow_pickle=False)
+    with loaded as archive:
+        yield archive
 
 
 def load_model(path):

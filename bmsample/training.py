@@ -315,6 +315,8 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     if resume and overwrite:
         raise ValueError("resume, overwrite: give one of them, not both")
     saved = checkpointing.read_saved_config(out) if resume else None
+    if saved is not None:
+        checkpointing.check_same_model(saved, settings.get("model", getattr(config, "model", None)), out)
     cfg = _resolve_config(config, settings, saved)
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
     checkpoint_interval = check_positive_float(checkpoint_interval, "checkpoint_interval", allow_zero=True)
@@ -330,10 +332,10 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     try:
         if resume and checkpointing.read_saved_config(out) != saved:
             raise ValueError(f"resume: {out} changed while this run started; try again")
-        resume_from = _resume_point(out, cfg, saved) if resume else None
-        if resume_from is None:
+        resuming = resume and _has_checkpoints(out, cfg, saved)
+        if not resuming:
             run_dir.prepare(overwrite, restart=saved is not None)
-        result = _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpoint_interval,
+        result = _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint_interval,
                         mixing_steps)
         succeeded = True
         return result
@@ -341,9 +343,9 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
         run_dir.close(succeeded)
 
 
-def _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpoint_interval, mixing_steps):
-    """The training loop of ``fit`` (``run_dir``: a locked ``RunDirectory`` or None; ``resume_from``: see
-    ``_resume_point``)."""
+def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint_interval, mixing_steps):
+    """The training loop of ``fit`` (``run_dir``: a locked ``RunDirectory`` or None; ``resuming``: continue from
+    its newest valid checkpoint)."""
     out = None if run_dir is None else run_dir.path
     fingerprint = checkpointing.data_fingerprint(data) if out is not None else None
 
@@ -359,8 +361,9 @@ def _train(cfg, data, run_dir, resume_from, device, data_name, progress, checkpo
     marks = log_spaced_updates(total)
     log_interval = max(1, total // 100)
     update, elapsed, last_checkpoint, resumed_from = 0, 0.0, None, None
-    if resume_from is not None:
-        last_checkpoint, loaded = resume_from
+    if resuming:
+        expected = checkpointing.expected_checkpoint(trainer, total, batches_per_epoch)
+        last_checkpoint, loaded = checkpointing.last_checkpoint(out, expected)
         block = loaded.metadata["checkpoint"]
         if block.get("data_sha256") != fingerprint:
             raise ValueError(f"data: not the data of the run in {out} (its checkpoints record another sha256)")
@@ -462,8 +465,8 @@ def _resolve_config(config, settings, saved):
     return cfg.validated()
 
 
-def _resume_point(out, cfg, saved):
-    """(path, ModelFile) of the checkpoint to resume ``out`` from, or None to start afresh.
+def _has_checkpoints(out, cfg, saved):
+    """Whether ``out`` holds checkpoints of this run to resume from (False: start afresh).
 
     Refuses a run whose settings differ from ``cfg``, and a non-empty
     directory that is not a run.
@@ -476,7 +479,8 @@ def _resume_point(out, cfg, saved):
     differences = checkpointing.config_differences(cfg, saved)
     if differences:
         raise ValueError(f"resume: the settings differ from the run in {out}: {'; '.join(differences)}")
-    return checkpointing.last_checkpoint(out)
+    folder = Path(out) / "checkpoints"
+    return folder.is_dir() and any(folder.glob("*.npz"))
 
 
 def _batch(trainer, data, rows):

@@ -171,10 +171,14 @@ def _progress(*callbacks):
 
 def _fit_settings(resume, config_file, flags):
     """TrainingConfig fields from a resumed run's config.json, the TOML file and the flags (later ones win)."""
-    from bmsample.checkpointing import read_saved_config
+    from bmsample.checkpointing import check_same_model, read_saved_config
 
-    settings = dict(read_saved_config(resume) or {}) if resume is not None else {}
-    settings.update(_read_config(config_file) if config_file else {})
+    saved = read_saved_config(resume) if resume is not None else None
+    settings = dict(saved or {})
+    requested = _read_config(config_file) if config_file else {}
+    if saved is not None:
+        check_same_model(saved, flags.get("model") or requested.get("model"), resume)
+    settings.update(requested)
     settings.update({name: flags[option] for option, name in SETTINGS.items() if flags.get(option) is not None})
     return settings
 

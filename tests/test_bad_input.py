@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+import bmsample
 from bmsample.cli.main import main
 
 SMALL = ["--hidden", "16", "--batch-size", "50", "-k", "2", "--seed", "0", "--threads", "1", "--quiet"]
@@ -702,3 +703,21 @@ def test_process_hostile_input_one_stderr_line(args, expected, hostile, tmp_path
     assert proc.stderr.splitlines() == [proc.stderr.strip()], proc.stderr
     assert proc.stderr.startswith(expected.format(h=hostile)), proc.stderr
     assert snapshot(hostile) == before
+
+
+def test_a_csv_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf0,1,1\n1,0,1\n")  # as spreadsheet programs save "CSV UTF-8"
+    np.testing.assert_array_equal(bmsample.load_dataset(path).data, [[0, 1, 1], [1, 0, 1]])
+
+
+@pytest.mark.parametrize("suffix, what", [(".npy", "NumPy header"), (".npz", "zip archive")])
+def test_a_text_file_named_as_numpy_data_is_not_a_valid_file_and_nothing_suggests_unpickling(tmp_path, suffix,
+                                                                                            what):
+    path = tmp_path / f"table{suffix}"
+    path.write_text("0 1 1\n1 0 1\n")
+    result = CliRunner().invoke(main, ["fit", str(path), "--out", str(tmp_path / "run"), "--quiet"])
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: data: cannot read {path}: not a valid {suffix} file (it does not start with a "
+                             f"{what})\n")
+    assert "pickle" not in result.stderr
