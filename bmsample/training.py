@@ -47,6 +47,8 @@ from .rbm.model import BernoulliRBM
 from .rbm.train import RBMTrainer
 
 SCHEMES = ("rdm", "cd", "pcd")
+#: The default run length: this many passes over the data, but at least this many updates.
+DEFAULT_EPOCHS, DEFAULT_MIN_UPDATES = 20, 5000
 MODELS = ("rbm", "gaussian", "gaussian-rbm", "ising", "independent")
 #: p0 laws of each family; the first is the default.
 P0_LAWS = {"rbm": ("uniform", "bias"), "gaussian": ("uniform", "zeros", "gaussian", "data"),
@@ -100,7 +102,10 @@ class TrainingConfig:
         Negative chains for Rdm-k and PCD-k (default: ``batch_size``); CD-k
         runs one chain per minibatch row.
     epochs, updates : int or None
-        Length of the run; give at most one (default 20 epochs).
+        Length of the run; give at most one.  Default: ``DEFAULT_EPOCHS``
+        epochs, and at least ``DEFAULT_MIN_UPDATES`` updates (20 epochs of
+        the 1797 digits are 340 updates, which learn nothing; see
+        ``run_length``).
     l2 : float
         Weight decay on ``weight_matrix``.
     centered : bool
@@ -158,8 +163,8 @@ class TrainingConfig:
             raise ValueError("epochs, updates: give one of them, not both")
         if cfg.updates is not None:
             cfg.updates = check_int(cfg.updates, "updates")
-        else:
-            cfg.epochs = check_int(20 if cfg.epochs is None else cfg.epochs, "epochs")
+        if cfg.epochs is not None:
+            cfg.epochs = check_int(cfg.epochs, "epochs")
         cfg.l2 = check_positive_float(cfg.l2, "l2", allow_zero=True)
         cfg.centered = check_bool(cfg.centered, "centered")
         cfg.centering_rate = check_positive_float(cfg.centering_rate, "centering_rate")
@@ -194,6 +199,22 @@ class FitResult:
     resumed_from: int | None = None
 
 
+def run_length(cfg, num_rows):
+    """(total updates, updates per epoch) of a run of ``cfg`` on ``num_rows`` rows.
+
+    ``updates`` if given, else ``epochs`` passes; by default ``DEFAULT_EPOCHS``
+    passes but at least ``DEFAULT_MIN_UPDATES`` updates, so that the defaults
+    learn on small datasets too (an RBM on the 1797 digits: correlations'
+    Pearson at t = k 0.05 after 340 updates, 0.78 after 2000, 0.92 after 5000).
+    """
+    per_epoch = num_rows // cfg.batch_size
+    if cfg.updates is not None:
+        return cfg.updates, per_epoch
+    if cfg.epochs is not None:
+        return cfg.epochs * per_epoch, per_epoch
+    return max(DEFAULT_EPOCHS * per_epoch, DEFAULT_MIN_UPDATES), per_epoch
+
+
 def log_spaced_updates(total):
     """1, 2, 5, 10, 20, 50, ... up to ``total``, plus ``total``."""
     marks, decade = set(), 1
@@ -204,12 +225,12 @@ def log_spaced_updates(total):
     return marks
 
 
-def process_record(cfg, data_name):
+def process_record(cfg, data_name, total_updates):
     """The generation process the model remembers (see ``BernoulliRBM.process``)."""
     record = {"scheme": cfg.scheme, "k": cfg.k, "init": cfg.init, "sampler": cfg.sampler,
               "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
               "num_chains": cfg.num_chains if cfg.scheme != "cd" else cfg.batch_size,
-              "epochs": cfg.epochs, "updates": cfg.updates, "data": data_name}
+              "epochs": cfg.epochs, "updates": cfg.updates, "total_updates": total_updates, "data": data_name}
     if cfg.model == "rbm":
         record.update(l2=cfg.l2, centered=cfg.centered)
     elif cfg.model == "gaussian":
@@ -351,13 +372,12 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
 
     init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
     model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed, device)
-    model.process = process_record(cfg, data_name)
+    model.process = process_record(cfg, data_name, run_length(cfg, data.shape[0])[0])
     if cfg.model == "gaussian-rbm":  # trained in standardised units, recorded in the model
         data = trainer.data
     order = np.random.default_rng(order_seed)
 
-    batches_per_epoch = data.shape[0] // cfg.batch_size
-    total = cfg.updates if cfg.updates is not None else cfg.epochs * batches_per_epoch
+    total, batches_per_epoch = run_length(cfg, data.shape[0])
     marks = log_spaced_updates(total)
     log_interval = max(1, total // 100)
     update, elapsed, last_checkpoint, resumed_from = 0, 0.0, None, None

@@ -208,7 +208,7 @@ DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU w
 @click.option("--step-size", type=float, help="Langevin step eps (gaussian) [0.01].")
 @click.option("--temperature", type=float, help="Sampler temperature (gaussian) [1].")
 @click.option("--sigma", type=float, help="Visible std in standardised units (gaussian-rbm, fixed) [1].")
-@click.option("--epochs", type=int, help="Passes over the data [20].")
+@click.option("--epochs", type=int, help="Passes over the data [20, and at least 5000 updates].")
 @click.option("--updates", type=int, help="Number of parameter updates (instead of --epochs).")
 @click.option("--batch-size", type=int, help="Minibatch size [100].")
 @click.option("--chains", type=int, help="Negative chains for rdm/pcd [batch size].")
