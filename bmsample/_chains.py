@@ -4,7 +4,7 @@ import numpy as np
 
 
 def update_start(scheme, draw_p0, batch, persistent):
-    """The chains an update's negative phase starts from (THEORY.md section 1).
+    """The chains an update's negative phase starts from (docs/theory.md section 1).
 
     Rdm-k: fresh draws from p0 (``draw_p0()``); CD-k: a copy of the minibatch;
     PCD-k: the persistent chains themselves (advanced in place).

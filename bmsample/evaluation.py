@@ -5,7 +5,7 @@ sampler) and, at each time t of a grid that includes the model's k, compares
 the chains with a dataset: errors of the means (magnetisations) and of the
 connected correlations (rms and Pearson), the mean energy, and the
 adversarial accuracy (AATS).  For an Rdm-k model the errors are smallest near
-t = k (THEORY.md section 1).  ``mixing`` measures how long chains remember p0
+t = k (docs/theory.md section 1).  ``mixing`` measures how long chains remember p0
 and the integrated autocorrelation times of the energy and magnetisation.
 
 Metrics are computed inside the sampling loop, so memory stays at one set of

@@ -285,6 +285,26 @@ def _same_side_score(to_same, to_other):
     return np.where(to_same < to_other, 1.0, np.where(to_same == to_other, 0.5, 0.0))
 
 
+#: AA_truth and AA_syn further apart than this: their mean, AATS, no longer says how alike samples and data are.
+AA_DISAGREEMENT = 0.2
+
+
+def aa_disagree(result):
+    """Whether AA_truth and AA_syn of an ``adversarial_accuracy`` result differ by more than ``AA_DISAGREEMENT``.
+
+    Then AATS near 0.5 does not mean indistinguishable: samples of noise, for
+    example, give AA_truth = 1 (every data point is closest to data) and
+    AA_syn = 0 (every sample is closest to a data point), so AATS = 0.5.
+    """
+    return abs(result["aa_truth"] - result["aa_syn"]) > AA_DISAGREEMENT
+
+
+def format_aats(result):
+    """``"0.500 (AA_truth 1.000, AA_syn 0.000; disagree)"``: AATS with the two accuracies it averages."""
+    flag = "; disagree" if aa_disagree(result) else ""
+    return f"{result['aats']:.3f} (AA_truth {result['aa_truth']:.3f}, AA_syn {result['aa_syn']:.3f}{flag})"
+
+
 def adversarial_accuracy(data, samples, metric="auto", chunk_size=1024):
     """Nearest-neighbour adversarial accuracy (AATS, Yale et al. 2020).
 
@@ -326,6 +346,10 @@ def adversarial_accuracy(data, samples, metric="auto", chunk_size=1024):
     fewer candidate on its own side); -> 1 when samples are poor (each side
     is closest to itself); -> 0 when samples copy the data (samples that are
     exact copies of distinct data rows give AA_truth = AA_syn = 0 exactly).
+    Read AATS only together with AA_truth and AA_syn: both must be near 0.5.
+    When they differ by more than ``AA_DISAGREEMENT`` (``aa_disagree``) their
+    mean can be 0.5 for samples nothing like the data (noise: AA_truth = 1,
+    AA_syn = 0).
 
     Distances are those of ``pairwise_distances``; Euclidean comparisons use
     squared distances.

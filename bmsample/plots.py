@@ -40,11 +40,18 @@ def _png_bytes(image):
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
 
 
-def grid_image(samples, image_shape, *, columns=10, scale=2, low=None, high=None):
-    """Tile ``samples`` (n, height * width) into one image with 1-pixel grey borders.
+#: Sample grids draw each image about this many pixels across (28 x 28 MNIST digits 3x, 8 x 8 digits 10x).
+TILE_PIXELS = 80
 
-    Values are mapped linearly from [low, high] (default: the samples' range) to [0, 1].
+
+def grid_image(samples, image_shape, *, columns=10, scale=None, low=None, high=None):
+    """Tile ``samples`` (n, height * width) into one image with 1-pixel grey borders, ``scale`` x enlarged.
+
+    Values are mapped linearly from [low, high] (default: the samples' range)
+    to [0, 1]; ``scale`` defaults to about ``TILE_PIXELS`` pixels per image.
     """
+    if scale is None:
+        scale = max(1, round(TILE_PIXELS / max(image_shape)))
     samples = np.asarray(samples, dtype=np.float64)
     height, width = image_shape
     if samples.ndim != 2 or samples.shape[1] != height * width:
@@ -62,7 +69,7 @@ def grid_image(samples, image_shape, *, columns=10, scale=2, low=None, high=None
     return np.kron(image, np.ones((scale, scale)))
 
 
-def write_sample_grid(path, samples, image_shape, *, columns=10, scale=2):
+def write_sample_grid(path, samples, image_shape, *, columns=10, scale=None):
     """Write a PNG grid of image samples (e.g. MNIST chains); no matplotlib needed."""
     data = _png_bytes(grid_image(samples, image_shape, columns=columns, scale=scale))
     atomic_write(path, lambda handle: handle.write(data))
@@ -77,10 +84,13 @@ def plot_errors_vs_time(path, evaluation, *, title=None):
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("mean_rmse", "means rms error"), ("covariance_rmse", "connected correlations rms error")):
         ax.plot(shown, [row[key] for row in evaluation.rows], "o-", label=label)
+    handles = []
     if evaluation.rows and "aats" in evaluation.rows[0]:
         twin = ax.twinx()
-        twin.plot(shown, [row["aats"] for row in evaluation.rows], "s--", color="grey", label="AATS")
-        twin.set_ylabel("AATS (0.5 = indistinguishable)")
+        for key, style, label in (("aats", "s-", "AATS"), ("aa_truth", "^--", "AA_truth"), ("aa_syn", "v:", "AA_syn")):
+            handles += twin.plot(shown, [row[key] for row in evaluation.rows], style, color="grey", ms=4, label=label)
+        twin.axhline(0.5, color="grey", lw=0.5)
+        twin.set_ylabel("adversarial accuracy (all three 0.5 = indistinguishable)")
         twin.set_ylim(0, 1)
     if evaluation.k:
         ax.axvline(evaluation.k, color="red", lw=1, ls=":", label=f"k = {evaluation.k}")
@@ -88,7 +98,7 @@ def plot_errors_vs_time(path, evaluation, *, title=None):
     ax.set_yscale("log")
     ax.set_xlabel("sampling time t (steps from p0; t = 0 drawn at 0.5)")
     ax.set_ylabel("error against the data")
-    ax.legend(loc="best", fontsize=8)
+    ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="best", fontsize=7)
     ax.set_title(title or "sample statistics vs sampling time")
     _save(fig, path, plt)
 
@@ -121,6 +131,7 @@ def plot_training_curves(path, records):
         ax.plot(updates, [r.get(key, np.nan) for r in records], "-")
         ax.set_ylabel(key.replace("_", " "), fontsize=8)
         ax.set_xscale("log")
+        ax.ticklabel_format(axis="y", useOffset=False)  # 29.17, not 0.0003 + 2.917e1
     axes[-1, 0].set_xlabel("update")
     _save(fig, path, plt)
 

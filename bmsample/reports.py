@@ -3,7 +3,7 @@
 Agoritsas, Catania, Decelle & Seoane (ICML 2023, arXiv 2301.09428) show that
 a model trained with Rdm-k (fresh chains from a fixed p0, exactly k steps per
 gradient estimate) matches the data statistics *at sampling time t = k*, not
-at equilibrium (THEORY.md).  Each report here trains small models, measures
+at equilibrium (docs/theory.md).  Each report here trains small models, measures
 that effect and writes a folder:
 
 * ``report.md``: what was run with every setting, the expected effect, tables
@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import theory
+from . import metrics, theory
 from ._validation import check_choice, check_dtype, check_int, check_positive_float
 from ._version import __version__
 from .datasets import gaussian_data, load_dataset
@@ -506,11 +506,12 @@ def _gaussian_markdown(r, s, seed, quick):
         "A Gaussian energy model E(x) = x^T J x / 2 - h^T x is trained with **Rdm-k**: every gradient estimate "
         "starts fresh chains from p0 and runs exactly k unadjusted Langevin steps of size eps. The fixed point "
         "makes the k-step process match the data's mean and covariance, so J shares the eigenvectors of the data "
-        "covariance and each eigenvalue j solves c_k(j) = lambda (THEORY.md section 2), not the maximum-likelihood "
-        "j = 1 / lambda. Expected: (a) the learned eigenvalues follow the predicted Rdm-k curve, which approaches "
-        "ML as k eps grows and is **negative** (energy unbounded below) along axes with lambda > s0^2 + 2 k eps; "
-        "(b) fresh chains of the trained model match the data variance along every axis **at t = k**: the "
-        "variance crosses the data value there, and along negative modes it diverges like exp(2 |j| eps t) past k. "
+        "covariance and each eigenvalue j solves c_k(j) = lambda (docs/theory.md section 2), not the "
+        "maximum-likelihood j = 1 / lambda. Expected: (a) the learned eigenvalues follow the predicted Rdm-k "
+        "curve, which approaches ML as k eps grows and is **negative** (energy unbounded below) along axes with "
+        "lambda > s0^2 + 2 k eps; (b) fresh chains of the trained model match the data variance along every axis "
+        "**at t = k**: the variance crosses the data value there, and along negative modes it diverges like "
+        "exp(2 |j| eps t) past k. "
         "CD-k and PCD-k would instead give the k-independent discretised ML value.")
     lines = _header("Rdm-k Gaussian energy model: learned spectrum and variance vs sampling time", "gaussian", seed,
                     quick, r["seconds"], intro)
@@ -643,7 +644,7 @@ def _errors_figure(path, plt, per_scheme, k, title, noise_floor=None):
     keys = [("mean_rmse", "means rms error"), ("covariance_rmse", "connected correlations rms error")]
     has_aats = any(e["rows"] and "aats" in e["rows"][0] for e in per_scheme.values())
     if has_aats:
-        keys.append(("aats", "AATS (0.5 = indistinguishable)"))
+        keys.append(("aats", "AATS (solid), AA_truth (--), AA_syn (:)"))
     fig, axes = plt.subplots(1, len(keys), figsize=(4.6 * len(keys), 4))
     for ax, (key, name) in zip(np.atleast_1d(axes), keys):
         for scheme, entry in per_scheme.items():
@@ -651,6 +652,9 @@ def _errors_figure(path, plt, per_scheme, k, title, noise_floor=None):
                 continue
             t = _shown_times([row["t"] for row in entry["rows"]])
             ax.plot(t, [row[key] for row in entry["rows"]], "o-", ms=4, color=_COLOURS[scheme], label=entry["label"])
+            if key == "aats":  # the two accuracies AATS averages: its 0.5 means little when they disagree
+                for part, style in (("aa_truth", "--"), ("aa_syn", ":")):
+                    ax.plot(t, [row[part] for row in entry["rows"]], style, lw=1, color=_COLOURS[scheme])
         ax.axvline(k, color="black", lw=1, ls=":", label=f"t = k = {k}")
         if key == "mean_rmse" and noise_floor is not None:
             ax.axhline(noise_floor, color="grey", lw=0.8, ls="--", label="sampling-noise level")
@@ -677,12 +681,15 @@ def _scheme_tables(per_scheme, k, times, keys):
         summary.append([entry["label"], entry["at_k"]["mean_rmse"], entry["at_last"]["mean_rmse"],
                         entry["argmin_t_mean_rmse"], entry["at_k"]["covariance_rmse"],
                         entry["at_last"]["covariance_rmse"], entry["argmin_t_covariance_rmse"],
-                        entry["at_k"].get("covariance_pearson"), entry["at_k"].get("aats"),
-                        entry["at_last"].get("aats")])
+                        entry["at_k"].get("covariance_pearson"), _aats_cell(entry["at_k"]),
+                        _aats_cell(entry["at_last"])])
     last = times[-1]
     lines += [_table(["scheme", f"means rmse t = k = {k}", f"means rmse t = {last}", "argmin t (means)",
                       "corr rmse t = k", f"corr rmse t = {last}", "argmin t (corr)", "corr Pearson t = k",
                       "AATS t = k", f"AATS t = {last}"], summary), ""]
+    if any(metrics.aa_disagree(row) for e in done.values() for row in e["rows"] if "aats" in row):
+        lines += [f"*disagree*: AA_truth and AA_syn differ by more than {metrics.AA_DISAGREEMENT}; there AATS near "
+                  "0.5 does not mean indistinguishable (samples of noise give AA_truth 1, AA_syn 0, AATS 0.5).", ""]
     for key, name in keys:
         if not done or key not in next(iter(done.values()))["rows"][0]:
             continue
@@ -690,6 +697,11 @@ def _scheme_tables(per_scheme, k, times, keys):
         lines += [f"{name} at every sampling time:", "",
                   _table(["t"] + [e["label"] for e in done.values()], rows), ""]
     return lines
+
+
+def _aats_cell(row):
+    """AATS with AA_truth and AA_syn, for a table cell (None without AATS)."""
+    return metrics.format_aats(row) if "aats" in row else None
 
 
 def _observations(per_scheme, k, last):
@@ -829,7 +841,7 @@ def _ising_markdown(r, s, seed, quick):
         f"start at each update: **Rdm-{k}** (fresh p0 draws, {k} sweeps), **CD-{k}** (the minibatch) and "
         f"**PCD-{k}** (persistent chains). Each model is then sampled with fresh chains from the same p0 and the "
         "means and connected correlations of the chains are compared with the data's at every sampling time t. "
-        f"Expected (THEORY.md section 1): the Rdm-{k} model matches the data statistics exactly at t = k, so its "
+        f"Expected (docs/theory.md section 1): the Rdm-{k} model matches the data statistics exactly at t = k, so its "
         "error is smallest near t = k and grows towards that of its (different) equilibrium measure after; PCD "
         "targets the equilibrium, so its error decreases with t and stays low; CD lies in between. The effect is "
         "large only when k is short compared with the mixing time of the trained model: with 64 spins and "
@@ -845,7 +857,8 @@ def _ising_markdown(r, s, seed, quick):
               "## Errors against sampling time", "", "![errors vs time](errors_vs_time.png)", ""]
     lines += _scheme_tables(r["schemes"], k, r["times"], [("mean_rmse", "Means rmse"),
                                                           ("covariance_rmse", "Connected correlations rmse"),
-                                                          ("aats", "AATS")])
+                                                          ("aats", "AATS"), ("aa_truth", "AA_truth"),
+                                                          ("aa_syn", "AA_syn")])
     lines += ["## Observed", ""] + _observations(r["schemes"], k, last) + [""]
     lines += _warnings_section(r["warnings"])
     return "\n".join(lines)
@@ -941,7 +954,7 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
         files = {}
         for t, states in zip(run.times, run.recorded):
             name = f"samples_{scheme}_t{t}.png"
-            write_sample_grid(out / name, states, image_shape, columns=10, scale=2)
+            write_sample_grid(out / name, states, image_shape, columns=10)
             files[t] = name
         return {"grids": files}
 
@@ -980,11 +993,12 @@ def _rbm_markdown(r, s, seed, quick):
         f"images with **Rdm-{k}** (fresh p0 chains, {k} block-Gibbs steps), **CD-{k}** (chains start at the "
         f"minibatch) and **PCD-{k}** (persistent chains), with the same settings. Fresh chains from the same p0 are "
         "then compared with mnist-test at every sampling time t: rms error of the pixel means, of the connected "
-        "correlations, and the adversarial accuracy AATS (0.5: samples indistinguishable from the data by nearest "
-        f"neighbours; near 1: poor samples). Expected (Agoritsas et al. 2023, Decelle et al. 2021): the Rdm-{k} "
-        "model is a k-step generator, best at t = k and degrading after (the chains drift to its equilibrium, "
-        "which is far from the data); short-run CD and PCD models give poor samples at t = k from noise and better "
-        "ones after a long run, PCD approaching its equilibrium.")
+        "correlations, and the adversarial accuracy AATS with the two accuracies it averages, AA_truth and AA_syn "
+        "(all three near 0.5: samples indistinguishable from the data by nearest neighbours; near 1: poor samples; "
+        "AA_truth and AA_syn far apart: AATS alone misleads). Expected (Agoritsas et al. 2023, Decelle et al. "
+        f"2021): the Rdm-{k} model is a k-step generator, best at t = k and degrading after (the chains drift to its "
+        "equilibrium, which is far from the data); short-run CD and PCD models give poor samples at t = k from "
+        "noise and better ones after a long run, PCD approaching its equilibrium.")
     lines = _header(f"Bernoulli RBM on MNIST: Rdm-{k} vs CD-{k} vs PCD-{k}", "rbm", seed, quick, r["seconds"], intro)
     lines += ["## Settings", "", _settings_table(s), "",
               f"Evaluation: {s['eval_chains']} fresh chains from p0 `{s['init']}` for every model (PCD not continued "
@@ -993,7 +1007,8 @@ def _rbm_markdown(r, s, seed, quick):
               "## Errors and AATS against sampling time", "", "![errors vs time](errors_vs_time.png)", ""]
     lines += _scheme_tables(r["schemes"], k, r["times"], [("mean_rmse", "Means rmse"),
                                                           ("covariance_rmse", "Connected correlations rmse"),
-                                                          ("aats", "AATS")])
+                                                          ("aats", "AATS"), ("aa_truth", "AA_truth"),
+                                                          ("aa_syn", "AA_syn")])
     lines += ["## Observed", ""] + _observations(r["schemes"], k, last) + [""]
     done = [e for e in r["schemes"].values() if e.get("grids")]
     if done:

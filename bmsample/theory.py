@@ -1,6 +1,6 @@
 """Closed-form predictions for Rdm-k training of the Gaussian energy model.
 
-THEORY.md section 2 (Agoritsas, Catania, Decelle & Seoane, ICML 2023,
+docs/theory.md section 2 (Agoritsas, Catania, Decelle & Seoane, ICML 2023,
 arXiv 2301.09428).  The model is
 
     E(x) = 1/2 x^T J x - h^T x,      x in R^N, J symmetric,
@@ -367,7 +367,7 @@ def rdm_eigenvalue(data_variance, k, eps, s0_sq, continuous=False):
     Discrete map (default): solve c_k(j) = lambda with c_k from
     ``langevin_variance``.  As a function of q = a^2, c_k = q^k s0^2 +
     2 eps sum_{s<k} q^s is increasing, so c_k(j) is strictly decreasing on
-    the domain used here, j <= 1/eps (0 <= a <= 1 for j >= 0, THEORY.md's
+    the domain used here, j <= 1/eps (0 <= a <= 1 for j >= 0, docs/theory.md's
     eps j < 1), from +inf down to c_k(1/eps) = 2 eps.  Hence:
 
     * lambda >= 2 eps: a unique root, returned to adjacent doubles
@@ -529,7 +529,7 @@ def rdm_eigenvalue_lambert(data_variance, t):
         y = (1 - z) / beta = 1/beta + W_b(-(1/beta) e^(-1/beta)),
         j = y / (2 t),
 
-    which is what is implemented (THEORY.md's form, simplified).  The
+    which is what is implemented (docs/theory.md's form, simplified).  The
     argument is u e^u with u = -1/beta, so one branch returns W = u, the
     trivial root y = 0; the other branch gives the Rdm root: b = 0 for
     beta < 1 (W_0 in (-1, 0): y > 0, j > 0), b = -1 for beta > 1 (y < 0);
@@ -803,7 +803,7 @@ def predict_gaussian_rdm(data, k, eps, init="uniform", init_scale=1.0, continuou
         unbounded=j < 0, unmatched=np.isnan(j))
 
 
-# --- independent spins (THEORY.md section 3) ---------------------------------------------------------------------
+# --- independent spins (docs/theory.md section 3) ---------------------------------------------------------------------
 #
 # +-1 spins with energy E = -h^T s (J = 0), p0 uniform (m(0) = 0), single-site kernels as in
 # ``bmsample.ising.exact``: heat-bath s_i <- +1 with probability sigmoid(2 H_i); Metropolis flips s_i with
@@ -881,7 +881,7 @@ def independent_magnetisation(h, k, sampler, num_spins=None):
     -----
     Spins s_i in {-1, +1}, J = 0, so every spin evolves on its own (the
     random-site joint law is not a product, but each marginal is exact).
-    With a = exp(-2|h|) (THEORY.md section 3, each formula re-derived and
+    With a = exp(-2|h|) (docs/theory.md section 3, each formula re-derived and
     checked against ``bmsample.ising.exact``):
 
     * sequential heat-bath: one update draws s_i from its conditional
@@ -980,7 +980,7 @@ def independent_rdm_field(data_magnetisation, k, sampler, num_spins=None):
     * sequential heat-bath: h = atanh(m) for every k (Rdm-k = ML);
     * random-site: h = atanh(m / (1 - q_k)), none when |m| >= 1 - q_k;
     * sequential Metropolis, k = 1: |m| = 1 - e^(-2|h|), so
-      h = -1/2 log(1 - |m|) sign(m) (THEORY.md); k >= 2: |m(k)| is strictly
+      h = -1/2 log(1 - |m|) sign(m) (docs/theory.md); k >= 2: |m(k)| is strictly
       increasing in |h| from 0 to 1 (``independent_divergence_threshold``),
       so the root is unique and found by bisection on the doubles of |h| in
       [0, 1/2 log(3 / (1 - |m|)) + 1/2] (at most 64 steps, to adjacent

@@ -3,7 +3,7 @@
 ``fit`` trains a model family (``model="rbm"``: Bernoulli RBM;
 ``model="gaussian"``: Gaussian energy model) by minibatch gradient ascent on
 the log-likelihood.  The three schemes differ only in where the negative
-chains start at every update (THEORY.md section 1):
+chains start at every update (docs/theory.md section 1):
 
 * ``rdm``: fresh draws from p0, run for exactly k steps (RBM: uniform bits,
   or the independent-site law of the data with ``init="bias"``; Gaussian:

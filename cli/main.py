@@ -100,7 +100,8 @@ def _one_line(exc):
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bmsample")
 def main():
-    """Train and sample Boltzmann machines (Rdm-k, CD-k, PCD-k) on the CPU."""
+    """Train, sample and evaluate Boltzmann machines and Gaussian energy models (Rdm-k, CD-k, PCD-k), on the
+    CPU or a CUDA GPU (--device)."""
 
 
 def _read_config(path):
@@ -184,8 +185,8 @@ def _fit_settings(resume, config_file, flags):
 
 
 FIT_INITS = ["uniform", "bias", "zeros", "gaussian", "data"]
-DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU when one is usable); "
-               "GPU: rbm, gaussian with langevin, ising sampling.")
+DEVICE_HELP = ("cpu, cuda, cuda:N (GPU N; needs bmsample[cuda]) or auto (a GPU when one is usable); every "
+               "family and sampler runs on a GPU.")
 
 
 @main.command()
@@ -500,13 +501,15 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
 
     At every time t: rms errors of the means and of the connected
     correlations, their Pearson coefficient, the mean energy and the
-    adversarial accuracy (AATS, 0.5 = indistinguishable).  For an Rdm-k model
+    adversarial accuracy (AATS with AA_truth and AA_syn; all three near 0.5 =
+    indistinguishable, "!" where the two disagree).  For an Rdm-k model
     the errors are smallest near t = k."""
     import numpy as np
 
     import bmsample
     from bmsample import evaluation
     from bmsample.io import atomic_write, check_output_file
+    from bmsample.metrics import AA_DISAGREEMENT, aa_disagree
 
     for path, option in ((json_path, "json"), (png_path, "png")):
         if path is not None:
@@ -525,12 +528,17 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
     k = result.k
     click.echo(f"{model.family}, k = {k}, {chains} chains, seed {seed}; errors against {data}")
     header = f"{'t':>6} {'means rmse':>11} {'corr rmse':>11} {'corr pearson':>13} {'energy':>11}"
-    click.echo(header + (f" {'aats':>6}" if aats else ""))
+    click.echo(header + (f" {'aats':>6} {'aa_truth':>8} {'aa_syn':>6}" if aats else ""))
     for row in result.rows:
-        mark = " <- k" if row["t"] == k else ""
         line = (f"{row['t']:>6} {row['mean_rmse']:11.4g} {row['covariance_rmse']:11.4g} "
                 f"{row['covariance_pearson']:13.4f} {row['energy']:11.5g}")
-        click.echo(line + (f" {row['aats']:6.3f}" if aats else "") + mark)
+        if aats:
+            line += f" {row['aats']:6.3f} {row['aa_truth']:8.3f} {row['aa_syn']:6.3f}"
+            line += " !" if aa_disagree(row) else ""
+        click.echo(line + (" <- k" if row["t"] == k else ""))
+    if aats and any(aa_disagree(row) for row in result.rows):
+        click.echo(f"! AA_truth and AA_syn differ by more than {AA_DISAGREEMENT}: there AATS near 0.5 does not mean "
+                   "indistinguishable (both must be near 0.5)")
     document = {"model": str(model_path), "data": data, "family": model.family, "k": k, "chains": chains,
                 "seed": seed, "rows": result.rows}
     if ll_method != "none":
@@ -723,7 +731,7 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
 
 @main.group()
 def theory():
-    """Closed-form predictions of non-convergent training (THEORY.md)."""
+    """Closed-form predictions of non-convergent training (the theory page: docs/theory.md in the source)."""
 
 
 @theory.command("gaussian")

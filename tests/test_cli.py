@@ -575,3 +575,22 @@ def test_the_defaults_learn_the_digits(tmp_path):
     assert result.exit_code == 0, result.output
     rows = {row["t"]: row for row in json.loads((tmp_path / "eval.json").read_text())["rows"]}
     assert rows[10]["covariance_pearson"] > 0.85 and abs(rows[0]["covariance_pearson"]) < 0.1
+
+
+def test_eval_shows_aa_truth_and_aa_syn_and_flags_when_they_disagree(tmp_path):
+    """Samples of the pixel marginals of MNIST score AATS ~ 0.5 although they look like noise."""
+    data = bmsample.load_dataset("mnist-test").data
+    model = bmsample.BernoulliRBM.from_data(data, 4, rng=0, weight_scale=0.0)
+    model.process = {"scheme": "rdm", "k": 1, "init": "bias"}
+    bmsample.save_model(tmp_path / "marginals.npz", model)
+    result = invoke(["eval", tmp_path / "marginals.npz", "mnist-test", "--times", "0,1", "--chains", "400",
+                     "--aats-samples", "400", "--seed", "0"])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[1].split() == ["t", "means", "rmse", "corr", "rmse", "corr", "pearson", "energy", "aats", "aa_truth",
+                                "aa_syn"]
+    for line in lines[2:4]:
+        cells = line.split()
+        aats, truth, syn = map(float, cells[5:8])
+        assert abs(aats - 0.5) < 0.05 and truth > 0.95 and syn < 0.05 and cells[8] == "!"
+    assert lines[4].startswith("! AA_truth and AA_syn differ by more than 0.2")

@@ -132,7 +132,7 @@ def test_cli_sample_png_and_plot(digits_run, tmp_path):
     png = (tmp_path / "g.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert (width, height) == (2 * (10 * 9 + 1), 2 * (3 * 9 + 1))  # 10 x 3 tiles of 8 x 8 plus borders, x2
+    assert (width, height) == (10 * (10 * 9 + 1), 10 * (3 * 9 + 1))  # 10 x 3 tiles of 8 x 8 plus borders, x10
     result = run_cli(["plot", digits_run])
     assert result.exit_code == 0, result.output
     assert (digits_run / "plots" / "training.png").is_file() and (digits_run / "plots" / "samples.png").is_file()

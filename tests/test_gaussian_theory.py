@@ -1,4 +1,4 @@
-"""Gaussian Rdm-k / CD-k / PCD-k training against the closed-form theory (THEORY.md section 2)."""
+"""Gaussian Rdm-k / CD-k / PCD-k training against the closed-form theory (docs/theory.md section 2)."""
 
 import numpy as np
 import pytest
@@ -148,7 +148,7 @@ def test_monte_carlo_rdm_training_comes_close_to_the_prediction(data):
     # Chain variances carry sd lam * sqrt(2 / 2000) ~ 3 % of lam per update, averaged over ~5 updates
     # by lr 0.2. Measured over seeds 0-3: |error| <= 0.023 on the four softer modes (eigenvalues
     # -1.23 .. 3.13); the stiffest (j* = 4.19, lambda = 0.25) climbs from j = 1 slowest (rate ~ lr / j^2,
-    # THEORY.md) and is still 0.08-0.11 below j*.
+    # docs/theory.md) and is still 0.08-0.11 below j*.
     stiff = np.argmax(prediction.eigenvalues)
     soft = np.arange(5) != stiff
     assert np.all(np.abs(error[soft]) < 0.05)

@@ -1,5 +1,5 @@
 """Fully connected Boltzmann machine and independent spins: samplers against exact
-enumeration, training against exact moments and the closed forms (THEORY.md sections 1, 3)."""
+enumeration, training against exact moments and the closed forms (docs/theory.md sections 1, 3)."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""bmsample.ising.exact against brute-force matrices, detailed balance and the J = 0 closed forms (THEORY.md §3).
+"""bmsample.ising.exact against brute-force matrices, detailed balance and the J = 0 closed forms (docs/theory.md §3).
 
 The brute-force oracles below build everything from the definitions (the spin
 table of each state index, E(s), H_i(s), the kernel's acceptance rule), with
@@ -171,7 +171,7 @@ def test_distributions_stay_normalised_and_non_negative(sampler):
     np.testing.assert_array_equal(exact.distribution_after(p0, J, h, 0, sampler), p0)
 
 
-# --- J = 0 closed forms (THEORY.md section 3) ---------------------------------------------------------------------
+# --- J = 0 closed forms (docs/theory.md section 3) ---------------------------------------------------------------
 
 @pytest.mark.parametrize("num_spins", [1, 2, 3, 5])
 def test_independent_spin_closed_forms(num_spins):

@@ -336,3 +336,18 @@ def test_mean_energy_errors():
         metrics.mean_energy(rbm, np.zeros((2, 4)))
     with pytest.raises(ValueError, match="samples: a Bernoulli model needs 0/1"):
         metrics.mean_energy(rbm, -np.ones((2, 3)))
+
+
+def test_aats_of_independent_site_samples_of_mnist_is_one_half_and_flagged():
+    """Blurry noise from the pixel marginals: every data point is closest to data, every sample too, so
+    AA_truth ~ 1, AA_syn ~ 0 and AATS ~ 0.5, which alone would read as indistinguishable."""
+    from bmsample.metrics import aa_disagree, format_aats
+
+    data = bmsample.load_dataset("mnist-test").data[:500]
+    noise = (np.random.default_rng(0).random(data.shape) < data.mean(axis=0)).astype(np.float32)
+    result = metrics.adversarial_accuracy(data, noise)
+    assert abs(result["aats"] - 0.5) < 0.05 and result["aa_truth"] > 0.95 and result["aa_syn"] < 0.05
+    assert aa_disagree(result)
+    assert format_aats(result).endswith("; disagree)") and format_aats(result).startswith(f"{result['aats']:.3f} (")
+    same = metrics.adversarial_accuracy(data[:250], bmsample.load_dataset("mnist-test").data[250:500])
+    assert not aa_disagree(same)  # two halves of the data: both near 0.5

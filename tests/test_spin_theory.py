@@ -1,4 +1,4 @@
-"""bmsample.theory, independent spins (THEORY.md section 3), against bmsample.ising.exact and 60-digit arithmetic.
+"""bmsample.theory, independent spins (docs/theory.md section 3), against bmsample.ising.exact and 60-digit arithmetic.
 
 J = 0 and p0 uniform: the exact distribution after k sweeps (bmsample.ising.exact, built from the kernels'
 definitions) must give the predicted magnetisation, and the Rdm-k field must reproduce the data magnetisation.
@@ -89,7 +89,7 @@ def test_heat_bath_field_is_the_ml_field_for_every_k():
 
 def test_metropolis_k1_matches_theory_md():
     m = np.concatenate([np.linspace(-0.999999, 0.999999, 101), [1e-17, 1 - 1e-15]])
-    expected = -0.5 * np.log1p(-np.abs(m)) * np.sign(m)  # THEORY.md: h = -1/2 log(1 - |m|) sign(m)
+    expected = -0.5 * np.log1p(-np.abs(m)) * np.sign(m)  # docs/theory.md: h = -1/2 log(1 - |m|) sign(m)
     np.testing.assert_allclose(theory.independent_rdm_field(m, 1, "metropolis"), expected, rtol=1e-13, atol=0)
 
 

@@ -1,4 +1,4 @@
-"""bmsample.theory (THEORY.md section 2) against exact rational arithmetic, scipy, and its own limits.
+"""bmsample.theory (docs/theory.md section 2) against exact rational arithmetic, scipy, and its own limits.
 
 Tolerances are in units of EPS = 2.2e-16 and come from the error analysis
 stated next to each test: a closed form evaluated through log1p/expm1 has a
@@ -249,7 +249,7 @@ def test_long_runs_give_ml():
 
 @pytest.mark.parametrize("continuous", [False, True])
 def test_equilibrium_variance_lies_beyond_the_data_on_the_far_side_from_s0(continuous):
-    # THEORY.md: the variance crosses lambda at t = k, and 1/j (equilibrium) lies beyond it.
+    # docs/theory.md: the variance crosses lambda at t = k, and 1/j (equilibrium) lies beyond it.
     lam = LAMBDAS[None, :]
     s0_sq = np.array([0.0, 0.5, 3.0])[:, None]
     j = theory.rdm_eigenvalue(lam, 8, 0.1, s0_sq, continuous=continuous)

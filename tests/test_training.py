@@ -1,4 +1,4 @@
-"""Training schemes against exact enumeration (THEORY.md section 1)."""
+"""Training schemes against exact enumeration (docs/theory.md section 1)."""
 
 import numpy as np
 import pytest
@@ -114,7 +114,7 @@ def visible_covariance(law):
 
 def test_stochastic_rdm_training_matches_the_data_through_the_k_step_process():
     """Rdm-k with 4000 noisy chains: the covariance of the k-step process approaches the
-    data's, that of the equilibrium measure does not (THEORY.md section 1)."""
+    data's, that of the equilibrium measure does not (docs/theory.md section 1)."""
     data = data_rows(teacher_data_law(), 2000)
     target = visible_covariance(data_distribution(data, NV))
     result = bmsample.fit(data, num_hiddens=NH, scheme="rdm", k=K, updates=1500, batch_size=2000,

@@ -13,7 +13,7 @@ the 2^N states is a vector of length 2^N indexed by
 i.e. unit 0 is the most significant bit (the order of
 ``bmsample.rbm.model.all_binary_states``: spins = 2 b - 1).
 
-Single-site kernels (THEORY.md section 3): heat-bath sets s_i = +1 with
+Single-site kernels (docs/theory.md section 3): heat-bath sets s_i = +1 with
 probability sigmoid(2 H_i); Metropolis flips s_i with probability
 min(1, exp(-dE)), dE = 2 s_i H_i.  A sweep is N single-site updates: sites
 0, ..., N-1 in order ("heat-bath", "metropolis"), or N heat-bath updates at

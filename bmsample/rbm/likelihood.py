@@ -12,7 +12,7 @@ on log Z), and ``reverse_ais_log_partition`` runs the same path backwards
 from samples of the model (Burda, Grosse & Salakhutdinov, AISTATS 2015), a
 stochastic upper bound when those samples come from the model.  The log Z
 estimates, and the log-likelihoods built on them, are only meaningful for
-models whose samples are at equilibrium (THEORY.md section 4): a model trained
+models whose samples are at equilibrium (docs/theory.md section 4): a model trained
 with short non-persistent runs is a dynamical generator, and its equilibrium
 log-likelihood says nothing about the samples it produces at t = k.
 
