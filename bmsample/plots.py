@@ -84,13 +84,13 @@ def plot_errors_vs_time(path, evaluation, *, title=None):
     fig, ax = plt.subplots(figsize=(6, 4))
     for key, label in (("mean_rmse", "means rms error"), ("covariance_rmse", "connected correlations rms error")):
         ax.plot(shown, [row[key] for row in evaluation.rows], "o-", label=label)
-    handles = []
+    handles, top = [], ax
     if evaluation.rows and "aats" in evaluation.rows[0]:
-        twin = ax.twinx()
+        twin = top = ax.twinx()
         for key, style, label in (("aats", "s-", "AATS"), ("aa_truth", "^--", "AA_truth"), ("aa_syn", "v:", "AA_syn")):
             handles += twin.plot(shown, [row[key] for row in evaluation.rows], style, color="grey", ms=4, label=label)
         twin.axhline(0.5, color="grey", lw=0.5)
-        twin.set_ylabel("adversarial accuracy (all three 0.5 = indistinguishable)")
+        twin.set_ylabel("AATS, AA_truth, AA_syn (0.5: like the data)")
         twin.set_ylim(0, 1)
     if evaluation.k:
         ax.axvline(evaluation.k, color="red", lw=1, ls=":", label=f"k = {evaluation.k}")
@@ -98,7 +98,8 @@ def plot_errors_vs_time(path, evaluation, *, title=None):
     ax.set_yscale("log")
     ax.set_xlabel("sampling time t (steps from p0; t = 0 drawn at 0.5)")
     ax.set_ylabel("error against the data")
-    ax.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="best", fontsize=7)
+    # On the axes drawn last, so that no line crosses it.
+    top.legend(handles=ax.get_legend_handles_labels()[0] + handles, loc="best", fontsize=7, framealpha=0.9)
     ax.set_title(title or "sample statistics vs sampling time")
     _save(fig, path, plt)
 

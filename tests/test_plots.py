@@ -35,7 +35,7 @@ def test_errors_figure_has_a_legend_entry_for_every_line(figures, tmp_path):
             for t in (0, 1, 10)]
     plots.plot_errors_vs_time(tmp_path / "e.png", Evaluation(10, rows, 100))
     (fig,) = figures
-    labels = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    labels = [text.get_text() for text in fig.axes[-1].get_legend().get_texts()]
     assert labels == ["means rms error", "connected correlations rms error", "k = 10", "AATS", "AA_truth", "AA_syn"]
 
 
