@@ -23,8 +23,6 @@ COMMANDS = [  # (name, argv after "bmsample"); {run} and {model} are filled in
     ("fit digits (rbm)", ["fit", "digits", "--updates", "20", "--quiet", "--seed", "0", "--out", "{run}/rbm"]),
     ("sample (rbm)", ["sample", "{model}", "--seed", "0", "--out", "{run}/samples.npz", "--overwrite"]),
     ("eval (rbm, digits)", ["eval", "{model}", "digits", "--chains", "200", "--seed", "0"]),
-    ("fit wine (gaussian)", ["fit", "wine", "--model", "gaussian", "--updates", "20", "--quiet", "--seed", "0",
-                             "--out", "{run}/gaussian"]),
     ("fit wine (gaussian-rbm)", ["fit", "wine", "--model", "gaussian-rbm", "--hidden", "20", "--updates", "20",
                                  "--quiet", "--seed", "0", "--out", "{run}/grbm"]),
     ("fit digits (ising)", ["fit", "digits", "--model", "ising", "--updates", "20", "--quiet", "--seed", "0",

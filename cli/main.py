@@ -65,6 +65,8 @@ def handle_errors(command):
             sys.exit(EXIT_PREEMPTED)
         except KeyboardInterrupt:
             fail("interrupted", EXIT_INTERRUPTED)
+        except ImportError as exc:  # an optional extra is missing (matplotlib, dask, numba-cuda): say which
+            fail(_one_line(exc))
         except (ValueError, TypeError, OSError, MemoryError) as exc:
             fail(_one_line(exc))
 

@@ -594,3 +594,15 @@ def test_eval_shows_aa_truth_and_aa_syn_and_flags_when_they_disagree(tmp_path):
         aats, truth, syn = map(float, cells[5:8])
         assert abs(aats - 0.5) < 0.05 and truth > 0.95 and syn < 0.05 and cells[8] == "!"
     assert lines[4].startswith("! AA_truth and AA_syn differ by more than 0.2")
+
+
+def test_a_missing_optional_extra_is_one_line_naming_it(tmp_path, monkeypatch):
+    from bmsample import plots
+
+    def no_matplotlib():
+        raise ImportError("plots need matplotlib: pip install 'bmsample[plot]'")
+
+    monkeypatch.setattr(plots, "_matplotlib", no_matplotlib)
+    monkeypatch.setattr("bmsample.reports._matplotlib", no_matplotlib)
+    line = assert_input_error(invoke(["report", "gaussian", "--quick", "--out", tmp_path / "r"]))
+    assert line == "error: plots need matplotlib: pip install 'bmsample[plot]'"
