@@ -606,3 +606,10 @@ def test_a_missing_optional_extra_is_one_line_naming_it(tmp_path, monkeypatch):
     monkeypatch.setattr("bmsample.reports._matplotlib", no_matplotlib)
     line = assert_input_error(invoke(["report", "gaussian", "--quick", "--out", tmp_path / "r"]))
     assert line == "error: plots need matplotlib: pip install 'bmsample[plot]'"
+
+
+def test_help_texts_say_that_every_family_runs_on_a_gpu():
+    top = invoke(["--help"]).output
+    fit = invoke(["fit", "--help"]).output
+    assert "on the CPU." not in top and "CUDA GPU" in top
+    assert "every family and sampler runs on a GPU" in " ".join(fit.split())
