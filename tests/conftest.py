@@ -112,3 +112,38 @@ def resume_from_update_2(tmp_path, data, settings):
     resumed = bmsample.fit(data, out=tmp_path / "cut", resume=True, backend="cuda", **settings)
     assert resumed.resumed_from == 2
     return full, resumed
+
+
+#: A short PCD run on digits that writes checkpoints at updates 1, 2, 5, 10 and 20.
+PCD_RUN = ["fit", "digits", "--hidden", "8", "--updates", "20", "--batch-size", "50", "-k", "2", "--scheme", "pcd",
+           "--seed", "0", "--threads", "1", "--quiet"]
+
+
+def invoke_cli(*args):
+    """``bmsample ARGS`` in this process (click's runner; stdout and stderr apart)."""
+    from click.testing import CliRunner
+
+    from bmsample.cli.main import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="session")
+def finished_pcd_run(tmp_path_factory):
+    """The directory of a finished ``PCD_RUN`` (copy it before changing anything)."""
+    out = tmp_path_factory.mktemp("pcd-run") / "run"
+    result = invoke_cli(*PCD_RUN, "--out", out)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def cut_after(finished, target, update):
+    """A copy of a finished run as if killed after its checkpoint of ``update``."""
+    import shutil
+
+    shutil.copytree(finished, target)
+    (target / "model.npz").unlink()
+    for path in (target / "checkpoints").glob("update_*.npz"):
+        if int(path.stem.split("_")[1]) > update:
+            path.unlink()
+    return target

@@ -1,39 +1,12 @@
 """Edited or damaged checkpoints are checked like model files before a run resumes from them."""
 
 import json
-import shutil
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from conftest import PCD_RUN, cut_after, invoke_cli
 
 import bmsample
-from bmsample.cli.main import main
-
-FIT = ["fit", "digits", "--hidden", "8", "--updates", "20", "--batch-size", "50", "-k", "2", "--scheme", "pcd",
-       "--seed", "0", "--threads", "1", "--quiet"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    out = tmp_path_factory.mktemp("finished") / "run"
-    result = invoke(*FIT, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def cut_after(finished, target, update):
-    """A copy of the run as if killed after its checkpoint of ``update``."""
-    shutil.copytree(finished, target)
-    (target / "model.npz").unlink()
-    for path in (target / "checkpoints").glob("update_*.npz"):
-        if int(path.stem.split("_")[1]) > update:
-            path.unlink()
-    return target
 
 
 def edit(path, change):
@@ -99,15 +72,15 @@ EDITS = {  # edit -> the entry the error names
 
 
 @pytest.mark.parametrize("case", EDITS, ids=list(EDITS))
-def test_a_bad_only_checkpoint_is_a_one_line_error_naming_the_entry(finished, tmp_path, case):
+def test_a_bad_only_checkpoint_is_a_one_line_error_naming_the_entry(finished_pcd_run, tmp_path, case):
     change, entry = EDITS[case]
-    run = cut_after(finished, tmp_path / "run", 5)
+    run = cut_after(finished_pcd_run, tmp_path / "run", 5)
     for name in ("update_00000001.npz", "update_00000002.npz"):
         (run / "checkpoints" / name).unlink()
     bad = run / "checkpoints" / "update_00000005.npz"
     edit(bad, change)
     before = {p: p.read_bytes() for p in run.rglob("*") if p.is_file()}
-    result = invoke(*FIT, "--resume", run)
+    result = invoke_cli(*PCD_RUN, "--resume", run)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith(f"error: resume: {bad}: {entry}"), result.stderr
@@ -115,35 +88,35 @@ def test_a_bad_only_checkpoint_is_a_one_line_error_naming_the_entry(finished, tm
 
 
 @pytest.mark.parametrize("case", ["missing streams", "negative update", "non-binary chains"])
-def test_a_bad_newest_checkpoint_falls_back_to_an_older_one_with_a_warning_naming_both(finished, tmp_path, case):
+def test_a_bad_newest_checkpoint_falls_back_to_an_older_one_with_a_warning(finished_pcd_run, tmp_path, case):
     change, entry = EDITS[case]
-    run = cut_after(finished, tmp_path / "run", 5)
+    run = cut_after(finished_pcd_run, tmp_path / "run", 5)
     bad, used = run / "checkpoints" / "update_00000005.npz", run / "checkpoints" / "update_00000002.npz"
     edit(bad, change)
-    result = invoke(*FIT, "--resume", run)
+    result = invoke_cli(*PCD_RUN, "--resume", run)
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [f"warning: resume: {bad}: {entry}; resuming from {used} instead"]
     assert "resumed at update 2" in result.stdout
-    expected = bmsample.read_model_file(finished / "model.npz")
+    expected = bmsample.read_model_file(finished_pcd_run / "model.npz")
     resumed = bmsample.read_model_file(run / "model.npz")
     np.testing.assert_array_equal(resumed.model.weight_matrix, expected.model.weight_matrix)
     np.testing.assert_array_equal(resumed.chains, expected.chains)
 
 
-def test_a_damaged_latest_checkpoint_is_passed_over_with_a_warning(finished, tmp_path):
-    run = cut_after(finished, tmp_path / "run", 10)
+def test_a_damaged_latest_checkpoint_is_passed_over_with_a_warning(finished_pcd_run, tmp_path):
+    run = cut_after(finished_pcd_run, tmp_path / "run", 10)
     latest = run / "checkpoints" / "latest.npz"
     latest.write_bytes(b"PK\x03\x04 not a zip any more")
-    result = invoke(*FIT, "--resume", run)
+    result = invoke_cli(*PCD_RUN, "--resume", run)
     assert result.exit_code == 0, result.output
     (line,) = result.stderr.splitlines()
     assert line.startswith(f"warning: resume: {latest}: not a readable bmsample model file")
     assert line.endswith(f"; resuming from {run / 'checkpoints' / 'update_00000010.npz'} instead")
 
 
-def test_resuming_as_another_family_says_which_family_the_run_is(finished, tmp_path):
-    run = cut_after(finished, tmp_path / "run", 5)
-    result = invoke("fit", "digits", "--model", "gaussian-rbm", "--resume", run, "--quiet")
+def test_resuming_as_another_family_says_which_family_the_run_is(finished_pcd_run, tmp_path):
+    run = cut_after(finished_pcd_run, tmp_path / "run", 5)
+    result = invoke_cli("fit", "digits", "--model", "gaussian-rbm", "--resume", run, "--quiet")
     assert result.exit_code == 2
     assert result.stderr == (f"error: resume: the run in {run} was trained as --model rbm, not gaussian-rbm; resume "
                              "it without --model, or train the new model in another out\n")

@@ -8,37 +8,10 @@ import sys
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
-from conftest import run_cli
+from conftest import PCD_RUN, cut_after, invoke_cli, run_cli
 
 import bmsample
 from bmsample._threads import available_cpus
-from bmsample.cli.main import main
-
-FIT = ["fit", "digits", "--hidden", "8", "--updates", "20", "--batch-size", "50", "-k", "2", "--scheme", "pcd",
-       "--seed", "0", "--threads", "1", "--quiet"]
-
-
-def invoke(*args):
-    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cluster") / "run"
-    result = invoke(*FIT, "--out", out)
-    assert result.exit_code == 0, result.output
-    return out
-
-
-def cut_after(finished, target, update):
-    """A copy of the finished run as if killed after the checkpoint of ``update``."""
-    shutil.copytree(finished, target)
-    (target / "model.npz").unlink()
-    for path in (target / "checkpoints").glob("update_*.npz"):
-        if int(path.stem.split("_")[1]) > update:
-            path.unlink()
-    return target
 
 
 def assert_same_model(run_a, run_b):
@@ -48,44 +21,44 @@ def assert_same_model(run_a, run_b):
     assert np.array_equal(a.chains, b.chains)
 
 
-@pytest.mark.parametrize("flags", [FIT, ["fit", "digits", "--quiet", "--threads", "1"]],
+@pytest.mark.parametrize("flags", [PCD_RUN, ["fit", "digits", "--quiet", "--threads", "1"]],
                          ids=["same-command", "settings-from-the-run"])
-def test_resume_continues_to_the_same_model(finished, tmp_path, flags):
-    run = cut_after(finished, tmp_path / "run", 5)
-    result = invoke(*flags, "--resume", run)
+def test_resume_continues_to_the_same_model(finished_pcd_run, tmp_path, flags):
+    run = cut_after(finished_pcd_run, tmp_path / "run", 5)
+    result = invoke_cli(*flags, "--resume", run)
     assert result.exit_code == 0, result.output
     assert "resumed at update 5" in result.stdout
-    assert_same_model(run, finished)
+    assert_same_model(run, finished_pcd_run)
 
 
-def test_resume_refuses_other_settings_naming_them(finished, tmp_path):
-    run = cut_after(finished, tmp_path / "run", 5)
+def test_resume_refuses_other_settings_naming_them(finished_pcd_run, tmp_path):
+    run = cut_after(finished_pcd_run, tmp_path / "run", 5)
     before = sorted(p.name for p in run.rglob("*"))
-    result = invoke(*FIT, "-k", "3", "--resume", run)
+    result = invoke_cli(*PCD_RUN, "-k", "3", "--resume", run)
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()]
     assert result.stderr.startswith(f"error: resume: the settings differ from the run in {run}: k (run 2, now 3)")
     assert sorted(p.name for p in run.rglob("*")) == before
 
 
-def test_resume_of_a_finished_run_says_so_and_keeps_it(finished, tmp_path):
+def test_resume_of_a_finished_run_says_so_and_keeps_it(finished_pcd_run, tmp_path):
     run = tmp_path / "run"
-    shutil.copytree(finished, run)
+    shutil.copytree(finished_pcd_run, run)
     before = (run / "model.npz").read_bytes()
-    result = invoke(*FIT, "--resume", run)
+    result = invoke_cli(*PCD_RUN, "--resume", run)
     assert result.exit_code == 0
     assert "20 updates" in result.stdout and "resumed at update 20" in result.stdout
     assert (run / "model.npz").read_bytes() == before
 
 
 def test_resume_and_another_out_are_refused(tmp_path):
-    result = invoke(*FIT, "--resume", tmp_path / "a", "--out", tmp_path / "b")
+    result = invoke_cli(*PCD_RUN, "--resume", tmp_path / "a", "--out", tmp_path / "b")
     assert result.exit_code == 2 and result.stderr.startswith("error: out: --resume ")
 
 
 def test_log_json_writes_one_object_per_logged_update_and_a_final_one(tmp_path):
     log = tmp_path / "progress.jsonl"
-    result = invoke(*FIT, "--out", tmp_path / "run", "--log-json", log)
+    result = invoke_cli(*PCD_RUN, "--out", tmp_path / "run", "--log-json", log)
     assert result.exit_code == 0
     records = [json.loads(line) for line in log.read_text().splitlines()]
     logged = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -96,7 +69,7 @@ def test_log_json_writes_one_object_per_logged_update_and_a_final_one(tmp_path):
 
 
 def test_log_json_to_stdout_keeps_stdout_machine_readable(tmp_path):
-    result = invoke(*FIT, "--out", tmp_path / "run", "--log-json", "-")
+    result = invoke_cli(*PCD_RUN, "--out", tmp_path / "run", "--log-json", "-")
     assert result.exit_code == 0
     records = [json.loads(line) for line in result.stdout.splitlines()]
     assert records[-1]["done"] is True and records[-2]["update"] == 20
@@ -104,8 +77,8 @@ def test_log_json_to_stdout_keeps_stdout_machine_readable(tmp_path):
 
 
 def test_progress_off_a_terminal_is_plain_lines(tmp_path):
-    args = [a for a in FIT if a != "--quiet"]
-    result = invoke(*args, "--out", tmp_path / "run")
+    args = [a for a in PCD_RUN if a != "--quiet"]
+    result = invoke_cli(*args, "--out", tmp_path / "run")
     assert result.exit_code == 0
     assert "\r" not in result.stderr and "\033" not in result.stderr
     assert all(line.startswith("epoch ") for line in result.stderr.splitlines())
