@@ -90,6 +90,26 @@ def default_row_groups():
     return SIMULATOR_ROW_GROUPS if simulated() else DEVICE_ROW_GROUPS
 
 
+#: CUDA's limit on gridDim.y (gridDim.x allows 2**31 - 1): elementwise kernels put rows (chains) on y and
+#: stride over them, so a launch of any number of chains fits.
+MAX_GRID_Y = 65535
+
+
+def grid_2d(num_rows, num_cols, block):
+    """Grid of a (rows, columns) elementwise launch: columns on x, rows on y capped at ``MAX_GRID_Y``.
+
+    None for an empty array (no launch: CUDA refuses a zero-sized grid).
+    """
+    if num_rows == 0 or num_cols == 0:
+        return None
+    return (-(-num_cols // block[0]), min(-(-num_rows // block[1]), MAX_GRID_Y))
+
+
+def grid_1d(size, threads):
+    """Blocks of a 1-d launch of ``size`` elements, or None when there are none."""
+    return -(-size // threads) if size else None
+
+
 def split_draw(draw):
     """(low, high) uint32 words of a draw index, as the kernels take them."""
     return np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32)
@@ -133,76 +153,81 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
     if (bm * bk) % threads or (bk * bn) % threads:
         raise ValueError(f"tile: {tile} does not split evenly over {threads} threads")
     left_loads, right_loads = bm * bk // threads, bk * bn // threads
+    # Shapes of the shared tiles, built here: numba-cuda needs literal integers in cuda.shared.array,
+    # and (bk, bm + _PAD) computed inside the kernel is not one (the simulator accepts any shape).
+    left_shape, right_shape = (bk, bm + _PAD), (bk, bn + _PAD)
     dtype = np.dtype(dtype).type
     zero = dtype(0.0)
     sigmoid, bernoulli = bernoulli_unit_functions(dtype)
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def kernel(left, right, bias, alpha, key0, key1, draw_lo, draw_hi, chain_offset, out, means):
         num_rows, num_cols = out.shape
         inner = left.shape[0] if transpose_left else left.shape[1]
-        left_tile = cuda.shared.array((bk, bm + _PAD), dtype)
-        right_tile = cuda.shared.array((bk, bn + _PAD), dtype)
+        left_tile = cuda.shared.array(left_shape, dtype)
+        right_tile = cuda.shared.array(right_shape, dtype)
         acc = cuda.local.array((tm, tn), dtype)
         left_regs = cuda.local.array(tm, dtype)
         right_regs = cuda.local.array(tn, dtype)
         tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
         tid = ty * threads_x + tx
-        row0, col0 = cuda.blockIdx.y * bm, cuda.blockIdx.x * bn
-        for i in range(tm):
-            for j in range(tn):
-                acc[i, j] = zero
-        for k0 in range(0, inner, bk):
-            # Cooperative loads, each along the contiguous axis of its source.
-            for s in range(left_loads):
-                idx = tid + s * threads
-                if transpose_left:
-                    kk, mm = idx // bm, idx % bm
-                else:
-                    mm, kk = idx // bk, idx % bk
-                m, k = row0 + mm, k0 + kk
-                value = zero
-                if m < num_rows and k < inner:
-                    value = left[k, m] if transpose_left else left[m, k]
-                left_tile[kk, mm] = value
-            for s in range(right_loads):
-                idx = tid + s * threads
-                if transpose_right:
-                    nn, kk = idx // bk, idx % bk
-                else:
-                    kk, nn = idx // bn, idx % bn
-                n, k = col0 + nn, k0 + kk
-                value = zero
-                if n < num_cols and k < inner:
-                    value = right[n, k] if transpose_right else right[k, n]
-                right_tile[kk, nn] = value
-            cuda.syncthreads()
-            for kk in range(bk):
-                for i in range(tm):
-                    left_regs[i] = left_tile[kk, ty + i * threads_y]
+        col0 = cuda.blockIdx.x * bn
+        # Row tiles stride over the grid's y (at most MAX_GRID_Y blocks): any number of rows fits.
+        for row0 in range(cuda.blockIdx.y * bm, num_rows, cuda.gridDim.y * bm):
+            for i in range(tm):
                 for j in range(tn):
-                    right_regs[j] = right_tile[kk, tx + j * threads_x]
-                for i in range(tm):
+                    acc[i, j] = zero
+            for k0 in range(0, inner, bk):
+                # Cooperative loads, each along the contiguous axis of its source.
+                for s in range(left_loads):
+                    idx = tid + s * threads
+                    if transpose_left:
+                        kk, mm = idx // bm, idx % bm
+                    else:
+                        mm, kk = idx // bk, idx % bk
+                    m, k = row0 + mm, k0 + kk
+                    value = zero
+                    if m < num_rows and k < inner:
+                        value = left[k, m] if transpose_left else left[m, k]
+                    left_tile[kk, mm] = value
+                for s in range(right_loads):
+                    idx = tid + s * threads
+                    if transpose_right:
+                        nn, kk = idx // bk, idx % bk
+                    else:
+                        kk, nn = idx // bn, idx % bn
+                    n, k = col0 + nn, k0 + kk
+                    value = zero
+                    if n < num_cols and k < inner:
+                        value = right[n, k] if transpose_right else right[k, n]
+                    right_tile[kk, nn] = value
+                cuda.syncthreads()
+                for kk in range(bk):
+                    for i in range(tm):
+                        left_regs[i] = left_tile[kk, ty + i * threads_y]
                     for j in range(tn):
-                        acc[i, j] += left_regs[i] * right_regs[j]
-            cuda.syncthreads()
-        for i in range(tm):
-            m = row0 + ty + i * threads_y
-            if m < num_rows:
-                stream = uint32(chain_offset + m)
-                for j in range(tn):
-                    n = col0 + tx + j * threads_x
-                    if n < num_cols:
-                        if mode == ASSIGN:
-                            out[m, n] = alpha * acc[i, j]
-                        elif mode == ACCUMULATE:
-                            out[m, n] += alpha * acc[i, j]
-                        else:
-                            p = sigmoid(acc[i, j] + bias[n])
-                            if mode != SAMPLE:
-                                means[m, n] = p
-                            if mode != MEANS:
-                                out[m, n] = bernoulli(p, n, stream, draw_lo, draw_hi, key0, key1)
+                        right_regs[j] = right_tile[kk, tx + j * threads_x]
+                    for i in range(tm):
+                        for j in range(tn):
+                            acc[i, j] += left_regs[i] * right_regs[j]
+                cuda.syncthreads()
+            for i in range(tm):
+                m = row0 + ty + i * threads_y
+                if m < num_rows:
+                    stream = uint32(chain_offset + m)
+                    for j in range(tn):
+                        n = col0 + tx + j * threads_x
+                        if n < num_cols:
+                            if mode == ASSIGN:
+                                out[m, n] = alpha * acc[i, j]
+                            elif mode == ACCUMULATE:
+                                out[m, n] += alpha * acc[i, j]
+                            else:
+                                p = sigmoid(acc[i, j] + bias[n])
+                                if mode != SAMPLE:
+                                    means[m, n] = p
+                                if mode != MEANS:
+                                    out[m, n] = bernoulli(p, n, stream, draw_lo, draw_hi, key0, key1)
 
     return kernel
 
@@ -211,7 +236,9 @@ def launch_product(left, right, transpose_left, transpose_right, bias, alpha, ke
                    out, means, mode, tile):
     """Launch the product kernel of ``mode`` (an epilogue constant) with ``tile`` (default: ``default_tile()``)."""
     tile = tile or default_tile()
-    grid = (-(-out.shape[1] // tile.bn), -(-out.shape[0] // tile.bm))
+    if out.size == 0:
+        return
+    grid = (-(-out.shape[1] // tile.bn), min(-(-out.shape[0] // tile.bm), MAX_GRID_Y))
     kernel = _product_kernel(np.dtype(out.dtype), mode, transpose_left, transpose_right, tile)
     kernel[grid, tile.threads](left, right, bias, out.dtype.type(alpha), key0, key1, *split_draw(draw),
                                chain_offset, out, means)
@@ -244,7 +271,7 @@ def _column_sum_kernels(dtype, block, accumulate):
     dtype = np.dtype(dtype).type
     zero = dtype(0.0)
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def partial_sums(x, partial):
         n = cuda.blockIdx.x * threads_x + cuda.threadIdx.x
         ty = cuda.threadIdx.y
@@ -260,7 +287,7 @@ def _column_sum_kernels(dtype, block, accumulate):
                 total += sums[t, cuda.threadIdx.x]
             partial[cuda.blockIdx.y, n] = total
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def combine(partial, scale, out):
         n = cuda.grid(1)
         if n >= out.shape[0]:
@@ -291,29 +318,35 @@ def column_means(x, partial, scale, out, accumulate=False):
     """
     block = default_block()
     partial_sums, combine = _column_sum_kernels(np.dtype(x.dtype), block, accumulate)
+    if x.shape[1] == 0:
+        return
     partial_sums[(-(-x.shape[1] // block[0]), partial.shape[0]), block](x, partial)
     threads = block[0] * block[1]
-    combine[-(-x.shape[1] // threads), threads](partial, x.dtype.type(scale), out)
+    combine[grid_1d(x.shape[1], threads), threads](partial, x.dtype.type(scale), out)
 
 
 @cuda.jit
 def _add_row_kernel(x, row):
-    j, r = cuda.grid(2)
-    if r < x.shape[0] and j < x.shape[1]:
-        x[r, j] += row[j]
+    j, first = cuda.grid(2)
+    if j < x.shape[1]:
+        for r in range(first, x.shape[0], cuda.gridsize(2)[1]):
+            x[r, j] += row[j]
 
 
 def add_row(x, row):
     """``x += row`` on every row of ``x`` (num_rows, N); ``row`` (N,)."""
     block = default_block()
-    _add_row_kernel[(-(-x.shape[1] // block[0]), -(-x.shape[0] // block[1])), block](x, row)
+    grid = grid_2d(x.shape[0], x.shape[1], block)
+    if grid is not None:
+        _add_row_kernel[grid, block](x, row)
 
 
 @cuda.jit
 def _gather_rows_kernel(data, rows, out):
-    j, r = cuda.grid(2)
-    if r < out.shape[0] and j < out.shape[1]:
-        out[r, j] = data[rows[r], j]
+    j, first = cuda.grid(2)
+    if j < out.shape[1]:
+        for r in range(first, out.shape[0], cuda.gridsize(2)[1]):
+            out[r, j] = data[rows[r], j]
 
 
 def gather_rows(data, rows, out):
@@ -326,7 +359,9 @@ def gather_rows(data, rows, out):
     out : device array, shape (batch_size, N)
     """
     block = default_block()
-    _gather_rows_kernel[(-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1])), block](data, rows, out)
+    grid = grid_2d(out.shape[0], out.shape[1], block)
+    if grid is not None:
+        _gather_rows_kernel[grid, block](data, rows, out)
 
 
 @cuda.jit
@@ -354,35 +389,48 @@ def ascend(param, grad, learning_rate, decay, limit, runaway):
     """
     threads = default_block()[0] * default_block()[1]
     kind = param.dtype.type
-    _ascend_kernel[-(-param.shape[0] // threads), threads](param, grad, kind(learning_rate), kind(decay), kind(limit),
-                                                           runaway)
+    if param.shape[0] == 0:
+        return
+    _ascend_kernel[grid_1d(param.shape[0], threads), threads](param, grad, kind(learning_rate), kind(decay),
+                                                              kind(limit), runaway)
 
 
-@cuda.jit
-def _blend_kernel(target, source, rate):
-    i = cuda.grid(1)
-    if i < target.shape[0]:
-        target[i] = (1 - rate) * target[i] + rate * source[i]
+@lru_cache(maxsize=None)
+def _blend_kernel(dtype):
+    one = np.dtype(dtype).type(1.0)  # a literal 1 would make (1 - rate) float64 in a float32 kernel
+
+    @cuda.jit
+    def kernel(target, source, rate):
+        i = cuda.grid(1)
+        if i < target.shape[0]:
+            target[i] = (one - rate) * target[i] + rate * source[i]
+
+    return kernel
 
 
 def blend(target, source, rate):
     """``target = (1 - rate) target + rate source`` (a running mean), device vectors of one dtype."""
     threads = default_block()[0] * default_block()[1]
-    _blend_kernel[-(-target.shape[0] // threads), threads](target, source, target.dtype.type(rate))
+    if target.shape[0]:
+        _blend_kernel(np.dtype(target.dtype))[grid_1d(target.shape[0], threads), threads](target, source,
+                                                                                          target.dtype.type(rate))
 
 
 @cuda.jit
 def _affine_kernel(x, scale, offset):
-    j, r = cuda.grid(2)
-    if r < x.shape[0] and j < x.shape[1]:
-        x[r, j] = scale * x[r, j] + offset
+    j, first = cuda.grid(2)
+    if j < x.shape[1]:
+        for r in range(first, x.shape[0], cuda.gridsize(2)[1]):
+            x[r, j] = scale * x[r, j] + offset
 
 
 def affine(x, scale, offset):
     """``x = scale * x + offset`` in place on a device matrix (e.g. {0, 1} -> +-1 with 2, -1)."""
     block = default_block()
     kind = x.dtype.type
-    _affine_kernel[(-(-x.shape[1] // block[0]), -(-x.shape[0] // block[1])), block](x, kind(scale), kind(offset))
+    grid = grid_2d(x.shape[0], x.shape[1], block)
+    if grid is not None:
+        _affine_kernel[grid, block](x, kind(scale), kind(offset))
 
 
 @cuda.jit
@@ -395,4 +443,5 @@ def _zero_diagonal_kernel(m):
 def zero_diagonal(m):
     """Set the diagonal of the square device matrix ``m`` to 0."""
     threads = default_block()[0] * default_block()[1]
-    _zero_diagonal_kernel[-(-m.shape[0] // threads), threads](m)
+    if m.shape[0]:
+        _zero_diagonal_kernel[grid_1d(m.shape[0], threads), threads](m)

@@ -18,33 +18,48 @@ from numba import cuda, uint32, uint64
 
 _M0 = np.uint64(0xD2511F53)
 _M1 = np.uint64(0xCD9E8D57)
+_M0_32, _M1_32 = np.uint32(0xD2511F53), np.uint32(0xCD9E8D57)
 _W0 = np.uint64(0x9E3779B9)
 _W1 = np.uint64(0xBB67AE85)
 _LOW32 = np.uint64(0xFFFFFFFF)
 _SHIFT32 = np.uint64(32)
 
 
-# Every intermediate is uint64 and masked back to 32 bits explicitly: the
-# simulator runs this as NumPy scalar code, where a uint32 overflow warns.
+if getattr(cuda, "simulator_init", None):  # Numba's simulator: its libdevice has no implementations
+    @cuda.jit(device=True)
+    def _mulhi(a, b):
+        return uint32((uint64(a) * uint64(b)) >> _SHIFT32)
+else:
+    from numba.cuda import libdevice
+
+    @cuda.jit(device=True)
+    def _mulhi(a, b):
+        return uint32(libdevice.umulhi(a, b))
+
+
+# Words and keys are uint32: each round is two 32 x 32-bit multiplies, high half (mul.hi.u32, __umulhi)
+# and low half (mul.lo.u32).  With 64-bit words PTX emulates a 64 x 64-bit multiply with several.  The
+# low halves and the key schedule wrap modulo 2**32 through uint64 and a mask: the simulator runs this as
+# NumPy scalar code, where a uint32 overflow warns.
 @cuda.jit(device=True)
 def philox4x32(c0, c1, c2, c3, k0, k1):
     """Philox4x32-10 of the counter (c0, c1, c2, c3) under key (k0, k1); returns four uint32 words."""
-    k0 = uint64(k0)
-    k1 = uint64(k1)
-    c0 = uint64(c0)
-    c1 = uint64(c1)
-    c2 = uint64(c2)
-    c3 = uint64(c3)
+    k0 = uint32(k0)
+    k1 = uint32(k1)
+    c0 = uint32(c0)
+    c1 = uint32(c1)
+    c2 = uint32(c2)
+    c3 = uint32(c3)
     for _ in range(10):
-        p0 = c0 * _M0
-        p1 = c2 * _M1
-        c0 = (p1 >> _SHIFT32) ^ c1 ^ k0
-        c1 = p1 & _LOW32
-        c2 = (p0 >> _SHIFT32) ^ c3 ^ k1
-        c3 = p0 & _LOW32
-        k0 = (k0 + _W0) & _LOW32
-        k1 = (k1 + _W1) & _LOW32
-    return uint32(c0), uint32(c1), uint32(c2), uint32(c3)
+        high0, low0 = _mulhi(c0, _M0_32), uint32((uint64(c0) * _M0) & _LOW32)
+        high1, low1 = _mulhi(c2, _M1_32), uint32((uint64(c2) * _M1) & _LOW32)
+        c0 = uint32(high1 ^ c1 ^ k0)
+        c1 = low1
+        c2 = uint32(high0 ^ c3 ^ k1)
+        c3 = low0
+        k0 = uint32((uint64(k0) + _W0) & _LOW32)
+        k1 = uint32((uint64(k1) + _W1) & _LOW32)
+    return c0, c1, c2, c3
 
 
 @cuda.jit(device=True)
@@ -105,8 +120,8 @@ def normal_of_unit(dtype):
             radius_bits, angle_bits = (w0, w1) if r < 2 else (w2, w3)
             radius = math.sqrt(minus_two32 * math.log(one32 - uniform(radius_bits)))
             turns = uniform(angle_bits)
-            # sin/cos of 2 pi u equal those of 2 pi (u - 1): keeping the argument in [-pi, pi) keeps the
-            # fast-math sinf/cosf at their best accuracy.  The subtraction is exact for these dyadic u.
+            # sin/cos of 2 pi u equal those of 2 pi (u - 1): an argument in [-pi, pi) stays on libdevice's
+            # short range reduction of sinf / cosf.  The subtraction is exact for these dyadic u.
             angle = two32 * (turns - one32 if turns >= np.float32(0.5) else turns)
             return radius * (math.cos(angle) if r % 2 == 0 else math.sin(angle))
 

@@ -193,3 +193,35 @@ def test_ascend_updates_and_flags_runaway_values(bad):
     assert flag.copy_to_host()[0] == 0
     linalg.ascend(d_param, cuda.to_device(np.array([0, bad, 0], dtype=np.float32)), 1.0, 0.0, 10.0, flag)
     assert flag.copy_to_host()[0] == 1
+
+
+def test_launches_cover_more_rows_than_the_grid_has_blocks(monkeypatch):
+    """Rows (chains) stride over gridDim.y, which CUDA caps at 65535: with the cap at 2 blocks of rows here,
+    every row of a 40-row pass and of a 40-row product is still computed, as without the cap."""
+    dtype = np.float32
+    layer, weights, bias = _problem(40, 6, 5, dtype)
+    d_layer, d_weights, d_bias = cuda.to_device(layer), cuda.to_device(weights), cuda.to_device(bias)
+    key0, key1 = np.uint32(KEY[0]), np.uint32(KEY[1])
+
+    def run():
+        states, means = cuda.device_array((40, 5), dtype=dtype), cuda.device_array((40, 5), dtype=dtype)
+        _gpu.sample_bernoulli_product(d_layer, d_weights, False, d_bias, key0, key1, 9, 0, states, means,
+                                      tile=SMALL_TILE)
+        passed = cuda.device_array((40, 5), dtype=dtype)
+        _gpu.sample_bernoulli_layer(means, d_bias, key0, key1, 10, 0, passed)
+        return states.copy_to_host(), means.copy_to_host(), passed.copy_to_host()
+
+    uncapped = run()
+    monkeypatch.setattr(linalg, "MAX_GRID_Y", 2)
+    assert linalg.grid_2d(40, 5, linalg.default_block())[1] == 2
+    for capped, full in zip(run(), uncapped, strict=True):
+        np.testing.assert_array_equal(capped, full)
+
+
+def test_empty_launches_are_skipped():
+    empty = cuda.device_array((0, 5), dtype=np.float32)
+    bias = cuda.to_device(np.zeros(5, dtype=np.float32))
+    _gpu.sample_bernoulli_layer(empty, bias, np.uint32(1), np.uint32(2), 0, 0, empty)
+    linalg.scaled_product(empty, cuda.to_device(np.ones((5, 5), dtype=np.float32)), 1.0, empty)
+    linalg.add_row(empty, bias)
+    assert linalg.grid_2d(0, 5, (4, 4)) is None and linalg.grid_1d(0, 16) is None

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, uint32
 
-from .._gpu_linalg import chain_threads, default_block, split_draw
+from .._gpu_linalg import chain_threads, default_block, grid_2d, split_draw
 from .._rng_gpu import normal_of_unit, philox_word, uniform_from_bits
 
 LANGEVIN, NORMAL, UNIFORM = range(3)
@@ -26,28 +26,31 @@ def _unit_kernel(dtype, kind):
     """Elementwise pass over (chains, units) drawing one normal or uniform per unit."""
     normal, uniform = normal_of_unit(dtype), uniform_from_bits(dtype)
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def kernel(field, bias, a, b, key0, key1, draw_lo, draw_hi, chain_offset, out):
-        j, c = cuda.grid(2)
-        if c >= out.shape[0] or j >= out.shape[1]:
+        j, first = cuda.grid(2)
+        if j >= out.shape[1]:
             return
-        stream = uint32(chain_offset + c)
-        if kind == UNIFORM:
-            bits = philox_word(uint32(j >> 2), stream, draw_lo, draw_hi, key0, key1, j & 3)
-            out[c, j] = a + (b - a) * uniform(bits)
-        else:
-            z = normal(j, stream, draw_lo, draw_hi, key0, key1)
-            if kind == NORMAL:
-                out[c, j] = a + b * z
+        for c in range(first, out.shape[0], cuda.gridsize(2)[1]):
+            stream = uint32(chain_offset + c)
+            if kind == UNIFORM:
+                bits = philox_word(uint32(j >> 2), stream, draw_lo, draw_hi, key0, key1, j & 3)
+                out[c, j] = a + (b - a) * uniform(bits)
             else:
-                out[c, j] += b * z - a * (field[c, j] - bias[j])
+                z = normal(j, stream, draw_lo, draw_hi, key0, key1)
+                if kind == NORMAL:
+                    out[c, j] = a + b * z
+                else:
+                    out[c, j] += b * z - a * (field[c, j] - bias[j])
 
     return kernel
 
 
 def _launch(kind, field, bias, a, b, key0, key1, draw, chain_offset, out):
     block = default_block()
-    grid = (-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1]))
+    grid = grid_2d(out.shape[0], out.shape[1], block)
+    if grid is None:
+        return
     kernel = _unit_kernel(np.dtype(out.dtype), kind)
     kernel[grid, block](field, bias, out.dtype.type(a), out.dtype.type(b), key0, key1, *split_draw(draw),
                         chain_offset, out)
@@ -76,7 +79,7 @@ def _gibbs_kernel(dtype):
     dtype = np.dtype(dtype).type
     one = dtype(1.0)
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def kernel(coupling, bias, temperature, noise, local_field, state):
         c = cuda.blockIdx.x
         if c >= state.shape[0]:
@@ -118,5 +121,7 @@ def gibbs_sweep(coupling, bias, temperature, noise, local_field, state):
         ``state @ J`` on entry; kept up to date.
     state : device array, shape (num_chains, N)
     """
+    if state.size == 0:
+        return
     kernel = _gibbs_kernel(np.dtype(state.dtype))
     kernel[state.shape[0], chain_threads()](coupling, bias, state.dtype.type(temperature), noise, local_field, state)

@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, uint32
 
-from .._gpu_linalg import default_block, split_draw
+from .._gpu_linalg import default_block, grid_1d, grid_2d, split_draw
 from .._rng_gpu import normal_of_unit
 from ..rbm._gpu import bernoulli_means, sample_bernoulli_layer, sample_bernoulli_layer_with_means
 
@@ -23,22 +23,25 @@ __all__ = ["bernoulli_means", "divide_rows", "sample_bernoulli_layer", "sample_b
 def _visible_kernel(dtype, with_means):
     normal = normal_of_unit(dtype)
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def kernel(field, bias, sigma, key0, key1, draw_lo, draw_hi, chain_offset, states, means):
-        j, c = cuda.grid(2)
-        if c >= states.shape[0] or j >= states.shape[1]:
+        j, first = cuda.grid(2)
+        if j >= states.shape[1]:
             return
-        mean = bias[j] + sigma[j] * field[c, j]
-        states[c, j] = mean + sigma[j] * normal(j, uint32(chain_offset + c), draw_lo, draw_hi, key0, key1)
-        if with_means:
-            means[c, j] = mean
+        for c in range(first, states.shape[0], cuda.gridsize(2)[1]):
+            mean = bias[j] + sigma[j] * field[c, j]
+            states[c, j] = mean + sigma[j] * normal(j, uint32(chain_offset + c), draw_lo, draw_hi, key0, key1)
+            if with_means:
+                means[c, j] = mean
 
     return kernel
 
 
 def _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, means, with_means):
     block = default_block()
-    grid = (-(-states.shape[1] // block[0]), -(-states.shape[0] // block[1]))
+    grid = grid_2d(states.shape[0], states.shape[1], block)
+    if grid is None:
+        return
     _visible_kernel(np.dtype(states.dtype), with_means)[grid, block](field, bias, sigma, key0, key1, *split_draw(draw),
                                                                      chain_offset, states, means)
 
@@ -55,15 +58,18 @@ def sample_gaussian_visible_with_means(field, bias, sigma, key0, key1, draw, cha
 
 @cuda.jit
 def _divide_rows_kernel(matrix, divisors, out):
-    j, i = cuda.grid(2)
-    if i < out.shape[0] and j < out.shape[1]:
-        out[i, j] = matrix[i, j] / divisors[i]
+    j, first = cuda.grid(2)
+    if j < out.shape[1]:
+        for i in range(first, out.shape[0], cuda.gridsize(2)[1]):
+            out[i, j] = matrix[i, j] / divisors[i]
 
 
 def divide_rows(matrix, divisors, out):
     """``out = matrix / divisors[:, None]`` (``out`` may be ``matrix``)."""
     block = default_block()
-    _divide_rows_kernel[(-(-out.shape[1] // block[0]), -(-out.shape[0] // block[1])), block](matrix, divisors, out)
+    grid = grid_2d(out.shape[0], out.shape[1], block)
+    if grid is not None:
+        _divide_rows_kernel[grid, block](matrix, divisors, out)
 
 
 @cuda.jit
@@ -76,4 +82,5 @@ def _scale_by_square_kernel(x, factor):
 def scale_by_square(x, factor):
     """``x = x * factor * factor`` in place (vectors), rounded as the CPU's ``(x * f) * f``."""
     threads = default_block()[0] * default_block()[1]
-    _scale_by_square_kernel[-(-x.shape[0] // threads), threads](x, factor)
+    if x.shape[0]:
+        _scale_by_square_kernel[grid_1d(x.shape[0], threads), threads](x, factor)

@@ -30,7 +30,7 @@ def _sweep_kernel(dtype, kind):
     uniform = uniform_from_bits(dtype)
     low32, shift32 = np.uint64(0xFFFFFFFF), np.uint64(32)
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def kernel(coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field):
         c = cuda.blockIdx.x
         if c >= state.shape[0]:
@@ -93,6 +93,8 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
     local_field : device array, shape (num_chains, N)
         h + state @ J on entry, kept up to date.
     """
+    if state.size == 0 or num_sweeps == 0:
+        return
     kernel = _sweep_kernel(np.dtype(state.dtype), kind)
     kernel[state.shape[0], chain_threads()](coupling, num_sweeps, key0, key1, first_draw, chain_offset, state,
                                                  local_field)

@@ -25,6 +25,7 @@ from .._gpu_linalg import (
     SAMPLE_WITH_MEANS,
     bernoulli_unit_functions,
     default_block,
+    grid_2d,
     launch_product,
     split_draw,
 )
@@ -35,23 +36,26 @@ def _layer_kernel(dtype, mode):
     """Elementwise bias + sigmoid (+ Bernoulli) pass over a (chains, units) field."""
     sigmoid, bernoulli = bernoulli_unit_functions(dtype)
 
-    @cuda.jit(fastmath=True)
+    @cuda.jit
     def kernel(field, bias, key0, key1, draw_lo, draw_hi, chain_offset, states, means):
-        j, c = cuda.grid(2)
-        if c >= field.shape[0] or j >= field.shape[1]:
+        j, first = cuda.grid(2)
+        if j >= field.shape[1]:
             return
-        p = sigmoid(field[c, j] + bias[j])
-        if mode != SAMPLE:
-            means[c, j] = p
-        if mode != MEANS:
-            states[c, j] = bernoulli(p, j, uint32(chain_offset + c), draw_lo, draw_hi, key0, key1)
+        for c in range(first, field.shape[0], cuda.gridsize(2)[1]):
+            p = sigmoid(field[c, j] + bias[j])
+            if mode != SAMPLE:
+                means[c, j] = p
+            if mode != MEANS:
+                states[c, j] = bernoulli(p, j, uint32(chain_offset + c), draw_lo, draw_hi, key0, key1)
 
     return kernel
 
 
 def _launch_layer(field, bias, key0, key1, draw, chain_offset, states, means, mode):
     block = default_block()
-    grid = (-(-field.shape[1] // block[0]), -(-field.shape[0] // block[1]))
+    grid = grid_2d(field.shape[0], field.shape[1], block)
+    if grid is None:
+        return
     kernel = _layer_kernel(np.dtype(field.dtype), mode)
     kernel[grid, block](field, bias, key0, key1, *split_draw(draw), chain_offset, states, means)
 
@@ -104,13 +108,15 @@ def bernoulli_means_product(layer, weights, transpose, bias, means, tile=None):
 
 @cuda.jit
 def _subtract_outer_pair_kernel(target, x1, y1, x2, y2):
-    j, i = cuda.grid(2)
-    if i < target.shape[0] and j < target.shape[1]:
-        target[i, j] -= x1[i] * y1[j] + x2[i] * y2[j]
+    j, first = cuda.grid(2)
+    if j < target.shape[1]:
+        for i in range(first, target.shape[0], cuda.gridsize(2)[1]):
+            target[i, j] -= x1[i] * y1[j] + x2[i] * y2[j]
 
 
 def subtract_outer_pair(target, x1, y1, x2, y2):
     """``target -= outer(x1, y1) + outer(x2, y2)`` in place; ``target`` has shape (len(x), len(y))."""
     block = default_block()
-    grid = (-(-target.shape[1] // block[0]), -(-target.shape[0] // block[1]))
-    _subtract_outer_pair_kernel[grid, block](target, x1, y1, x2, y2)
+    grid = grid_2d(target.shape[0], target.shape[1], block)
+    if grid is not None:
+        _subtract_outer_pair_kernel[grid, block](target, x1, y1, x2, y2)
