@@ -128,9 +128,11 @@ def test_device_check_script_compares_cpu_and_gpu():
     spec = importlib.util.spec_from_file_location("gpu_check", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    report = module.Report(None, deadline=600)
     lines = []
-    module.compare_cpu_gpu(lines, 6, 4, 8, 1)
-    assert len(lines) == 6 and all("100.00% chains identical" in line for i, line in enumerate(lines) if i % 3 != 1)
+    report.line = lines.append
+    module.compare_cpu_gpu(report, 6, 4, 8, 1)
+    assert len(lines) == 8 and all("100.00% chains identical" in line for i, line in enumerate(lines) if i % 4 != 1)
 
 
 @pytest.mark.parametrize("centered", [False, True])
@@ -143,3 +145,37 @@ def test_device_run_resumes_bit_identically(tmp_path, centered):
     for name, array in full.model.to_arrays().items():
         assert np.array_equal(resumed.model.to_arrays()[name], array), name
     assert np.array_equal(resumed.chains, full.chains)
+
+
+def _gpu_check(tmp_path, *args):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_check.py"
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1", "OUT": str(tmp_path)}
+    proc = subprocess.run([sys.executable, str(script), "--quick", *args], capture_output=True, text=True, env=env,
+                          timeout=600)
+    return proc, (tmp_path / "gpu_check.txt").read_text().splitlines()
+
+
+def test_device_check_records_a_failing_section_and_runs_the_next(tmp_path):
+    proc, lines = _gpu_check(tmp_path, "--sections", "machine,tiny kernels,backend", "--fail", "tiny kernels")
+    assert proc.returncode == 1
+    assert lines[:3] == [lines[0], "device: Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)", lines[2]]
+    assert lines[0].startswith("bmsample ") and lines[2].startswith("[machine: ok, ")
+    assert "  RuntimeError: fault injected by --fail" in lines
+    failed = lines.index(next(line for line in lines if line.startswith("[tiny kernels: FAILED")))
+    assert lines[failed + 1] == "backend: cuda:0 (simulator)" and lines[failed + 2].startswith("[backend: ok")
+    assert lines[-1].startswith("summary: 3 sections, 2 ok, 1 failed in ")
+    assert lines[-1].endswith("(tiny kernels failed)")
+    assert proc.stdout.splitlines() == lines  # every line went out as it came
+
+
+def test_device_check_ends_at_its_deadline_with_what_it_has(tmp_path):
+    proc, lines = _gpu_check(tmp_path, "--sections", "tiny kernels,compare", "--deadline", "4")
+    assert proc.returncode == 1
+    assert "philox on the device: equal to the reference on 64 blocks" in lines
+    assert lines[-2].startswith("[compare: cut by the deadline after ")
+    assert lines[-1].startswith("summary: 2 sections, 1 ok, 1 cut by the deadline in ")
