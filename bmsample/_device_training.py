@@ -79,6 +79,10 @@ class DeviceTrainer:
         self.device_chains = cuda.device_array((self.num_chains, num_units), dtype=dtype)
         self.batch = cuda.device_array((config.batch_size, num_units), dtype=dtype)
         self.batch_rows = cuda.device_array(config.batch_size, dtype=np.int64)
+        self.chain_rows = None  # the p0 rows of init="data", allocated on first use
+        # Row indices go to the device through one page-locked buffer, allocated once (a copy from pageable
+        # memory is staged by the driver first).
+        self._host_rows = cuda.pinned_array(max(config.batch_size, self.num_chains), dtype=np.int64)
         self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
         self._data = None
         self._device_data = None
@@ -101,12 +105,20 @@ class DeviceTrainer:
     def gather_batch(self, data, rows):
         """The minibatch ``data[rows]`` gathered on the device into one buffer (valid until the next call).
 
-        ``data`` is uploaded once per run; only the row indices travel per update, into a buffer
-        allocated once.
+        ``data`` is uploaded once per run; only the ``batch_size`` row indices travel per update, through
+        buffers allocated once.
         """
-        self.batch_rows.copy_to_device(np.ascontiguousarray(rows, dtype=np.int64))
-        linalg.gather_rows(self.device_data(data), self.batch_rows, self.batch)
+        linalg.gather_rows(self.device_data(data), self.upload_rows(rows, self.batch_rows), self.batch)
         return self.batch
+
+    def upload_rows(self, rows, device_rows):
+        """``rows`` (host integers) into the first ``len(rows)`` entries of ``device_rows``, through the pinned
+        buffer; returns that device view."""
+        host = self._host_rows[:len(rows)]
+        host[:] = rows
+        target = device_rows[:len(rows)]
+        target.copy_to_device(host)
+        return target
 
     def restore_device(self, chains):
         """Upload the host model's parameters and, for PCD-k, ``chains`` (resuming from a checkpoint)."""

@@ -88,7 +88,9 @@ def draw_initial_states(trainer, out):
         _gpu.fill_normal(dt(0), dt(cfg.init_scale), key0, key1, draw, 0, out)
     elif cfg.init == "data":
         rows = random_row_indices(trainer.data.shape[0], out.shape[0], trainer.generator)
-        linalg.gather_rows(trainer.device_data(trainer.data), cuda.to_device(rows.astype(np.int64)), out)
+        if trainer.chain_rows is None:
+            trainer.chain_rows = cuda.device_array(out.shape[0], dtype=np.int64)
+        linalg.gather_rows(trainer.device_data(trainer.data), trainer.upload_rows(rows, trainer.chain_rows), out)
     else:  # "zeros" is the uniform law on [0, 0]
         scale = dt(cfg.init_scale if cfg.init == "uniform" else 0.0)
         _gpu.fill_uniform(-scale, scale, key0, key1, draw, 0, out)
