@@ -91,3 +91,17 @@ def test_every_cuda_function_is_listed():
     decorated, listed = map(set, json.loads(proc.stdout.splitlines()[-1]))
     assert len(decorated) >= 25
     assert decorated - listed == set()
+
+
+def test_ptx_table_lists_registers_and_shared_memory():
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "ptx_table.py"
+    proc = subprocess.run([sys.executable, str(script), "--only", "ising_sweeps[float32,heat-bath]"],
+                          capture_output=True, text=True, timeout=300)
+    if "no ptxas" in proc.stderr:
+        pytest.skip("no ptxas here")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    name, registers, spill_stores, spill_loads, shared, stack = proc.stdout.splitlines()[-1].split()
+    assert name == "ising_sweeps[float32,heat-bath]" and 0 < int(registers) <= 255
+    assert int(shared) >= 12  # the shared spin change and site of the block-per-chain sweep
