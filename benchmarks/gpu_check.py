@@ -142,34 +142,16 @@ def compile_kernels(report):
                 f"{time.perf_counter() - start:.1f} s")
 
 
-def _philox_words_kernel():
-    """A kernel writing the Philox words of given counters (module level: the simulator patches ``cuda`` there)."""
-    global cuda, philox4x32
-    from numba import cuda
-
-    from bmsample._rng_gpu import philox4x32
-
-    @cuda.jit
-    def words(counters, key0, key1, out):
-        i = cuda.grid(1)
-        if i < counters.shape[0]:
-            w = philox4x32(counters[i, 0], counters[i, 1], counters[i, 2], counters[i, 3], key0, key1)
-            for r in range(4):
-                out[i, r] = w[r]
-
-    return words
-
-
 def tiny_kernels(report):
     """Philox words and one Bernoulli layer on the device, against the CPU's."""
+    from numba import cuda
+
     from bmsample._rng import philox4x32_reference
+    from bmsample._rng_gpu import philox_blocks
     from bmsample.rbm import _cpu, _gpu
 
-    words = _philox_words_kernel()
     counters = np.random.default_rng(0).integers(0, 2**32, size=(64, 4), dtype=np.uint64).astype(np.uint32)
-    out = cuda.device_array((64, 4), dtype=np.uint32)
-    words[2, 32](cuda.to_device(counters), np.uint32(7), np.uint32(11), out)
-    equal = np.array_equal(out.copy_to_host(), philox4x32_reference(counters, (7, 11)))
+    equal = np.array_equal(philox_blocks(counters, (7, 11)), philox4x32_reference(counters, (7, 11)))
     report.line(f"philox on the device: {'equal to' if equal else 'DIFFERENT from'} the reference on 64 blocks")
     field = np.random.default_rng(1).standard_normal((50, 37)).astype(np.float32)
     bias = np.zeros(37, dtype=np.float32)

@@ -66,6 +66,8 @@ def targets():
     randoms = (U32, U32, U32, U32)  # key0, key1, draw_lo, draw_hi
     for philox_args, name in (((U32, U32), "_mulhi"), ((U32,) * 6, "philox4x32"), ((U32,) * 6 + (I64,), "philox_word")):
         out.append(Target(name, _function(getattr(_rng_gpu, name)), philox_args, True))
+    out.append(Target("philox_blocks", _function(_rng_gpu._philox_blocks_kernel),
+                      (types.Array(types.uint32, 2, "C"), U32, U32, types.Array(types.uint32, 2, "C"))))
     for dtype in DTYPES:
         F, A1, A2 = _arrays(dtype)
         tag = np.dtype(dtype).name

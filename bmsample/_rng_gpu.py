@@ -62,6 +62,28 @@ def philox4x32(c0, c1, c2, c3, k0, k1):
     return c0, c1, c2, c3
 
 
+@cuda.jit
+def _philox_blocks_kernel(counters, key0, key1, out):
+    i = cuda.grid(1)
+    if i < counters.shape[0]:
+        w = philox4x32(counters[i, 0], counters[i, 1], counters[i, 2], counters[i, 3], key0, key1)
+        for r in range(4):
+            out[i, r] = w[r]
+
+
+def philox_blocks(counters, key):
+    """The Philox words of host ``counters`` (n, 4) uint32 under ``key`` (two ints), computed on the device.
+
+    For checks against ``bmsample._rng.philox4x32_reference``; returns a host (n, 4) uint32 array.
+    """
+    counters = np.ascontiguousarray(counters, dtype=np.uint32)
+    out = cuda.device_array(counters.shape, dtype=np.uint32)
+    if counters.shape[0]:
+        _philox_blocks_kernel[-(-counters.shape[0] // 32), 32](cuda.to_device(counters), np.uint32(key[0]),
+                                                                np.uint32(key[1]), out)
+    return out.copy_to_host()
+
+
 @cuda.jit(device=True)
 def philox_word(block, stream, draw_lo, draw_hi, key0, key1, word):
     """Word ``word`` (0..3) of the Philox block ``block`` of ``stream`` at draw (draw_lo, draw_hi)."""

@@ -174,8 +174,8 @@ def test_device_check_records_a_failing_section_and_runs_the_next(tmp_path):
 
 
 def test_device_check_ends_at_its_deadline_with_what_it_has(tmp_path):
-    proc, lines = _gpu_check(tmp_path, "--sections", "tiny kernels,compare", "--deadline", "4")
+    proc, lines = _gpu_check(tmp_path, "--sections", "machine,compare", "--deadline", "4")
     assert proc.returncode == 1
-    assert "philox on the device: equal to the reference on 64 blocks" in lines
+    assert "device: Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)" in lines
     assert lines[-2].startswith("[compare: cut by the deadline after ")
     assert lines[-1].startswith("summary: 2 sections, 1 ok, 1 cut by the deadline in ")
