@@ -51,10 +51,6 @@ class Target(NamedTuple):
         return self.dispatcher.py_func
 
 
-def _function(dispatcher):
-    return dispatcher
-
-
 def _arrays(dtype):
     scalar = types.float32 if dtype == np.float32 else types.float64
     return scalar, types.Array(scalar, 1, "C"), types.Array(scalar, 2, "C")
@@ -65,56 +61,56 @@ def targets():
     out = []
     randoms = (U32, U32, U32, U32)  # key0, key1, draw_lo, draw_hi
     for philox_args, name in (((U32, U32), "_mulhi"), ((U32,) * 6, "philox4x32"), ((U32,) * 6 + (I64,), "philox_word")):
-        out.append(Target(name, _function(getattr(_rng_gpu, name)), philox_args, True))
-    out.append(Target("philox_blocks", _function(_rng_gpu._philox_blocks_kernel),
+        out.append(Target(name, getattr(_rng_gpu, name), philox_args, True))
+    out.append(Target("philox_blocks", _rng_gpu._philox_blocks_kernel,
                       (types.Array(types.uint32, 2, "C"), U32, U32, types.Array(types.uint32, 2, "C"))))
     for dtype in DTYPES:
         F, A1, A2 = _arrays(dtype)
         tag = np.dtype(dtype).name
         sigmoid, bernoulli = linalg.bernoulli_unit_functions(np.dtype(dtype))
-        out += [Target(f"sigmoid[{tag}]", _function(sigmoid), (F,), True),
-                Target(f"bernoulli[{tag}]", _function(bernoulli), (F, I64, U32, U32, U32, U32, U32), True),
-                Target(f"uniform[{tag}]", _function(_rng_gpu.uniform_from_bits(np.dtype(dtype))), (U32,), True),
-                Target(f"normal[{tag}]", _function(_rng_gpu.normal_of_unit(np.dtype(dtype))),
+        out += [Target(f"sigmoid[{tag}]", sigmoid, (F,), True),
+                Target(f"bernoulli[{tag}]", bernoulli, (F, I64, U32, U32, U32, U32, U32), True),
+                Target(f"uniform[{tag}]", _rng_gpu.uniform_from_bits(np.dtype(dtype)), (U32,), True),
+                Target(f"normal[{tag}]", _rng_gpu.normal_of_unit(np.dtype(dtype)),
                        (I64, U32, U32, U32, U32, U32), True)]
         for mode in (linalg.SAMPLE, linalg.SAMPLE_WITH_MEANS, linalg.MEANS, linalg.ASSIGN, linalg.ACCUMULATE):
             for left_t in (False, True):
                 for right_t in (False, True):
                     kernel = linalg._product_kernel(np.dtype(dtype), mode, left_t, right_t, linalg.DEVICE_TILE)
                     out.append(Target(f"product[{tag},mode={mode},transpose={left_t:d}{right_t:d}]",
-                                      _function(kernel), (A2, A2, A1, F, *randoms, I64, A2, A2)))
+                                      kernel, (A2, A2, A1, F, *randoms, I64, A2, A2)))
         for accumulate in (False, True):
             partial_sums, combine = linalg._column_sum_kernels(np.dtype(dtype), linalg.DEVICE_BLOCK, accumulate)
-            out += [Target(f"column_partial_sums[{tag},{accumulate:d}]", _function(partial_sums), (A2, A2)),
-                    Target(f"column_combine[{tag},{accumulate:d}]", _function(combine), (A2, F, A1))]
-        out += [Target(f"add_row[{tag}]", _function(linalg._add_row_kernel), (A2, A1)),
-                Target(f"gather_rows[{tag}]", _function(linalg._gather_rows_kernel),
+            out += [Target(f"column_partial_sums[{tag},{accumulate:d}]", partial_sums, (A2, A2)),
+                    Target(f"column_combine[{tag},{accumulate:d}]", combine, (A2, F, A1))]
+        out += [Target(f"add_row[{tag}]", linalg._add_row_kernel, (A2, A1)),
+                Target(f"gather_rows[{tag}]", linalg._gather_rows_kernel,
                        (A2, types.Array(types.int64, 1, "C"), A2)),
-                Target(f"ascend[{tag}]", _function(linalg._ascend_kernel),
+                Target(f"ascend[{tag}]", linalg._ascend_kernel,
                        (A1, A1, F, F, F, types.Array(types.int32, 1, "C"))),
-                Target(f"blend[{tag}]", _function(linalg._blend_kernel(np.dtype(dtype))), (A1, A1, F)),
-                Target(f"affine[{tag}]", _function(linalg._affine_kernel), (A2, F, F)),
-                Target(f"zero_diagonal[{tag}]", _function(linalg._zero_diagonal_kernel), (A2,))]
+                Target(f"blend[{tag}]", linalg._blend_kernel(np.dtype(dtype)), (A1, A1, F)),
+                Target(f"affine[{tag}]", linalg._affine_kernel, (A2, F, F)),
+                Target(f"zero_diagonal[{tag}]", linalg._zero_diagonal_kernel, (A2,))]
         for mode in (linalg.SAMPLE, linalg.SAMPLE_WITH_MEANS, linalg.MEANS):
-            out.append(Target(f"rbm_layer[{tag},mode={mode}]", _function(rbm_gpu._layer_kernel(np.dtype(dtype), mode)),
+            out.append(Target(f"rbm_layer[{tag},mode={mode}]", rbm_gpu._layer_kernel(np.dtype(dtype), mode),
                               (A2, A1, *randoms, I64, A2, A2)))
-        out.append(Target(f"subtract_outer_pair[{tag}]", _function(rbm_gpu._subtract_outer_pair_kernel),
+        out.append(Target(f"subtract_outer_pair[{tag}]", rbm_gpu._subtract_outer_pair_kernel,
                           (A2, A1, A1, A1, A1)))
         for with_means in (False, True):
             out.append(Target(f"grbm_visible[{tag},{with_means:d}]",
-                              _function(grbm_gpu._visible_kernel(np.dtype(dtype), with_means)),
+                              grbm_gpu._visible_kernel(np.dtype(dtype), with_means),
                               (A2, A1, A1, *randoms, I64, A2, A2)))
-        out += [Target(f"divide_rows[{tag}]", _function(grbm_gpu._divide_rows_kernel), (A2, A1, A2)),
-                Target(f"scale_by_square[{tag}]", _function(grbm_gpu._scale_by_square_kernel), (A1, A1))]
+        out += [Target(f"divide_rows[{tag}]", grbm_gpu._divide_rows_kernel, (A2, A1, A2)),
+                Target(f"scale_by_square[{tag}]", grbm_gpu._scale_by_square_kernel, (A1, A1))]
         for kind in (gaussian_gpu.LANGEVIN, gaussian_gpu.NORMAL, gaussian_gpu.UNIFORM):
             out.append(Target(f"gaussian_units[{tag},kind={kind}]",
-                              _function(gaussian_gpu._unit_kernel(np.dtype(dtype), kind)),
+                              gaussian_gpu._unit_kernel(np.dtype(dtype), kind),
                               (A2, A1, F, F, *randoms, I64, A2)))
-        out.append(Target(f"gaussian_gibbs[{tag}]", _function(gaussian_gpu._gibbs_kernel(np.dtype(dtype))),
+        out.append(Target(f"gaussian_gibbs[{tag}]", gaussian_gpu._gibbs_kernel(np.dtype(dtype)),
                           (A2, A1, F, A2, A2, A2)))
         for kind, name in ((ising_cpu.HEAT_BATH, "heat-bath"), (ising_cpu.RANDOM_SITE, "random-site"),
                            (ising_cpu.METROPOLIS, "metropolis")):
-            out.append(Target(f"ising_sweeps[{tag},{name}]", _function(ising_gpu._sweep_kernel(np.dtype(dtype), kind)),
+            out.append(Target(f"ising_sweeps[{tag},{name}]", ising_gpu._sweep_kernel(np.dtype(dtype), kind),
                               (A2, I64, U32, U32, I64, I64, A2, A2)))
     return out
 

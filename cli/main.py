@@ -406,7 +406,8 @@ def _sample_with_progress(model, chains, steps, device, options):
         try:
             result = bmsample.sample(model, chains, steps, backend=device, **options)
         except _steps.StepsInterrupted:
-            pass
+            if not guard.requested:  # only this guard's signals stop the sampling quietly
+                raise
         finally:
             if tty and monitor.reported:
                 click.echo("\r\033[K", err=True, nl=False)
