@@ -106,13 +106,23 @@ def targets():
             out.append(Target(f"gaussian_units[{tag},kind={kind}]",
                               gaussian_gpu._unit_kernel(np.dtype(dtype), kind),
                               (A2, A1, F, F, *randoms, I64, A2)))
-        out.append(Target(f"gaussian_gibbs[{tag}]", gaussian_gpu._gibbs_kernel(np.dtype(dtype)),
-                          (A2, A1, F, A2, A2, A2)))
-        for kind, name in ((ising_cpu.HEAT_BATH, "heat-bath"), (ising_cpu.RANDOM_SITE, "random-site"),
-                           (ising_cpu.METROPOLIS, "metropolis")):
-            out.append(Target(f"ising_sweeps[{tag},{name}]", ising_gpu._sweep_kernel(np.dtype(dtype), kind),
-                              (A2, I64, U32, U32, I64, I64, A2, A2)))
+        for layout in device_chain_layouts(np.dtype(dtype).itemsize):
+            where = f"{'warp' if layout.warp_sync else 'block'},{'shared' if layout.shared_rows else 'global'}"
+            out.append(Target(f"gaussian_gibbs[{tag},{where}]", gaussian_gpu._gibbs_kernel(np.dtype(dtype), layout),
+                              (A2, A1, F, A2, A2, A2)))
+            for kind, name in ((ising_cpu.HEAT_BATH, "heat-bath"), (ising_cpu.RANDOM_SITE, "random-site"),
+                               (ising_cpu.METROPOLIS, "metropolis")):
+                out.append(Target(f"ising_sweeps[{tag},{name},{where}]",
+                                  ising_gpu._sweep_kernel(np.dtype(dtype), kind, layout),
+                                  (A2, I64, U32, U32, I64, I64, A2, A2)))
     return out
+
+
+def device_chain_layouts(itemsize):
+    """The distinct ``ChainLayout`` of a real device's sweeps: a warp per chain (small N), a block per chain with
+    rows in shared memory, and with rows in global memory (large N)."""
+    sizes = (linalg.WARP_CHAIN_MAX_UNITS, linalg.WARP_CHAIN_MAX_UNITS + 1, 1 << 16)
+    return list(dict.fromkeys(linalg.chain_layout(n, itemsize, simulator=False) for n in sizes))
 
 
 @contextmanager

@@ -76,14 +76,61 @@ def default_block():
     return SIMULATOR_BLOCK if simulated() else DEVICE_BLOCK
 
 
-#: Threads of a block-per-chain kernel (they share a chain's field updates); few in the simulator.
+class ChainLayout(NamedTuple):
+    """How a sequential-sweep kernel lays chains out on thread blocks.
+
+    ``group`` threads share a chain (its field updates), ``slots`` chains
+    share a block; ``chunk`` site updates draw their Philox numbers together
+    at the start of each piece of a sweep; ``shared_rows`` keeps each chain's
+    state and field rows in (dynamic) shared memory for the whole launch;
+    ``warp_sync`` makes a group one warp that meets at ``syncwarp`` instead of
+    the block's barrier.
+    """
+
+    group: int
+    slots: int
+    chunk: int
+    shared_rows: bool
+    warp_sync: bool
+
+    @property
+    def threads(self):
+        return self.group * self.slots
+
+    def blocks(self, num_chains):
+        return -(-num_chains // self.slots)
+
+    def shared_bytes(self, num_units, itemsize):
+        """Dynamic shared memory of a block: a state row and a field row per slot."""
+        return 2 * self.slots * num_units * itemsize if self.shared_rows else 0
+
+
+#: Threads of a block-per-chain sweep (they share a chain's field updates).
 CHAIN_THREADS = 128
-SIMULATOR_CHAIN_THREADS = 4
+#: A warp per chain (four chains a block) up to this many units: a block of 128 threads would leave most idle.
+WARP_CHAIN_MAX_UNITS = 256
+#: Site updates whose random numbers are drawn together (a multiple of 4: whole Philox blocks).
+SWEEP_CHUNK = 128
+#: Dynamic shared memory a block may take for its chains' rows (48 KiB is the default limit, static arrays
+#: included); above it the rows stay in global memory (and in L1/L2).
+SHARED_ROWS_BYTES = 32 * 1024
 
 
-def chain_threads():
-    """Threads per block of the sequential-sweep kernels (one block per chain)."""
-    return SIMULATOR_CHAIN_THREADS if simulated() else CHAIN_THREADS
+def chain_layout(num_units, itemsize, simulator=None):
+    """The ``ChainLayout`` of sweeps over chains of ``num_units`` units of ``itemsize`` bytes.
+
+    The simulator, which runs every thread in Python, gets a few threads and a small chunk, but the same
+    choice of warp or block per chain and shared or global rows.
+    """
+    simulator = simulated() if simulator is None else simulator
+    warp = num_units <= WARP_CHAIN_MAX_UNITS
+    if simulator:
+        group, slots, chunk = (2, 2, 4) if warp else (4, 1, 4)
+    else:
+        group, slots, chunk = (32, CHAIN_THREADS // 32, SWEEP_CHUNK) if warp else (CHAIN_THREADS, 1, SWEEP_CHUNK)
+    shared = 2 * slots * num_units * itemsize <= SHARED_ROWS_BYTES
+    # The simulator has no syncwarp: its groups meet at the block's barrier (every slot runs every loop).
+    return ChainLayout(group, slots, chunk, shared, warp and not simulator)
 
 
 def default_row_groups():

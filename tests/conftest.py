@@ -147,3 +147,16 @@ def cut_after(finished, target, update):
         if int(path.stem.split("_")[1]) > update:
             path.unlink()
     return target
+
+
+def chain_layouts():
+    """Every way a sweep kernel can lay 7 chains out on thread blocks (``bmsample._gpu_linalg.ChainLayout``).
+
+    A group per chain of 2 threads, several chains a block (3 slots: one block has an empty slot), or a block
+    of threads per chain; rows in shared or in global memory; a chunk of draws that does or does not divide
+    N = 7.  ``warp_sync`` stays off: the simulator has no syncwarp.
+    """
+    from bmsample._gpu_linalg import ChainLayout
+
+    return {"warp,shared": ChainLayout(2, 2, 4, True, False), "warp,global": ChainLayout(2, 3, 8, False, False),
+            "block,shared": ChainLayout(4, 1, 4, True, False), "block,global": ChainLayout(3, 1, 12, False, False)}

@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import chain_layouts
 
 import bmsample
 from bmsample._rng import normals_reference, reference_uniforms
@@ -16,6 +17,7 @@ from numba import cuda  # noqa: E402
 
 from bmsample.gaussian import _gpu  # noqa: E402
 
+LAYOUTS = chain_layouts()
 KEY, DRAW, OFFSET = (123456789, 987654321), 2**32 + 3, 5
 #: float32: Box-Muller through logf / sinf / cosf against float64 maths; float64: a few ulps.
 RTOL = {"float32": 2e-5, "float64": 1e-12}
@@ -66,15 +68,17 @@ def test_device_langevin_sampling_equals_the_cpu_to_rounding(dtype):
     np.testing.assert_allclose(gpu.recorded, cpu.recorded, rtol=4 * RTOL[dtype], atol=4 * RTOL[dtype])
 
 
+@pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_gibbs_sweep_matches_the_cpu_twin(dtype):
-    """Same normals, same coordinate order, same field updates: equal chains and fields up to rounding."""
+def test_gibbs_sweep_matches_the_cpu_twin(dtype, layout):
+    """Same normals, same coordinate order, same field updates: equal chains and fields up to rounding, in
+    every layout of chains on thread blocks."""
     rng = np.random.default_rng(5)
     a = rng.standard_normal((7, 7))
     coupling = (a @ a.T / 7 + np.eye(7)).astype(dtype)
     bias, temperature = rng.standard_normal(7).astype(dtype), 0.7
-    state = rng.standard_normal((6, 7)).astype(dtype)
-    noise = rng.standard_normal((6, 7)).astype(dtype)
+    state = rng.standard_normal((7, 7)).astype(dtype)
+    noise = rng.standard_normal((7, 7)).astype(dtype)
     field = (state @ coupling).astype(dtype)
     diagonal = np.diag(coupling).astype(np.float64)
     cpu_state, cpu_field = state.copy(), field.copy()
@@ -82,7 +86,7 @@ def test_gibbs_sweep_matches_the_cpu_twin(dtype):
                      noise, cpu_field, cpu_state)
     d_state, d_field = cuda.to_device(state), cuda.to_device(field)
     _gpu.gibbs_sweep(cuda.to_device(coupling), cuda.to_device(bias), temperature, cuda.to_device(noise), d_field,
-                     d_state)
+                     d_state, layout=LAYOUTS[layout])
     np.testing.assert_allclose(d_state.copy_to_host(), cpu_state, rtol=RTOL[dtype], atol=RTOL[dtype])
     np.testing.assert_allclose(d_field.copy_to_host(), cpu_field, rtol=RTOL[dtype], atol=RTOL[dtype])
     assert not np.allclose(cpu_state, state)  # the sweep moved every chain

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, uint32
 
-from .._gpu_linalg import chain_threads, default_block, grid_2d, split_draw
+from .._gpu_linalg import chain_layout, default_block, grid_2d, split_draw
 from .._rng_gpu import normal_of_unit, philox_word, uniform_from_bits
 
 LANGEVIN, NORMAL, UNIFORM = range(3)
@@ -75,36 +75,63 @@ def fill_uniform(low, high, key0, key1, draw, chain_offset, out):
 
 
 @lru_cache(maxsize=None)
-def _gibbs_kernel(dtype):
-    dtype = np.dtype(dtype).type
+def _gibbs_kernel(dtype, layout):
+    row_dtype = np.dtype(dtype)  # an instance: the simulator's dynamic shared array reads its itemsize
+    dtype = row_dtype.type
     one = dtype(1.0)
+    group, slots, _, shared_rows, warp_sync = layout
 
     @cuda.jit
     def kernel(coupling, bias, temperature, noise, local_field, state):
-        c = cuda.blockIdx.x
-        if c >= state.shape[0]:
-            return
-        tid, threads = cuda.threadIdx.x, cuda.blockDim.x
-        num_units = state.shape[1]
-        change = cuda.shared.array(1, dtype)
+        num_chains, num_units = state.shape
+        lane, slot = cuda.threadIdx.x % group, cuda.threadIdx.x // group
+        c = cuda.blockIdx.x * slots + slot
+        live = c < num_chains
+        row = min(c, num_chains - 1)  # a slot past the last chain meets the barriers and writes nothing
+        change = cuda.shared.array(slots, dtype)
+        if shared_rows:
+            rows = cuda.shared.array(0, row_dtype)
+            x = rows[2 * slot * num_units:(2 * slot + 1) * num_units]
+            fields = rows[(2 * slot + 1) * num_units:(2 * slot + 2) * num_units]
+            for j in range(lane, num_units, group):
+                x[j] = state[row, j]
+                fields[j] = local_field[row, j]
+            if warp_sync:
+                cuda.syncwarp()
+            else:
+                cuda.syncthreads()
+        else:
+            x, fields = state[row], local_field[row]
         for i in range(num_units):
-            if tid == 0:
+            if lane == 0:
                 diagonal = coupling[i, i]
-                new = ((bias[i] - local_field[c, i] + diagonal * state[c, i]) * (one / diagonal)
-                       + math.sqrt(temperature / diagonal) * noise[c, i])
-                change[0] = new - state[c, i]
-                state[c, i] = new
-            cuda.syncthreads()
-            delta = change[0]
-            for j in range(tid, num_units, threads):
-                local_field[c, j] += coupling[i, j] * delta
-            cuda.syncthreads()
+                new = ((bias[i] - fields[i] + diagonal * x[i]) * (one / diagonal)
+                       + math.sqrt(temperature / diagonal) * noise[row, i])
+                change[slot] = new - x[i]
+                if live:
+                    x[i] = new
+            if warp_sync:
+                cuda.syncwarp()
+            else:
+                cuda.syncthreads()
+            delta = change[slot]
+            if live:
+                for j in range(lane, num_units, group):
+                    fields[j] += coupling[i, j] * delta
+            if warp_sync:
+                cuda.syncwarp()
+            else:
+                cuda.syncthreads()
+        if shared_rows and live:
+            for j in range(lane, num_units, group):
+                state[row, j] = x[j]
+                local_field[row, j] = fields[j]
 
     return kernel
 
 
-def gibbs_sweep(coupling, bias, temperature, noise, local_field, state):
-    """One sequential coordinate-Gibbs sweep of every chain in place, one thread block per chain.
+def gibbs_sweep(coupling, bias, temperature, noise, local_field, state, layout=None):
+    """One sequential coordinate-Gibbs sweep of every chain in place (chains laid out by ``ChainLayout``).
 
     The twin of ``_cpu.gibbs_sweep``, which takes ``1 / J_ii`` and
     ``sqrt(T / J_ii)`` precomputed; here they come from the device's J at each
@@ -120,8 +147,13 @@ def gibbs_sweep(coupling, bias, temperature, noise, local_field, state):
     local_field : device array, shape (num_chains, N)
         ``state @ J`` on entry; kept up to date.
     state : device array, shape (num_chains, N)
+    layout : ChainLayout, optional
+        Default: ``chain_layout(N, itemsize)`` (its ``chunk`` is unused: the noise is drawn beforehand).
     """
     if state.size == 0:
         return
-    kernel = _gibbs_kernel(np.dtype(state.dtype))
-    kernel[state.shape[0], chain_threads()](coupling, bias, state.dtype.type(temperature), noise, local_field, state)
+    num_chains, num_units = state.shape
+    layout = layout or chain_layout(num_units, state.dtype.itemsize)
+    kernel = _gibbs_kernel(np.dtype(state.dtype), layout)
+    kernel[layout.blocks(num_chains), layout.threads, 0, layout.shared_bytes(num_units, state.dtype.itemsize)](
+        coupling, bias, state.dtype.type(temperature), noise, local_field, state)

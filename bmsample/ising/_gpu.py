@@ -1,81 +1,128 @@
 """CUDA kernel of the fully connected Boltzmann machine (+-1 spins), twin of ``_cpu.sweeps``.
 
-One thread block per chain.  The sites of a chain are updated in sequence:
-thread 0 draws the site's Philox number (the same word as the CPU: site i
-of a sequential sweep uses word i % 4 of block i // 4; random-site update
-u uses block u // 2) and sets the spin; then the block's threads add
-``J[i, :] * delta`` to the chain's local fields, only when the spin
-flipped, as the CPU does.  Both kernels run the same float operations on the
-fields in the same order; a spin differs only where the rounding of a
-sigmoid or exponential flips a comparison.
+A group of threads runs each chain (``_gpu_linalg.ChainLayout``): one warp
+for small N, several chains a block, else a block of threads.  The chain's
+spins and local fields stay in shared memory for the whole launch when they
+fit.  Each piece of ``chunk`` site updates first draws its Philox numbers
+together, across the group (the same words as the CPU: site i of a
+sequential sweep uses word i % 4 of block i // 4; random-site update u uses
+block u // 2).  Then, site by site, the group's first thread sets the spin
+and the group adds ``J[i, :] * delta`` to the chain's local fields, only
+when the spin flipped, as the CPU does.  Both kernels run the same float
+operations on the fields in the same order; a spin differs only where the
+rounding of a sigmoid or exponential flips a comparison.
 """
 
 import math
 from functools import lru_cache
 
 import numpy as np
-from numba import cuda, int64, uint32, uint64
+from numba import cuda, int32, uint32, uint64
 
-from .._gpu_linalg import bernoulli_unit_functions, chain_threads
+from .._gpu_linalg import bernoulli_unit_functions, chain_layout
 from .._rng_gpu import philox4x32, uniform_from_bits
 from ._cpu import METROPOLIS, RANDOM_SITE
 
 
 @lru_cache(maxsize=None)
-def _sweep_kernel(dtype, kind):
-    dtype = np.dtype(dtype).type
+def _sweep_kernel(dtype, kind, layout):
+    row_dtype = np.dtype(dtype)  # an instance: the simulator's dynamic shared array reads its itemsize
+    dtype = row_dtype.type
     one = dtype(1.0)
     limit = dtype(87.0)
     sigmoid, _ = bernoulli_unit_functions(dtype)
     uniform = uniform_from_bits(dtype)
     low32, shift32 = np.uint64(0xFFFFFFFF), np.uint64(32)
+    group, slots, chunk, shared_rows, warp_sync = layout
+    per_block = 2 if kind == RANDOM_SITE else 4  # site updates per Philox block
+    if chunk % 4:
+        raise ValueError(f"layout: chunk {chunk} is not a whole number of Philox blocks")
+    chunk_shape = (slots, chunk)  # literal shapes for cuda.shared.array, built here
 
     @cuda.jit
     def kernel(coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field):
-        c = cuda.blockIdx.x
-        if c >= state.shape[0]:
-            return
-        tid, threads = cuda.threadIdx.x, cuda.blockDim.x
-        num_units = state.shape[1]
-        change = cuda.shared.array(1, dtype)
-        site = cuda.shared.array(1, int64)
-        stream = uint32(chain_offset + c)
+        num_chains, num_units = state.shape
+        lane, slot = cuda.threadIdx.x % group, cuda.threadIdx.x // group
+        c = cuda.blockIdx.x * slots + slot
+        live = c < num_chains
+        # A slot past the last chain runs every loop (its group meets the barriers) and writes nothing.
+        row = min(c, num_chains - 1)
+        uniforms = cuda.shared.array(chunk_shape, dtype)
+        sites = cuda.shared.array(chunk_shape, int32)
+        change = cuda.shared.array(slots, dtype)
+        changed_site = cuda.shared.array(slots, int32)
+        if shared_rows:
+            rows = cuda.shared.array(0, row_dtype)
+            spins = rows[2 * slot * num_units:(2 * slot + 1) * num_units]
+            fields = rows[(2 * slot + 1) * num_units:(2 * slot + 2) * num_units]
+            for j in range(lane, num_units, group):
+                spins[j] = state[row, j]
+                fields[j] = local_field[row, j]
+        else:
+            spins, fields = state[row], local_field[row]
+        stream = uint32(chain_offset + row)
         for t in range(num_sweeps):
             draw = uint64(first_draw + t)
             draw_lo, draw_hi = uint32(draw & low32), uint32(draw >> shift32)
-            for update in range(num_units):
-                if tid == 0:
+            for start in range(0, num_units, chunk):
+                count = min(chunk, num_units - start)
+                for b in range(lane, (count + per_block - 1) // per_block, group):
+                    k = b * per_block
+                    w0, w1, w2, w3 = philox4x32(uint32((start + k) // per_block), stream, draw_lo, draw_hi,
+                                                key0, key1)
                     if kind == RANDOM_SITE:
-                        w0, w1, w2, w3 = philox4x32(uint32(update >> 1), stream, draw_lo, draw_hi, key0, key1)
-                        site_bits, bits = (w0, w1) if update % 2 == 0 else (w2, w3)
-                        i = int64((uint64(site_bits) * uint64(num_units)) >> shift32)
+                        sites[slot, k] = int32((uint64(w0) * uint64(num_units)) >> shift32)
+                        uniforms[slot, k] = uniform(w1)
+                        if k + 1 < count:
+                            sites[slot, k + 1] = int32((uint64(w2) * uint64(num_units)) >> shift32)
+                            uniforms[slot, k + 1] = uniform(w3)
                     else:
-                        w0, w1, w2, w3 = philox4x32(uint32(update >> 2), stream, draw_lo, draw_hi, key0, key1)
-                        r = update % 4
-                        bits = w0 if r == 0 else (w1 if r == 1 else (w2 if r == 2 else w3))
-                        i = update
-                    u = uniform(bits)
-                    s = state[c, i]
-                    h = local_field[c, i]
-                    if kind == METROPOLIS:
-                        gain = s * h
-                        new = -s if u < math.exp(min(max(-(gain + gain), -limit), limit)) else s
+                        uniforms[slot, k] = uniform(w0)
+                        if k + 1 < count:
+                            uniforms[slot, k + 1] = uniform(w1)
+                        if k + 2 < count:
+                            uniforms[slot, k + 2] = uniform(w2)
+                        if k + 3 < count:
+                            uniforms[slot, k + 3] = uniform(w3)
+                if warp_sync:
+                    cuda.syncwarp()
+                else:
+                    cuda.syncthreads()
+                for k in range(count):
+                    if lane == 0:
+                        i = sites[slot, k] if kind == RANDOM_SITE else start + k
+                        u, s, h = uniforms[slot, k], spins[i], fields[i]
+                        if kind == METROPOLIS:
+                            gain = s * h
+                            new = -s if u < math.exp(min(max(-(gain + gain), -limit), limit)) else s
+                        else:
+                            new = one if u < sigmoid((one + one) * h) else -one
+                        if live:
+                            spins[i] = new
+                        change[slot] = new - s
+                        changed_site[slot] = i
+                    if warp_sync:
+                        cuda.syncwarp()
                     else:
-                        new = one if u < sigmoid((one + one) * h) else -one
-                    state[c, i] = new
-                    change[0] = new - s
-                    site[0] = i
-                cuda.syncthreads()
-                delta, i = change[0], site[0]
-                if delta != 0:
-                    for j in range(tid, num_units, threads):
-                        local_field[c, j] += coupling[i, j] * delta
-                cuda.syncthreads()
+                        cuda.syncthreads()
+                    delta, i = change[slot], changed_site[slot]
+                    if delta != 0 and live:
+                        for j in range(lane, num_units, group):
+                            fields[j] += coupling[i, j] * delta
+                    if warp_sync:
+                        cuda.syncwarp()
+                    else:
+                        cuda.syncthreads()
+        if shared_rows and live:
+            for j in range(lane, num_units, group):
+                state[row, j] = spins[j]
+                local_field[row, j] = fields[j]
 
     return kernel
 
 
-def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, *cpu_scratch):
+def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, *cpu_scratch,
+           layout=None):
     """Run ``num_sweeps`` sweeps of every chain in place (see ``_cpu.sweeps``; its scratch arguments are ignored).
 
     Parameters
@@ -92,9 +139,13 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
         +-1 spins, updated in place.
     local_field : device array, shape (num_chains, N)
         h + state @ J on entry, kept up to date.
+    layout : ChainLayout, optional
+        Default: ``chain_layout(N, itemsize)``.
     """
     if state.size == 0 or num_sweeps == 0:
         return
-    kernel = _sweep_kernel(np.dtype(state.dtype), kind)
-    kernel[state.shape[0], chain_threads()](coupling, num_sweeps, key0, key1, first_draw, chain_offset, state,
-                                                 local_field)
+    num_chains, num_units = state.shape
+    layout = layout or chain_layout(num_units, state.dtype.itemsize)
+    kernel = _sweep_kernel(np.dtype(state.dtype), kind, layout)
+    kernel[layout.blocks(num_chains), layout.threads, 0, layout.shared_bytes(num_units, state.dtype.itemsize)](
+        coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field)

@@ -148,8 +148,8 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
     callback : callable(t, spins), optional
         Called for t = 0..steps with the chains (do not keep a reference).
     backend : {"cpu", "cuda", "cuda:N", "auto"}
-        Where the sweeps run: on a GPU, one thread block per chain, the same
-        draws as the CPU (spins equal except where rounding flips a comparison).
+        Where the sweeps run: on a GPU, a warp or a thread block per chain, the
+        same draws as the CPU (spins equal except where rounding flips a comparison).
 
     Returns
     -------
