@@ -87,6 +87,11 @@ class DeviceTrainer:
         self._data = None
         self._device_data = None
 
+    def gradient_scratch(self, num_rows, num_cols, dtype):
+        """Scratch of the (``num_rows``, ``num_cols``) gradient products over batch or chains, where their inner
+        dimension splits across blocks (``linalg.split_scratch``), else None."""
+        return linalg.split_scratch(num_rows, num_cols, max(self.config.batch_size, self.num_chains), dtype)
+
     def download(self):
         """Bring the host model up to date (before logging and checkpoints)."""
         self.params.download()

@@ -73,12 +73,16 @@ def targets():
                 Target(f"uniform[{tag}]", _rng_gpu.uniform_from_bits(np.dtype(dtype)), (U32,), True),
                 Target(f"normal[{tag}]", _rng_gpu.normal_of_unit(np.dtype(dtype)),
                        (I64, U32, U32, U32, U32, U32), True)]
-        for mode in (linalg.SAMPLE, linalg.SAMPLE_WITH_MEANS, linalg.MEANS, linalg.ASSIGN, linalg.ACCUMULATE):
+        for mode in (linalg.SAMPLE, linalg.SAMPLE_WITH_MEANS, linalg.MEANS, linalg.ASSIGN, linalg.ACCUMULATE,
+                     linalg.PARTIAL):
             for left_t in (False, True):
                 for right_t in (False, True):
                     kernel = linalg._product_kernel(np.dtype(dtype), mode, left_t, right_t, linalg.DEVICE_TILE)
                     out.append(Target(f"product[{tag},mode={mode},transpose={left_t:d}{right_t:d}]",
-                                      kernel, (A2, A2, A1, F, *randoms, I64, A2, A2)))
+                                      kernel, (A2, A2, A1, F, *randoms, I64, I64, A2, A2)))
+        for accumulate in (False, True):
+            out.append(Target(f"split_sum[{tag},{accumulate:d}]", linalg._split_sum_kernel(np.dtype(dtype), accumulate),
+                              (A2, I64, F, A2)))
         for accumulate in (False, True):
             partial_sums, combine = linalg._column_sum_kernels(np.dtype(dtype), linalg.DEVICE_BLOCK, accumulate)
             out += [Target(f"column_partial_sums[{tag},{accumulate:d}]", partial_sums, (A2, A2)),

@@ -59,8 +59,15 @@ SIMULATOR_ROW_GROUPS = 2
 # Padding of the shared tiles' rows: a warp's k-major stores (tid -> (mm, kk) with kk fastest) then fall
 # into distinct banks instead of 8-way conflicts.
 _PAD = 4
-# Epilogues of the product kernel (compile-time constants): Bernoulli layers, or alpha * product.
-SAMPLE, SAMPLE_WITH_MEANS, MEANS, ASSIGN, ACCUMULATE = range(5)
+# Epilogues of the product kernel (compile-time constants): Bernoulli layers, alpha * product, or the raw
+# partial product of one piece of a split inner dimension (into rows piece * M + m of ``means``).
+SAMPLE, SAMPLE_WITH_MEANS, MEANS, ASSIGN, ACCUMULATE, PARTIAL = range(6)
+#: A product whose grid has fewer blocks than this splits its inner dimension across blocks (two waves of
+#: an H100's or H200's 132 SMs), each piece at least ``MIN_SPLIT_STEPS`` tile steps deep.
+SPLIT_TARGET_BLOCKS = 264
+MIN_SPLIT_STEPS = 16
+SIMULATOR_SPLIT_TARGET_BLOCKS = 4
+SIMULATOR_MIN_SPLIT_STEPS = 2
 
 
 def simulated():
@@ -192,7 +199,9 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
     ``op`` transposes where asked; ``out`` is (M, N), the inner dimension K.
     Epilogues: SAMPLE / SAMPLE_WITH_MEANS / MEANS apply bias + sigmoid (+
     Bernoulli with row m on stream ``chain_offset + m``); ASSIGN writes
-    ``alpha * product``; ACCUMULATE adds it to ``out``.
+    ``alpha * product``; ACCUMULATE adds it to ``out``; PARTIAL writes the
+    product over the inner piece ``blockIdx.z`` (``depth`` deep) into rows
+    ``piece * M + m`` of ``means``, for ``split_sum`` to combine.
     """
     bm, bn, bk, tm, tn = tile
     threads_x, threads_y = tile.threads
@@ -208,9 +217,11 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
     sigmoid, bernoulli = bernoulli_unit_functions(dtype)
 
     @cuda.jit
-    def kernel(left, right, bias, alpha, key0, key1, draw_lo, draw_hi, chain_offset, out, means):
+    def kernel(left, right, bias, alpha, key0, key1, draw_lo, draw_hi, chain_offset, depth, out, means):
         num_rows, num_cols = out.shape
-        inner = left.shape[0] if transpose_left else left.shape[1]
+        piece = cuda.blockIdx.z  # the inner dimension's piece [piece * depth, (piece + 1) * depth)
+        k_begin = piece * depth
+        k_end = min(left.shape[0] if transpose_left else left.shape[1], k_begin + depth)
         left_tile = cuda.shared.array(left_shape, dtype)
         right_tile = cuda.shared.array(right_shape, dtype)
         acc = cuda.local.array((tm, tn), dtype)
@@ -224,7 +235,7 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
             for i in range(tm):
                 for j in range(tn):
                     acc[i, j] = zero
-            for k0 in range(0, inner, bk):
+            for k0 in range(k_begin, k_end, bk):
                 # Cooperative loads, each along the contiguous axis of its source.
                 for s in range(left_loads):
                     idx = tid + s * threads
@@ -234,7 +245,7 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
                         mm, kk = idx // bk, idx % bk
                     m, k = row0 + mm, k0 + kk
                     value = zero
-                    if m < num_rows and k < inner:
+                    if m < num_rows and k < k_end:
                         value = left[k, m] if transpose_left else left[m, k]
                     left_tile[kk, mm] = value
                 for s in range(right_loads):
@@ -245,7 +256,7 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
                         kk, nn = idx // bn, idx % bn
                     n, k = col0 + nn, k0 + kk
                     value = zero
-                    if n < num_cols and k < inner:
+                    if n < num_cols and k < k_end:
                         value = right[n, k] if transpose_right else right[k, n]
                     right_tile[kk, nn] = value
                 cuda.syncthreads()
@@ -265,7 +276,9 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
                     for j in range(tn):
                         n = col0 + tx + j * threads_x
                         if n < num_cols:
-                            if mode == ASSIGN:
+                            if mode == PARTIAL:
+                                means[piece * num_rows + m, n] = acc[i, j]
+                            elif mode == ASSIGN:
                                 out[m, n] = alpha * acc[i, j]
                             elif mode == ACCUMULATE:
                                 out[m, n] += alpha * acc[i, j]
@@ -280,20 +293,80 @@ def _product_kernel(dtype, mode, transpose_left, transpose_right, tile):
 
 
 def launch_product(left, right, transpose_left, transpose_right, bias, alpha, key0, key1, draw, chain_offset,
-                   out, means, mode, tile):
-    """Launch the product kernel of ``mode`` (an epilogue constant) with ``tile`` (default: ``default_tile()``)."""
+                   out, means, mode, tile, pieces=1):
+    """Launch the product kernel of ``mode`` (an epilogue constant) with ``tile`` (default: ``default_tile()``).
+
+    ``pieces`` > 1 (mode PARTIAL) splits the inner dimension over the grid's z.
+    """
     tile = tile or default_tile()
     if out.size == 0:
         return
-    grid = (-(-out.shape[1] // tile.bn), min(-(-out.shape[0] // tile.bm), MAX_GRID_Y))
+    inner = left.shape[0] if transpose_left else left.shape[1]
+    depth = _piece_depth(inner, pieces, tile)
+    grid = (-(-out.shape[1] // tile.bn), min(-(-out.shape[0] // tile.bm), MAX_GRID_Y), max(1, -(-inner // depth)))
     kernel = _product_kernel(np.dtype(out.dtype), mode, transpose_left, transpose_right, tile)
     kernel[grid, tile.threads](left, right, bias, out.dtype.type(alpha), key0, key1, *split_draw(draw),
-                               chain_offset, out, means)
+                               chain_offset, depth, out, means)
 
+
+def _piece_depth(inner, pieces, tile):
+    """Depth of each piece of an inner dimension split in ``pieces``: whole tile steps (all of it for one)."""
+    if pieces <= 1:
+        return max(inner, 1)
+    steps = -(-inner // tile.bk)
+    return -(-steps // pieces) * tile.bk
+
+
+def split_pieces(num_rows, num_cols, inner, tile=None):
+    """Pieces of the inner dimension of an (M, K) x (K, N) product: 1 unless its grid is small and K deep.
+
+    A weight gradient (784 x 500 over 10 000 chains) has 56 blocks of 128 x 64: far fewer than the SMs of a
+    large card, each looping over every chain.  Split, each block sums one piece of K and ``split_sum``
+    adds the pieces in a fixed order, so results are reproducible: the pieces depend only on the shapes.
+    """
+    tile = tile or default_tile()
+    target, min_steps = ((SIMULATOR_SPLIT_TARGET_BLOCKS, SIMULATOR_MIN_SPLIT_STEPS) if simulated()
+                         else (SPLIT_TARGET_BLOCKS, MIN_SPLIT_STEPS))
+    blocks = -(-num_cols // tile.bn) * min(-(-num_rows // tile.bm), MAX_GRID_Y)
+    if blocks == 0 or blocks >= target:
+        return 1
+    pieces = min(-(-target // blocks), inner // (min_steps * tile.bk))
+    if pieces <= 1:
+        return 1
+    return -(-inner // _piece_depth(inner, pieces, tile))  # no empty piece
+
+
+def split_scratch(num_rows, num_cols, max_inner, dtype, tile=None):
+    """Scratch for split products of (M, N) = (``num_rows``, ``num_cols``) up to ``max_inner`` deep: a device
+    array (pieces * M, N), or None when no such product splits.  Allocate it once, beside the output."""
+    pieces = split_pieces(num_rows, num_cols, max_inner, tile)
+    return cuda.device_array((pieces * num_rows, num_cols), dtype=dtype) if pieces > 1 else None
+
+
+@lru_cache(maxsize=None)
+def _split_sum_kernel(dtype, accumulate):
+    zero = np.dtype(dtype).type(0.0)
+
+    @cuda.jit
+    def kernel(partial, pieces, alpha, out):
+        n, first = cuda.grid(2)
+        num_rows = out.shape[0]
+        if n >= out.shape[1]:
+            return
+        for m in range(first, num_rows, cuda.gridsize(2)[1]):
+            total = zero
+            for piece in range(pieces):
+                total += partial[piece * num_rows + m, n]
+            if accumulate:
+                out[m, n] += alpha * total
+            else:
+                out[m, n] = alpha * total
+
+    return kernel
 
 
 def scaled_product(left, right, alpha, out, accumulate=False, transpose_left=False, tile=None,
-                   transpose_right=False):
+                   transpose_right=False, scratch=None):
     """``out = alpha * op(left) @ op(right)``, or ``out += ...`` with ``accumulate``.
 
     Parameters
@@ -306,8 +379,23 @@ def scaled_product(left, right, alpha, out, accumulate=False, transpose_left=Fal
     transpose_left : bool
     tile : Tile, optional
     transpose_right : bool
+    scratch : device array, optional
+        ``split_scratch(M, N, K or more, dtype)``: where ``split_pieces`` splits K, the pieces are summed
+        there and combined in a fixed order.  Without it the product is never split.
     """
     unused_bias = right[0]
+    inner = left.shape[0] if transpose_left else left.shape[1]
+    pieces = split_pieces(out.shape[0], out.shape[1], inner, tile) if scratch is not None else 1
+    if pieces > 1 and out.size:
+        if scratch.shape[0] < pieces * out.shape[0] or scratch.shape[1] != out.shape[1]:
+            raise ValueError(f"scratch: shape {scratch.shape} does not hold {pieces} pieces of {out.shape}")
+        partial = scratch[:pieces * out.shape[0]]
+        launch_product(left, right, transpose_left, transpose_right, unused_bias, 0.0, np.uint32(0), np.uint32(0),
+                       0, 0, out, partial, PARTIAL, tile, pieces)
+        block = default_block()
+        kernel = _split_sum_kernel(np.dtype(out.dtype), accumulate)
+        kernel[grid_2d(out.shape[0], out.shape[1], block), block](partial, pieces, out.dtype.type(alpha), out)
+        return
     launch_product(left, right, transpose_left, transpose_right, unused_bias, alpha, np.uint32(0), np.uint32(0), 0,
                    0, out, out, ACCUMULATE if accumulate else ASSIGN, tile)
 

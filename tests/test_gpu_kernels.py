@@ -160,6 +160,34 @@ def test_scaled_transposed_products(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_split_products_sum_every_piece_of_the_inner_dimension(dtype):
+    """A small grid over a deep inner dimension is split across blocks (23 = 6 + 6 + 6 + 5 with this tile)
+    and the pieces are summed into the output; a dropped, doubled or overlapping piece breaks the bound."""
+    rng = np.random.default_rng(8)
+    left, right, more_left, more_right = (rng.standard_normal(shape).astype(dtype)
+                                          for shape in [(23, 3), (23, 3), (9, 3), (9, 3)])
+    assert linalg.split_pieces(3, 3, 23, SMALL_TILE) == 4 and linalg.split_pieces(3, 3, 9, SMALL_TILE) == 2
+    assert linalg.split_pieces(3, 3, 7, SMALL_TILE) == 1  # too shallow to split
+    scratch = linalg.split_scratch(3, 3, 23, dtype, SMALL_TILE)
+    assert scratch.shape == (12, 3)
+    out = cuda.device_array((3, 3), dtype=dtype)
+    linalg.scaled_product(cuda.to_device(left), cuda.to_device(right), 0.5, out, transpose_left=True,
+                          tile=SMALL_TILE, scratch=scratch)
+    first = out.copy_to_host()
+    linalg.scaled_product(cuda.to_device(more_left), cuda.to_device(more_right), -2.0, out, accumulate=True,
+                          transpose_left=True, tile=SMALL_TILE, scratch=scratch)
+    exact = 0.5 * left.T.astype(np.float64) @ right
+    bound = 4 * 24 * np.finfo(dtype).eps * (0.5 * np.abs(left.T) @ np.abs(right))
+    assert np.all(np.abs(first - exact) <= bound)
+    exact -= 2.0 * more_left.T.astype(np.float64) @ more_right
+    bound += 4 * 24 * np.finfo(dtype).eps * (2.0 * np.abs(more_left.T) @ np.abs(more_right))
+    assert np.all(np.abs(out.copy_to_host() - exact) <= bound)
+    with pytest.raises(ValueError, match="does not hold 4 pieces"):
+        linalg.scaled_product(cuda.to_device(left), cuda.to_device(right), 1.0, out, transpose_left=True,
+                              tile=SMALL_TILE, scratch=scratch[:8])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_column_means_in_a_fixed_order(dtype):
     rng = np.random.default_rng(4)
     x, y = rng.random((23, 6)).astype(dtype), rng.random((5, 6)).astype(dtype)

@@ -120,6 +120,7 @@ class GaussianDeviceTrainer(DeviceTrainer):
         self.params = DeviceCouplings(model)
         self.field = cuda.device_array((self.num_chains, n), dtype=dtype)
         self.grad_j = cuda.device_array((n, n), dtype=dtype)
+        self.grad_scratch = self.gradient_scratch(n, n, dtype)
         self.grad_h = cuda.device_array(n, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
         self.noise = cuda.device_array((self.num_chains, n), dtype=dtype) if config.sampler == "gibbs" else None
@@ -150,8 +151,9 @@ class GaussianDeviceTrainer(DeviceTrainer):
         """
         chains = self.negative_chains(batch)
         inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
-        linalg.scaled_product(batch, batch, -0.5 * inv_b, self.grad_j, transpose_left=True)
-        linalg.scaled_product(chains, chains, 0.5 * inv_m, self.grad_j, accumulate=True, transpose_left=True)
+        linalg.scaled_product(batch, batch, -0.5 * inv_b, self.grad_j, transpose_left=True, scratch=self.grad_scratch)
+        linalg.scaled_product(chains, chains, 0.5 * inv_m, self.grad_j, accumulate=True, transpose_left=True,
+                              scratch=self.grad_scratch)
         linalg.column_means(batch, self.partial, inv_b, self.grad_h)
         linalg.column_means(chains, self.partial, -inv_m, self.grad_h, accumulate=True)
         self.ascend([(self.params.coupling, self.grad_j, 0.0), (self.params.field, self.grad_h, 0.0)],

@@ -78,6 +78,7 @@ class IsingDeviceTrainer(DeviceTrainer):
         self.zero_field = cuda.to_device(np.zeros((self.num_chains, n), dtype=dtype))
         self.local_field = cuda.device_array((self.num_chains, n), dtype=dtype)
         self.grad_j = cuda.device_array((n, n), dtype=dtype)
+        self.grad_scratch = self.gradient_scratch(n, n, dtype)
         self.grad_h = cuda.device_array(n, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
         self.runs = _steps.StepRuns()
@@ -116,8 +117,9 @@ class IsingDeviceTrainer(DeviceTrainer):
         steps = [(self.params.field, self.grad_h)]
         independent = self.model.independent
         if not independent:
-            linalg.scaled_product(batch, batch, inv_b, self.grad_j, transpose_left=True)
-            linalg.scaled_product(chains, chains, -inv_m, self.grad_j, accumulate=True, transpose_left=True)
+            linalg.scaled_product(batch, batch, inv_b, self.grad_j, transpose_left=True, scratch=self.grad_scratch)
+            linalg.scaled_product(chains, chains, -inv_m, self.grad_j, accumulate=True, transpose_left=True,
+                                  scratch=self.grad_scratch)
             linalg.zero_diagonal(self.grad_j)
             steps.append((self.params.coupling, self.grad_j))
         self.ascend([(param, grad, 0.0) for param, grad in steps], learning_rate, limit=RUNAWAY)

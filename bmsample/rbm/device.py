@@ -101,6 +101,7 @@ class TwoLayerDeviceTrainer(DeviceTrainer):
         self.chain_hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
         self.batch_hidden = cuda.device_array((config.batch_size, nh), dtype=dtype)
         self.grad_w = cuda.device_array((nv, nh), dtype=dtype)
+        self.grad_scratch = self.gradient_scratch(nv, nh, dtype)
         self.grad_a = cuda.device_array(nv, dtype=dtype)
         self.grad_b = cuda.device_array(nh, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), max(nv, nh)), dtype=dtype)
@@ -118,8 +119,10 @@ class TwoLayerDeviceTrainer(DeviceTrainer):
         inv_b, inv_m = 1.0 / batch.shape[0], 1.0 / chains.shape[0]
         _gpu.bernoulli_means_product(batch, hidden_weights, False, hbias, self.batch_hidden)
         _gpu.bernoulli_means_product(chains, hidden_weights, False, hbias, self.chain_hidden)
-        linalg.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True)
-        linalg.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True)
+        linalg.scaled_product(batch, self.batch_hidden, inv_b, self.grad_w, transpose_left=True,
+                              scratch=self.grad_scratch)
+        linalg.scaled_product(chains, self.chain_hidden, -inv_m, self.grad_w, accumulate=True, transpose_left=True,
+                              scratch=self.grad_scratch)
         linalg.column_means(batch, self.partial, inv_b, self.grad_a)
         linalg.column_means(chains, self.partial, -inv_m, self.grad_a, accumulate=True)
         linalg.column_means(self.batch_hidden, self.partial, inv_b, self.grad_b)
