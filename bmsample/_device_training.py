@@ -69,9 +69,15 @@ class DeviceTrainer:
     -----
     Subclasses set ``model`` and ``params`` (device parameters with a
     ``download`` method) and provide ``_draw_p0_into(out)`` (advancing
-    ``streams`` as the CPU trainer does) and ``update``.  The only per-update
-    transfer is the 4-byte runaway flag read by ``parameters_finite``.
+    ``streams`` as the CPU trainer does) and ``update``.  Nothing is read
+    back per update: the training loop reads the 4-byte runaway flag
+    (``updates_since_runaway``) every ``runaway_check_interval`` updates and
+    before each log line, checkpoint and the end of the run, so the host
+    queues updates without waiting for the device in between.
     """
+
+    #: Updates between two reads of the runaway flag (each read waits for the device to finish).
+    runaway_check_interval = 16
 
     def __init__(self, config, streams, num_units, dtype):
         self.config, self.streams = config, streams
@@ -84,6 +90,7 @@ class DeviceTrainer:
         # memory is staged by the driver first).
         self._host_rows = cuda.pinned_array(max(config.batch_size, self.num_chains), dtype=np.int64)
         self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
+        self.updates_run = 0  # by this trainer: the update numbers of the runaway flag
         self._data = None
         self._device_data = None
 
@@ -140,19 +147,31 @@ class DeviceTrainer:
         return self.device_chains
 
     def ascend(self, steps, learning_rate, limit=None):
-        """``param += learning_rate * (grad - decay * param)`` for every (param, grad, decay) of ``steps``.
+        """``param += learning_rate * (grad - decay * param)`` for every (param, grad, decay) of ``steps``: one
+        update.
 
-        A parameter past ``limit`` or NaN sets the runaway flag; by default
-        ``finfo.max / size``, where its sum may overflow (the CPU trainers' test).
+        A parameter past ``limit`` or NaN sets the runaway flag to this update's number and freezes the
+        parameters there; by default ``limit`` is ``finfo.max / size``, where a sum may overflow (the CPU
+        trainers' test).
         """
+        self.updates_run += 1
         for param, grad, decay in steps:
             flat, flat_grad = param.reshape(param.size), grad.reshape(grad.size)
             bound = np.finfo(param.dtype).max / param.size if limit is None else limit
-            linalg.ascend(flat, flat_grad, learning_rate, decay, bound, self.runaway)
+            linalg.ascend(flat, flat_grad, learning_rate, decay, bound, self.updates_run, self.runaway)
+
+    def updates_since_runaway(self):
+        """None, or how many updates ago (0: the last one) a parameter became NaN, inf or too large.
+
+        Waits for the device.  The parameters (after ``download``) are those of that update: later updates
+        leave them as they are.
+        """
+        flagged = int(self.runaway.copy_to_host()[0])
+        return None if flagged == 0 else self.updates_run - flagged
 
     def parameters_finite(self):
         """False once an update produced NaN, inf or a parameter past ``ascend``'s limit."""
-        return not self.runaway.copy_to_host()[0]
+        return self.updates_since_runaway() is None
 
 
 def rms(values):

@@ -91,7 +91,7 @@ def targets():
                 Target(f"gather_rows[{tag}]", linalg._gather_rows_kernel,
                        (A2, types.Array(types.int64, 1, "C"), A2)),
                 Target(f"ascend[{tag}]", linalg._ascend_kernel,
-                       (A1, A1, F, F, F, types.Array(types.int32, 1, "C"))),
+                       (A1, A1, F, F, F, types.int32, types.Array(types.int32, 1, "C"))),
                 Target(f"blend[{tag}]", linalg._blend_kernel(np.dtype(dtype)), (A1, A1, F)),
                 Target(f"affine[{tag}]", linalg._affine_kernel, (A2, F, F)),
                 Target(f"zero_diagonal[{tag}]", linalg._zero_diagonal_kernel, (A2,))]

@@ -500,18 +500,25 @@ def gather_rows(data, rows, out):
 
 
 @cuda.jit
-def _ascend_kernel(param, grad, learning_rate, decay, limit, runaway):
+def _ascend_kernel(param, grad, learning_rate, decay, limit, update, runaway):
     i = cuda.grid(1)
     if i >= param.shape[0]:
+        return
+    flagged = runaway[0]
+    if flagged != 0 and flagged != update:  # an earlier update ran away: keep its parameters for the report
         return
     value = param[i] + learning_rate * (grad[i] - decay * param[i])
     param[i] = value
     if not abs(value) <= limit:  # also true for NaN
-        runaway[0] = 1
+        cuda.atomic.cas(runaway, 0, 0, update)  # the first update that ran away
 
 
-def ascend(param, grad, learning_rate, decay, limit, runaway):
-    """``param += learning_rate * (grad - decay * param)``; ``runaway[0] = 1`` where ``|param| > limit`` or NaN.
+def ascend(param, grad, learning_rate, decay, limit, update, runaway):
+    """``param += learning_rate * (grad - decay * param)``, and the runaway flag of ``update``.
+
+    Where ``|param| > limit`` or NaN, ``runaway[0]`` becomes ``update`` unless an earlier update set it; once
+    it is set, the launches of later updates leave ``param`` as it is, so the host, which reads the flag only
+    every few updates, finds the parameters of the update that ran away.
 
     Parameters
     ----------
@@ -520,14 +527,17 @@ def ascend(param, grad, learning_rate, decay, limit, runaway):
     learning_rate, decay : float
     limit : float
         ``finfo.max / N`` flags a parameter whose sum may overflow, as the CPU trainer's check does.
+    update : int
+        The update's number (from 1), the same for every parameter of one update.
     runaway : device array of int32, shape (1,)
+        0, or the first update that ran away.
     """
     threads = default_block()[0] * default_block()[1]
     kind = param.dtype.type
     if param.shape[0] == 0:
         return
     _ascend_kernel[grid_1d(param.shape[0], threads), threads](param, grad, kind(learning_rate), kind(decay),
-                                                              kind(limit), runaway)
+                                                              kind(limit), np.int32(update), runaway)
 
 
 @lru_cache(maxsize=None)

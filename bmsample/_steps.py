@@ -23,6 +23,8 @@ from contextlib import contextmanager
 
 #: Target duration of one kernel call, seconds.
 RUN_SECONDS = 0.2
+#: An asynchronous call of a single run is synchronised and timed once in this many calls.
+RETIME_CALLS = 16
 
 
 class StepsInterrupted(KeyboardInterrupt):
@@ -86,6 +88,7 @@ class StepRuns:
 
     def __init__(self):
         self.seconds_per_step = None
+        self._untimed = 0  # calls since the last timed one that were a single run left unsynchronised
 
     def __call__(self, steps, *, each=False, sync=None):
         """Yield run lengths summing to ``steps`` (all 1 with ``each``); time each run as it ends.
@@ -93,7 +96,10 @@ class StepRuns:
         The first run of a fresh ``StepRuns`` is one step (it may include
         compiling); then each run is as long as ``RUN_SECONDS`` allows.
         ``sync()`` waits for the run to finish before it is timed (a GPU's
-        asynchronous launches).
+        asynchronous launches).  A call that is one run (a training update's
+        k steps) waits and is timed only every ``RETIME_CALLS`` calls, so the
+        host can queue updates while the device works; a call of several runs
+        waits after each, so that a signal stops it within a run.
         """
         done = 0
         while done < steps:
@@ -101,11 +107,17 @@ class StepRuns:
                 count = 1
             else:
                 count = max(1, min(steps - done, int(RUN_SECONDS / max(self.seconds_per_step, 1e-9))))
+            timed = (sync is None or self.seconds_per_step is None or count < steps
+                     or self._untimed + 1 >= RETIME_CALLS)
             start = time.perf_counter()
             yield count
-            if sync is not None:
-                sync()
-            self.seconds_per_step = (time.perf_counter() - start) / count
+            if timed:
+                if sync is not None:
+                    sync()
+                self.seconds_per_step = (time.perf_counter() - start) / count
+                self._untimed = 0
+            else:
+                self._untimed += 1
             done += count
             steps_done(count)
 

@@ -401,10 +401,22 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
         permutation = order.permutation(data.shape[0])
     start, last_live, last_save = time.perf_counter() - elapsed, 0.0, time.monotonic()
     speed = _Speed()
+    # A device trainer's divergence check waits for the device: it runs every few updates, and always before
+    # the model is logged, saved or returned (``verify``).
+    check_interval = getattr(trainer, "runaway_check_interval", 1)
+    verified = update
+
+    def verify():
+        """TrainingDiverged if an update up to ``update`` diverged (checked once per update)."""
+        nonlocal verified
+        if verified != update:
+            _raise_if_diverged(trainer, update, batches_per_epoch, last_checkpoint)
+            verified = update
 
     def save(path, abandoned=False):
         """Checkpoint after ``update``; ``abandoned``: the next update had begun (its epoch's order is drawn)."""
         nonlocal last_save
+        verify()
         at_epoch_end = update % batches_per_epoch == 0 and not abandoned
         block = {"update": update, "epoch": (update - 1) // batches_per_epoch + 1 if update else 0,
                  "seconds": round(time.perf_counter() - start, 4),
@@ -436,10 +448,12 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
                 raise checkpointing.TrainingPreempted(guard.requested, update, last_checkpoint) from None
             update += 1
             epoch = (update - 1) // batches_per_epoch + 1
-            _raise_if_diverged(trainer, update, epoch, last_checkpoint)
+            if update % check_interval == 0 or update == total:
+                verify()
             now = time.perf_counter() - start
             rate = speed.after_update(update, now)
             if update in marks or update % log_interval == 0:
+                verify()
                 _download(trainer)
                 record = {"update": update, "epoch": epoch, "seconds": round(now, 4), **metrics,
                           **_norms(model)}
@@ -466,6 +480,7 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
                 last_checkpoint = save(writer.latest_path)
             if guard.requested:
                 raise checkpointing.TrainingPreempted(guard.requested, update, last_checkpoint)
+    verify()
     _download(trainer)
     chains = trainer.chains
     if writer is not None:
@@ -516,19 +531,29 @@ def _download(trainer):
         trainer.download()
 
 
-def _raise_if_diverged(trainer, update, epoch, last_checkpoint):
-    """TrainingDiverged naming the update, the offending quantity and the last good checkpoint."""
-    problem = None
+def _raise_if_diverged(trainer, update, batches_per_epoch, last_checkpoint):
+    """TrainingDiverged naming the update, the offending quantity and the last good checkpoint.
+
+    A device trainer flags its first runaway update on the device and keeps that update's parameters; the
+    check, run every few updates, names that update.
+    """
+    lag = 0
     runaway = getattr(trainer, "divergence", lambda: None)
-    if not trainer.parameters_finite():
-        _download(trainer)  # a device trainer's flag is set: name the entry from the host copy
-        problem = (non_finite_parameter(trainer.model) or runaway()
-                   or "parameters became NaN, inf or too large to sum")
-    elif not hasattr(trainer, "download"):  # device trainers flag runaway parameters in their update kernel
-        problem = runaway()
+    if hasattr(trainer, "updates_since_runaway"):
+        lag = trainer.updates_since_runaway()
+        if lag is None:
+            return
+        _download(trainer)  # name the entry from the host copy
+        finite = False
+    else:
+        finite = trainer.parameters_finite()
+    problem = runaway() if finite else (non_finite_parameter(trainer.model) or runaway()
+                                        or "parameters became NaN, inf or too large to sum")
     if problem is not None:
+        diverged = update - lag
+        epoch = (diverged - 1) // batches_per_epoch + 1
         where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
-        raise TrainingDiverged(f"training diverged at update {update} (epoch {epoch}): {problem}{where}")
+        raise TrainingDiverged(f"training diverged at update {diverged} (epoch {epoch}): {problem}{where}")
 
 
 def non_finite_parameter(model):

@@ -107,6 +107,31 @@ def test_device_training_reports_the_cpu_runaway_field():
     assert messages[1] == messages[0]
 
 
+def test_device_training_names_the_runaway_update_it_finds_later(monkeypatch):
+    """The host reads the device's runaway flag every few updates (8 here): with no log line or checkpoint in
+    between, the run that runs away at update 6 stops at update 8, and names update 6 and its field, as the
+    CPU does."""
+    from bmsample import _device_training, training
+
+    monkeypatch.setattr(training, "log_spaced_updates", lambda total: set())
+    monkeypatch.setattr(_device_training.DeviceTrainer, "runaway_check_interval", 8)
+    found = []
+    read = _device_training.DeviceTrainer.updates_since_runaway
+    monkeypatch.setattr(_device_training.DeviceTrainer, "updates_since_runaway",
+                        lambda self: found.append(read(self)) or found[-1])
+    data = _spin_data()
+    data[:, 2] = 1.0
+    settings = dict(model="independent", sampler="random-site", k=1, batch_size=16, num_chains=32, updates=800,
+                    learning_rate=8.0, seed=0)  # logs every 8 updates
+    messages = []
+    for backend in ("cpu", "cuda"):
+        with pytest.raises(bmsample.TrainingDiverged, match=r"^training diverged at update 6 \(epoch 2\): "
+                                                            r"field h\[2\] = 21.3 ") as info:
+            bmsample.fit(data, backend=backend, **settings)
+        messages.append(str(info.value))
+    assert found == [2] and messages[1] == messages[0]
+
+
 def test_device_ising_run_resumes_bit_identically(tmp_path):
     settings = dict(model="ising", scheme="pcd", k=2, batch_size=16, num_chains=24, updates=4, learning_rate=0.1,
                     dtype="float64", seed=3)

@@ -200,16 +200,24 @@ def test_column_means_in_a_fixed_order(dtype):
 
 @pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the simulator's NumPy scalars
 @pytest.mark.parametrize("bad", [np.nan, 12.0])
-def test_ascend_updates_and_flags_runaway_values(bad):
+def test_ascend_updates_flags_the_first_runaway_update_and_then_keeps_its_parameters(bad):
     param = np.array([1.0, -2.0, 0.5], dtype=np.float32)
     grad = np.array([0.5, 1.0, -1.0], dtype=np.float32)
-    d_param, flag = cuda.to_device(param), cuda.to_device(np.zeros(1, dtype=np.int32))
-    linalg.ascend(d_param, cuda.to_device(grad), 0.1, 0.5, 10.0, flag)
+    d_param, d_grad, flag = cuda.to_device(param), cuda.to_device(grad), cuda.to_device(np.zeros(1, dtype=np.int32))
+    other = cuda.to_device(np.zeros(2, dtype=np.float32))
+    linalg.ascend(d_param, d_grad, 0.1, 0.5, 10.0, 1, flag)
     np.testing.assert_allclose(d_param.copy_to_host(), param + np.float32(0.1) * (grad - np.float32(0.5) * param),
                                rtol=1e-6)
     assert flag.copy_to_host()[0] == 0
-    linalg.ascend(d_param, cuda.to_device(np.array([0, bad, 0], dtype=np.float32)), 1.0, 0.0, 10.0, flag)
-    assert flag.copy_to_host()[0] == 1
+    linalg.ascend(d_param, cuda.to_device(np.array([0, bad, 0], dtype=np.float32)), 1.0, 0.0, 10.0, 2, flag)
+    linalg.ascend(other, cuda.to_device(np.ones(2, dtype=np.float32)), 1.0, 0.0, 10.0, 2, flag)
+    assert flag.copy_to_host()[0] == 2
+    runaway = d_param.copy_to_host()
+    np.testing.assert_array_equal(other.copy_to_host(), [1, 1])  # the rest of update 2 still ran
+    linalg.ascend(d_param, d_grad, 1.0, 0.0, 10.0, 3, flag)  # a later update leaves update 2's values
+    linalg.ascend(d_param, cuda.to_device(np.full(3, np.nan, dtype=np.float32)), 1.0, 0.0, 10.0, 4, flag)
+    np.testing.assert_array_equal(d_param.copy_to_host(), runaway)
+    assert flag.copy_to_host()[0] == 2
 
 
 def test_launches_cover_more_rows_than_the_grid_has_blocks(monkeypatch):

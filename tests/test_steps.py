@@ -18,6 +18,19 @@ def test_runs_cover_the_steps_starting_with_one_and_growing_to_the_time_budget(m
     assert list(runs(5, each=True)) == [1] * 5
 
 
+def test_single_run_calls_wait_for_the_device_only_every_few_calls():
+    """A training update's k steps (one run): the device is synchronised on the first call and then once in
+    RETIME_CALLS calls; a call of several runs (long sampling) waits after every run."""
+    runs, waits = _steps.StepRuns(), []
+    for _ in range(2 * _steps.RETIME_CALLS + 1):
+        list(runs(1, sync=lambda: waits.append(1)))
+    assert len(waits) == 3  # calls 1, 17 and 33
+    runs.seconds_per_step = _steps.RUN_SECONDS / 4  # four steps a run
+    waits.clear()
+    lengths = list(runs(12, sync=lambda: waits.append(1)))
+    assert lengths[0] == 4 and sum(lengths) == 12 and len(waits) == len(lengths)
+
+
 @pytest.mark.parametrize("model_kind", ["rbm", "ising"])
 def test_the_same_chains_whatever_the_runs(monkeypatch, model_kind):
     if model_kind == "rbm":

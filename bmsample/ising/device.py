@@ -65,7 +65,7 @@ class IsingDeviceTrainer(DeviceTrainer):
     (one product), k sweeps, the magnetisations (column sums) and, with
     couplings, the correlations (two transposed products), then the update
     kernels.  The update kernel flags a parameter past |RUNAWAY| (or NaN) as
-    the CPU trainer's ``divergence`` does, so the host reads 4 bytes per update.
+    the CPU trainer's ``divergence`` does (read every few updates: ``DeviceTrainer``).
     """
 
     def __init__(self, model, config, streams, data):
