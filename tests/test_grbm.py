@@ -403,6 +403,22 @@ def test_rdm_gradient_equals_the_exact_k_step_gradient(init, dtype):
     assert set(metrics) == {"mean_rmse", "variance_rmse"}
 
 
+def test_cd_gradient_equals_the_exact_k_step_gradient_from_the_batch():
+    """CD-k: the chains are the batch run k steps, so their law is the batch's hidden mixture run k - 1 hidden
+    transitions (quadrature oracle); the batch holds every chain's start, so only the steps are noise."""
+    model = random_grbm(3, 4, seed=19)
+    batch = np.random.default_rng(20).standard_normal((CHAINS, 3)) * 1.3 + 0.4
+    cfg = config(scheme="cd", k=2, batch_size=CHAINS, num_chains=None)
+    trainer = GRBMTrainer(model, cfg, ChainStreams((9, 10)), None, np.random.default_rng(0))
+    grads, _ = trainer.gradient(batch)
+    chains = trainer.negative_chains(batch)  # another draw of the same law, only for the standard errors
+    q = hidden_law_given(model, batch).mean(axis=0) @ hidden_transition(model)  # law of h_2
+    pos, neg = data_statistics(model, batch), mixture_statistics(model, q)
+    exact = (pos["vh"] - neg["vh"], pos["v"] - neg["v"], pos["h"] - neg["h"])
+    for name, g, e, se in zip("wab", grads, exact, gradient_standard_errors(model, chains)):
+        assert np.all(np.abs(g - e) < 5 * se + 1e-6), f"grad_{name}: {g - e} vs se {se}"
+
+
 def test_pcd_gradient_at_equilibrium_equals_the_ml_gradient():
     model = random_grbm(3, 4, seed=16)
     cfg = config(scheme="pcd", k=2, init="gaussian", batch_size=64, num_chains=CHAINS)
