@@ -146,6 +146,26 @@ def test_ais_log_partition_matches_the_exact_value(dtype, model_seed):
     assert 1 <= result.effective_sample_size <= 500
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_ais_log_partition_of_a_trained_model_with_its_own_base_law(dtype):
+    """A trained model records its data means: AIS starts from that base law, whose visible biases differ
+    from the model's, so every weight carries the base-rate term v (a - a0), zero in the tests above.
+    Dropping or mis-signing it shifts log Z by far more than the bound (checked on this model)."""
+    model = random_rbm(10, 8, scale=1.0, seed=3, dtype=dtype)
+    model.data_means = np.linspace(0.05, 0.95, 10)
+    base = np.log(model.data_means / (1 - model.data_means))
+    assert np.abs(base - model.vbias).min() > 0.05
+    exact = exact_log_partition(model)
+    result = ais_log_partition(model, num_chains=500, num_betas=2000, rng=3)
+    assert result.log_z_base == pytest.approx(base_log_partition(base, 8), rel=10 * float(np.finfo(dtype).eps))
+    error = result.log_z - exact
+    assert abs(error) < 4 * result.log_z_std_error and abs(error) < 0.05, (error, result.log_z_std_error)
+    data = exact_samples(model, 300, seed=4)
+    found = ais_log_likelihood(model, data, num_chains=500, num_betas=2000, rng=5)
+    exact_ll = exact_log_likelihood(model, data)
+    assert abs(found.log_likelihood - exact_ll) < 0.05
+
+
 def test_forward_is_a_lower_and_reverse_an_upper_bound_on_average():
     """E[log w_forward] = log Z/Z_A - KL <= log Z/Z_A <= -E[log w_reverse] (exact model samples).
 
