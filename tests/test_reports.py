@@ -81,6 +81,10 @@ def test_gaussian_report_files_and_numbers(gaussian_run):
     # axis (about 2 % observed), and fresh chains match the data variance at t = k within 25 % (about 6 % observed).
     largest = results["spectra"][-1]
     assert largest["max_relative_deviation"] < 0.15
+    # The physics, on the learned J: its eigenvalues along the data's axes are the Rdm-k prediction (0.023
+    # observed for k = 20), with negative (unbounded) modes exactly where the theory puts them, lam > s0^2 + 2 k eps.
+    assert np.max(np.abs(np.array(largest["learned"]) - theory.rdm_eigenvalue(lam, largest["k"], eps, s0_sq))) < 0.05
+    assert largest["unbounded_learned"] == largest["unbounded_predicted"] == list(lam > s0_sq + 2 * largest["k"] * eps)
     sampling = results["sampling"]
     assert sampling["k"] == largest["k"] and sampling["times"] == list(range(sampling["steps"] + 1))
     np.testing.assert_allclose(sampling["ratio_at_k"], 1.0, atol=0.25)
@@ -115,6 +119,27 @@ def test_ising_report_files_and_numbers(ising_run):
         assert entry["rows"][0]["mean_rmse"] > 0.5
     assert 0 < results["means_noise_level"] < 0.1
     assert "## Observed" in markdown and f"Rdm-{k}" in markdown
+
+
+def test_ising_report_shows_the_rdm_k_minimum_at_t_equal_k(tmp_path_factory):
+    """The physics of the Ising report, with long enough training (2000 updates, about 10 s): the Rdm-k
+    model's error is smallest at t = k and grows past it (an out-of-equilibrium memory of the k-step process),
+    while CD-k and PCD-k, trained towards equilibrium, have no minimum before k and stay near their best.
+
+    Observed (seed 0): Rdm-5 mean rmse 0.033 at t = 5, 0.047 at t = 10 and 0.070 at t = 100; CD-5 and PCD-5
+    0.050-0.053 at t = 5 and 0.044-0.067 at t = 100; the noise floor of 2000 chains is about 0.02.
+    """
+    out, results, _ = _run(tmp_path_factory, "ising", updates=2000, learning_rate=0.01, batch_size=200,
+                           num_chains=200, eval_chains=2000, aats=False)
+    k, schemes = results["settings"]["k"], results["schemes"]
+    rdm = schemes["rdm"]
+    assert rdm["argmin_t_mean_rmse"] == k
+    assert rdm["at_last"]["mean_rmse"] > 1.5 * rdm["at_k"]["mean_rmse"]
+    for scheme in ("cd", "pcd"):
+        entry = schemes[scheme]
+        assert entry["argmin_t_mean_rmse"] >= k
+        assert entry["at_last"]["mean_rmse"] < 1.5 * entry["at_k"]["mean_rmse"]
+        assert entry["at_last"]["mean_rmse"] < rdm["at_last"]["mean_rmse"]
 
 
 def test_rbm_report_files_and_numbers(rbm_run):
