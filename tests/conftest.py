@@ -160,3 +160,40 @@ def chain_layouts():
 
     return {"warp,shared": ChainLayout(2, 2, 4, True, False), "warp,global": ChainLayout(2, 3, 8, False, False),
             "block,shared": ChainLayout(4, 1, 4, True, False), "block,global": ChainLayout(3, 1, 12, False, False)}
+
+
+CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
+PR_CAPBSET_DROP = 24
+
+
+def drop_file_capabilities():
+    """Before exec: drop the capabilities that let root ignore file permissions, so that they apply to it too."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER):
+        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def permission_bound_preexec():
+    """``preexec_fn`` for a child process to which file permissions apply: None for a user, the capability drop
+    for root (skips the test where root cannot drop them, e.g. without CAP_SETPCAP)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return None
+    try:  # try the drop in a throw-away process first
+        subprocess.run(["true"], preexec_fn=drop_file_capabilities, check=True)
+    except (OSError, subprocess.SubprocessError):
+        pytest.skip("root here cannot drop CAP_DAC_OVERRIDE, so file permissions cannot be made to apply")
+    return drop_file_capabilities
+
+
+def _threads_available():
+    from bmsample._threads import default_threads
+
+    return default_threads()
+
+
+#: Marks a test that runs kernels on 2 threads: skipped, with the reason, where this process has fewer.
+needs_two_threads = pytest.mark.skipif(_threads_available() < 2,
+                                       reason="needs 2 threads; this process has 1 (CPU affinity or NUMBA_NUM_THREADS)")

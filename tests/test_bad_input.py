@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import permission_bound_preexec, run_cli
 
 import bmsample
 from bmsample.cli.main import main
@@ -658,19 +659,25 @@ def test_bench_refuses_absurd_sizes(hostile):
     assert_failed_cleanly(["bench", "--chains", "10", "--json", hostile / "absent" / "b.json"], "json:", hostile)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0,
-                    reason="permissions do not apply to root")
 def test_outputs_in_unwritable_directory(hostile, digits_model, tmp_path):
+    """A real process to which the folder's permissions apply (for root, one without the capabilities that
+    override them): one error line, exit 2, nothing written."""
+    preexec = permission_bound_preexec()
     locked = hostile / "locked"
     locked.mkdir()
     locked.chmod(0o500)
     try:
-        assert_failed_cleanly(["sample", digits_model, "--chains", "5", "--out", locked / "s.npz"],
-                              "no permission to write", hostile)
-        assert_failed_cleanly(["eval", digits_model, "digits", "--chains", "20", "--times", "0,1", "--no-aats",
-                               "--json", locked / "e.json"], "no permission to write", hostile)
-        assert_failed_cleanly(["fit", "digits", "--out", locked / "run", *SMALL, *UPDATES], "Permission denied",
-                              hostile)
+        for args, expected in (
+                (["sample", digits_model, "--chains", "5", "--out", locked / "s.npz"], "no permission to write"),
+                (["eval", digits_model, "digits", "--chains", "20", "--times", "0,1", "--no-aats", "--json",
+                  locked / "e.json"], "no permission to write"),
+                (["fit", "digits", "--out", locked / "run", *SMALL, *UPDATES], "Permission denied")):
+            before = snapshot(hostile)
+            proc = run_cli(*args, preexec_fn=preexec)
+            lines = proc.stderr.strip().splitlines()
+            assert proc.returncode == 2 and proc.stdout == "" and "Traceback" not in proc.stderr, proc.stderr
+            assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], proc.stderr
+            assert snapshot(hostile) == before
     finally:
         locked.chmod(0o700)
 

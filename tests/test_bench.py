@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import needs_two_threads
 
 import bmsample
 from bmsample import bench
@@ -23,6 +24,7 @@ def test_rows_hold_both_sides_of_the_ratio(family, hiddens):
         assert r.kernel == ("blocks" if family == "rbm" else None)  # a small model: the block kernel
 
 
+@needs_two_threads
 def test_rbm_rows_name_the_kernel_that_ran(monkeypatch):
     """The row says which kernel "auto" ran, and the sampler timed is that kernel."""
     from bmsample.rbm import sample
@@ -36,6 +38,7 @@ def test_rbm_rows_name_the_kernel_that_ran(monkeypatch):
     assert bench.format_rows(rows).splitlines()[1].endswith("  units")
 
 
+@needs_two_threads
 def test_cli_bench_table_and_json(tmp_path):
     result = CliRunner().invoke(main, ["bench", "--visibles", "20", "--hiddens", "10", "--chains", "16,32",
                                        "--steps", "2", "--repeats", "2", "--json", str(tmp_path / "b.json"),
@@ -83,6 +86,7 @@ def test_epoch_row_times_an_epoch_and_its_gemm_floor():
     assert row.ratio_min <= row.ratio_median <= row.ratio_max
 
 
+@needs_two_threads
 def test_cli_bench_epoch(tmp_path):
     result = CliRunner().invoke(main, ["bench", "--visibles", "20", "--hiddens", "10", "--chains", "16",
                                        "--steps", "2", "--repeats", "2", "--epoch", "--epoch-data", "digits",

@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+from conftest import needs_two_threads
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
@@ -14,6 +16,7 @@ def test_ising_sweeps_script_measures_both_sides():
     assert row["sweeps_per_second"] > 0 and row["speedup_min"] <= row["speedup_median"] <= row["speedup_max"]
 
 
+@needs_two_threads
 def test_cost_table_script_prints_a_markdown_row_per_case(capsys, monkeypatch):
     spec = importlib.util.spec_from_file_location("cost_table", BENCHMARKS / "cost_table.py")
     module = importlib.util.module_from_spec(spec)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import needs_two_threads
 
 import bmsample
 from bmsample.cli.main import main
@@ -387,6 +388,7 @@ def test_sample_init_data_defaults_to_training_data(tmp_path, rdm_model):
     assert all(row.astype(np.float32).tobytes() in digits for row in s["visible"])
 
 
+@needs_two_threads
 def test_sample_seeds(tmp_path, rdm_model):
     args = ["--chains", "30", "--steps", "3"]
     a = sample_out(rdm_model, tmp_path / "a.npz", *args, "--seed", "1")["visible"]

@@ -1,6 +1,5 @@
 """What a container or a cluster node imposes: a read-only home and install, no Numba cache to write."""
 
-import ctypes
 import os
 import shutil
 import stat
@@ -10,22 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import NEUTRAL_CWD
+from conftest import NEUTRAL_CWD, permission_bound_preexec
 
 import bmsample
 import bmsample.cli
 from bmsample.cli.main import COMPILE_NOTICE
-
-CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER = 1, 2, 3
-PR_CAPBSET_DROP = 24
-
-
-def _drop_file_capabilities():
-    """Before exec: drop the capabilities that let root ignore file permissions, so that they apply to it too."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    for capability in (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER):
-        if libc.prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0:
-            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
 
 
 def _read_only_copy(site):
@@ -52,19 +40,13 @@ def read_only(tmp_path_factory):
     environment = {name: value for name, value in os.environ.items()
                    if not name.startswith(("NUMBA_CACHE", "XDG_"))}
     environment.update(HOME=str(home), TMPDIR=str(temporary), PYTHONPATH=str(site))
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    if as_root:
-        try:  # the child needs the capability drop to work: try it in a throw-away process first
-            subprocess.run(["true"], preexec_fn=_drop_file_capabilities, check=True)
-        except (OSError, subprocess.SubprocessError):
-            pytest.skip("root here cannot drop CAP_DAC_OVERRIDE, so file permissions cannot be made to apply")
-    probe = subprocess.run(["sh", "-c", f"touch {site}/probe"], preexec_fn=_drop_file_capabilities if as_root else None,
-                           capture_output=True)
+    preexec = permission_bound_preexec()
+    probe = subprocess.run(["sh", "-c", f"touch {site}/probe"], preexec_fn=preexec, capture_output=True)
     assert probe.returncode != 0, "the copied install is still writable"
 
     def run(*argv, timeout=300):
         return subprocess.run([sys.executable, *map(str, argv)], capture_output=True, text=True, env=environment,
-                              cwd=NEUTRAL_CWD, timeout=timeout, preexec_fn=_drop_file_capabilities if as_root else None)
+                              cwd=NEUTRAL_CWD, timeout=timeout, preexec_fn=preexec)
 
     run.temporary = temporary
     run.site = site

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import product_rounding_bound
+from conftest import needs_two_threads, product_rounding_bound
 
 import bmsample
 from bmsample.datasets import gaussian_data
@@ -71,6 +71,7 @@ def test_long_gibbs_runs_reach_the_boltzmann_law():
     assert_moments(result.means[0], result.covariances[0], mean, cov, CHAINS)
 
 
+@needs_two_threads
 def test_same_seed_same_noise_with_one_or_two_threads_and_any_chain_count():
     """The normals are the same; only BLAS's rounding of x J may differ with the threads or the rows.
 

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import chi_square_ok, product_rounding_bound
+from conftest import chi_square_ok, needs_two_threads, product_rounding_bound
 
 import bmsample
 from bmsample._rng import ChainStreams, normals_reference
@@ -306,6 +306,7 @@ def test_sample_reproduces_the_training_process_by_default():
     assert sample_grbm(model, 10, rng=0, data=np.ones((3, 3))).init == "data"
 
 
+@needs_two_threads
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_same_seed_same_chains_with_one_or_two_threads(dtype):
     """Same random numbers whatever the threads or the chain count; BLAS may round the products differently.

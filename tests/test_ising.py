@@ -4,7 +4,7 @@ enumeration, training against exact moments and the closed forms (docs/theory.md
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import chi_square_ok
+from conftest import chi_square_ok, needs_two_threads
 
 import bmsample
 from bmsample import theory
@@ -48,6 +48,7 @@ def test_long_runs_reach_equilibrium():
     assert ok, f"chi2 {stat:.1f} with {dof} dof"
 
 
+@needs_two_threads
 def test_same_seed_same_chains_with_one_or_two_threads():
     model = random_ising(num_spins=40, scale=0.2, seed=2, dtype="float32")
     runs = []

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from conftest import chi_square_ok, random_rbm
+from conftest import chi_square_ok, needs_two_threads, random_rbm
 
 import bmsample
 from bmsample.rbm.model import all_binary_states, exact_gibbs_transition, exact_visible_distribution, state_index
@@ -57,6 +57,7 @@ def test_visible_means_are_the_last_conditional():
     assert np.all(np.abs(result.visible_means.mean(0) - exact) < 5 * 0.5 / np.sqrt(NUM_CHAINS))
 
 
+@needs_two_threads
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_same_seed_same_chains_with_one_or_two_threads(dtype):
     model = random_rbm(20, 13, scale=0.7, seed=8, dtype=dtype)
