@@ -28,14 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import families
 from ._version import __version__
-from .gaussian.model import GaussianModel
-from .grbm.model import GaussianBernoulliRBM
-from .ising.model import IsingModel
-from .rbm.model import BernoulliRBM
 
 SCHEMA_VERSION = 1
-FAMILIES = {cls.family: cls for cls in (BernoulliRBM, GaussianModel, GaussianBernoulliRBM, IsingModel)}
 
 
 class ModelFileError(ValueError):
@@ -182,7 +178,7 @@ def read_model_file(path):
             if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= SCHEMA_VERSION:
                 raise ModelFileError(f"{path}: schema version {version!r} is not supported by "
                                      f"bmsample {__version__} (supports <= {SCHEMA_VERSION})")
-            family = FAMILIES.get(metadata.get("family"))
+            family = families.model_classes().get(metadata.get("family"))
             if family is None:
                 raise ModelFileError(f"{path}: unknown model family {metadata.get('family')!r}")
             if not isinstance(metadata.get("training") or {}, dict):

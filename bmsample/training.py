@@ -21,43 +21,21 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _rundir, _steps, checkpointing
+from . import _rundir, _steps, checkpointing, families
 from ._backend import resolve_backend
 from ._errors import TrainingDiverged
 from ._rng import ChainStreams
 from ._validation import (
-    check_binary_data,
     check_bool,
     check_choice,
     check_dtype,
     check_int,
     check_positive_float,
-    check_real_data,
 )
-from .gaussian import sample as gaussian_sample
-from .gaussian.model import GaussianModel
-from .gaussian.train import GaussianTrainer
-from .grbm import sample as grbm_sample
-from .grbm.model import GaussianBernoulliRBM
-from .grbm.train import GRBMTrainer
-from .ising import sample as ising_sample
-from .ising.model import IsingModel, to_spins
-from .ising.train import IsingTrainer
-from .rbm.model import BernoulliRBM
-from .rbm.train import RBMTrainer
 
 SCHEMES = ("rdm", "cd", "pcd")
 #: The default run length: this many passes over the data, but at least this many updates.
 DEFAULT_EPOCHS, DEFAULT_MIN_UPDATES = 20, 5000
-MODELS = ("rbm", "gaussian", "gaussian-rbm", "ising", "independent")
-#: p0 laws of each family; the first is the default.
-P0_LAWS = {"rbm": ("uniform", "bias"), "gaussian": ("uniform", "zeros", "gaussian", "data"),
-           "gaussian-rbm": ("gaussian", "zeros", "data"), "ising": ("uniform", "bias"),
-           "independent": ("uniform", "bias")}
-SAMPLERS = {"rbm": ("block-gibbs",), "gaussian": gaussian_sample.SAMPLERS, "gaussian-rbm": ("block-gibbs",),
-            "ising": tuple(ising_sample.SAMPLERS), "independent": tuple(ising_sample.SAMPLERS)}
-assert set(P0_LAWS["gaussian"]) == set(gaussian_sample.INITS) and set(P0_LAWS["gaussian-rbm"]) == set(
-    grbm_sample.INITS)
 
 
 @dataclass
@@ -144,15 +122,16 @@ class TrainingConfig:
     def validated(self):
         """A checked copy with defaults resolved."""
         cfg = TrainingConfig(**asdict(self))
-        check_choice(cfg.model, "model", MODELS)
+        check_choice(cfg.model, "model", families.names())
+        family = families.named(cfg.model)
         cfg.num_hiddens = check_int(cfg.num_hiddens, "num_hiddens")
         check_choice(cfg.scheme, "scheme", SCHEMES)
         cfg.k = check_int(cfg.k, "k")
-        cfg.init = P0_LAWS[cfg.model][0] if cfg.init is None else cfg.init
-        check_choice(cfg.init, "init", P0_LAWS[cfg.model])
+        cfg.init = family.p0_laws[0] if cfg.init is None else cfg.init
+        check_choice(cfg.init, "init", family.p0_laws)
         cfg.init_scale = check_positive_float(cfg.init_scale, "init_scale")
-        cfg.sampler = SAMPLERS[cfg.model][0] if cfg.sampler is None else cfg.sampler
-        check_choice(cfg.sampler, "sampler", SAMPLERS[cfg.model])
+        cfg.sampler = family.samplers[0] if cfg.sampler is None else cfg.sampler
+        check_choice(cfg.sampler, "sampler", family.samplers)
         cfg.step_size = check_positive_float(cfg.step_size, "step_size")
         cfg.temperature = check_positive_float(cfg.temperature, "temperature")
         cfg.sigma = check_positive_float(cfg.sigma, "sigma")
@@ -188,11 +167,12 @@ class TrainingConfig:
 
 @dataclass
 class FitResult:
-    """Output of ``fit``: the trained ``model``, PCD ``chains`` (or None), the
-    logged ``history`` (list of dicts), the resolved ``config`` and, for a
-    resumed run, the update it resumed from (``resumed_from``)."""
+    """Output of ``fit``: the trained ``model`` (of the configured family), PCD
+    ``chains`` (or None), the logged ``history`` (list of dicts), the resolved
+    ``config`` and, for a resumed run, the update it resumed from
+    (``resumed_from``)."""
 
-    model: BernoulliRBM
+    model: object
     chains: np.ndarray | None
     history: list = field(default_factory=list)
     config: TrainingConfig | None = None
@@ -226,55 +206,30 @@ def log_spaced_updates(total):
 
 
 def process_record(cfg, data_name, total_updates):
-    """The generation process the model remembers (see ``BernoulliRBM.process``)."""
+    """The generation process the model remembers (see ``BernoulliRBM.process``); the family adds its own
+    settings (``Family.process_settings``)."""
     record = {"scheme": cfg.scheme, "k": cfg.k, "init": cfg.init, "sampler": cfg.sampler,
               "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
               "num_chains": cfg.num_chains if cfg.scheme != "cd" else cfg.batch_size,
               "epochs": cfg.epochs, "updates": cfg.updates, "total_updates": total_updates, "data": data_name}
-    if cfg.model == "rbm":
-        record.update(l2=cfg.l2, centered=cfg.centered)
-    elif cfg.model == "gaussian":
-        record.update(init_scale=cfg.init_scale, step_size=cfg.step_size, temperature=cfg.temperature)
-    elif cfg.model == "gaussian-rbm":
-        record.update(init_scale=cfg.init_scale, l2=cfg.l2, sigma=cfg.sigma)
+    record.update({name: getattr(cfg, name) for name in families.named(cfg.model).process_settings})
     return record
 
 
 def _start(cfg, data, init_seed, chain_seed, rows_seed, device):
-    """(model, trainer, streams) of the configured family, from the checked data.
+    """(model, trainer, streams, rows) of the configured family, from the checked data.
 
     ``init_seed`` draws the initial parameters, ``chain_seed`` keys the
     chains' streams and ``rows_seed`` picks the p0 rows of ``init="data"``;
-    ``device`` is the resolved backend.
+    ``device`` is the resolved backend.  ``rows`` are the training rows as
+    the trainer sees them (``Family.training_data``).
     """
+    family = families.named(cfg.model)
     streams = ChainStreams.from_seed_sequence(chain_seed)
-    if cfg.model == "rbm":
-        model = BernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
-                                       dtype=cfg.dtype, weight_scale=cfg.weight_scale)
-        if device.is_cuda:
-            from .rbm.device import RBMDeviceTrainer
-
-            return model, RBMDeviceTrainer(model, cfg, streams), streams
-        return model, RBMTrainer(model, cfg, streams), streams
-    if cfg.model in ("ising", "independent"):
-        model = IsingModel.from_data(data, independent=cfg.model == "independent", dtype=cfg.dtype)
-        trainer_class = IsingTrainer
-        if device.is_cuda:
-            from .ising.device import IsingDeviceTrainer as trainer_class
-        return model, trainer_class(model, cfg, streams, data), streams
-    if cfg.model == "gaussian":
-        model = GaussianModel.from_data(data, dtype=cfg.dtype)
-        trainer_class = GaussianTrainer
-        if device.is_cuda:
-            from .gaussian.device import GaussianDeviceTrainer as trainer_class
-        return model, trainer_class(model, cfg, streams, data, np.random.default_rng(rows_seed)), streams
-    model = GaussianBernoulliRBM.from_data(data, cfg.num_hiddens, rng=np.random.default_rng(init_seed),
-                                           dtype=cfg.dtype, weight_scale=cfg.weight_scale, sigma=cfg.sigma)
-    rows = np.ascontiguousarray(model.standardise(data), dtype=cfg.dtype)
-    trainer_class = GRBMTrainer
-    if device.is_cuda:
-        from .grbm.device import GRBMDeviceTrainer as trainer_class
-    return model, trainer_class(model, cfg, streams, rows, np.random.default_rng(rows_seed)), streams
+    model = family.new_model(cfg, data, np.random.default_rng(init_seed))
+    rows = family.training_data(model, data)
+    trainer = family.trainer(model, cfg, streams, rows, np.random.default_rng(rows_seed), device)
+    return model, trainer, streams, rows
 
 
 def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoint_interval=600.0, progress=None,
@@ -342,8 +297,7 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
     checkpoint_interval = check_positive_float(checkpoint_interval, "checkpoint_interval", allow_zero=True)
     device = resolve_backend(backend, f"{cfg.model} {cfg.sampler} training")
-    check = {"rbm": check_binary_data, "ising": to_spins, "independent": to_spins}.get(cfg.model, check_real_data)
-    data = check(data, "data", dtype=cfg.dtype)
+    data = families.named(cfg.model).check_data(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
     if out is None:
@@ -371,10 +325,8 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
     fingerprint = checkpointing.data_fingerprint(data) if out is not None else None
 
     init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
-    model, trainer, streams = _start(cfg, data, init_seed, chain_seed, rows_seed, device)
+    model, trainer, streams, data = _start(cfg, data, init_seed, chain_seed, rows_seed, device)
     model.process = process_record(cfg, data_name, run_length(cfg, data.shape[0])[0])
-    if cfg.model == "gaussian-rbm":  # trained in standardised units, recorded in the model
-        data = trainer.data
     order = np.random.default_rng(order_seed)
 
     total, batches_per_epoch = run_length(cfg, data.shape[0])

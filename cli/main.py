@@ -349,6 +349,7 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     import numpy as np
 
     import bmsample
+    from bmsample import families
     from bmsample.io import atomic_write, check_output_file
 
     check_output_file(out, "out", overwrite)
@@ -356,23 +357,17 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
         check_output_file(png_path, "png", overwrite)
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
-    used = {"--means": means, "--record-moments": record_moments, "--sampler": sampler, "--step-size": step_size,
-            "--temperature": temperature, "--init-scale": init_scale, f"--init {init}": init}
-    _refuse_options(model.family, [name for name, value in used.items() if value])
-    data = _data_for_init(model, loaded.chains, init, data_name)
+    family = families.of_model(model)
+    given = {"return_means": means, "record_moments": record_moments, "sampler": sampler, "step_size": step_size,
+             "temperature": temperature, "init_scale": init_scale}
+    _refuse_options(family, [name for name, value in given.items() if value], init)
+    data = _data_for_init(family, model, loaded.chains, init, data_name)
     _set_threads(threads)
     times = _parse_ints(record, "record") if record else None
     seed = int(np.random.SeedSequence().entropy) if seed is None else seed
     options = {"init": init, "data": data, "rng": seed, "record": times}
-    if model.family == "gaussian":
-        options.update(init_scale=init_scale, sampler=sampler, step_size=step_size, temperature=temperature,
-                       record_moments=record_moments)
-    elif model.family == "bernoulli_rbm":
-        options.update(chains=loaded.chains, return_means=means)
-    elif model.family == "ising":
-        options.update(sampler=sampler, chains=loaded.chains, record_moments=record_moments)
-    else:
-        options.update(init_scale=init_scale)
+    given["chains"] = loaded.chains
+    options.update({name: given[name] for name in family.sample_options})
     result = _sample_with_progress(model, chains, steps, device, options)
     arrays = {"visible": result.visible}
     for name in ("recorded", "visible_means", "means", "covariances", "magnetisations", "correlations"):
@@ -430,43 +425,26 @@ def _write_grid(path, model, states):
     write_sample_grid(path, states[:100], shape)
 
 
-#: Sample options that apply to some families only (others apply to all).
-OPTION_FAMILIES = {
-    "--means": {"bernoulli_rbm"},
-    "--record-moments": {"gaussian", "ising"}, "--sampler": {"gaussian", "ising"}, "--step-size": {"gaussian"},
-    "--temperature": {"gaussian"}, "--init-scale": {"gaussian", "gaussian_bernoulli_rbm"},
-    "--init uniform": {"bernoulli_rbm", "gaussian", "ising"}, "--init bias": {"bernoulli_rbm", "ising"},
-    "--init chains": {"bernoulli_rbm", "ising"},
-    "--init zeros": {"gaussian", "gaussian_bernoulli_rbm"}, "--init gaussian": {"gaussian", "gaussian_bernoulli_rbm"},
-}
-FAMILY_NAMES = {"bernoulli_rbm": "a Bernoulli RBM", "gaussian": "a Gaussian", "gaussian_bernoulli_rbm":
-                "a Gaussian-Bernoulli RBM", "ising": "an Ising"}
+#: The command-line option of each sampler keyword option that some families do not take.
+SAMPLE_OPTION_FLAGS = {"return_means": "--means", "record_moments": "--record-moments", "sampler": "--sampler",
+                       "step_size": "--step-size", "temperature": "--temperature", "init_scale": "--init-scale"}
 
 
-def _refuse_options(family, used):
-    """One clear error for the first option in ``used`` that does not apply to ``family``."""
+def _refuse_options(family, used, init):
+    """One clear error for the first option in ``used`` (sampler keywords) or ``--init`` that ``family`` does not
+    take."""
     for name in used:
-        if family not in OPTION_FAMILIES.get(name, {family}):
-            raise ValueError(f"{name}: does not apply to {FAMILY_NAMES[family]} model")
+        if name not in family.sample_options:
+            raise ValueError(f"{SAMPLE_OPTION_FLAGS[name]}: does not apply to {family.label} model")
+    if init is not None and init != "data" and init not in family.sample_inits:
+        raise ValueError(f"--init {init}: does not apply to {family.label} model")
 
 
-def _data_for_init(model, saved_chains, init, data_name):
+def _data_for_init(family, model, saved_chains, init, data_name):
     """The dataset rows for --init data (explicit, or the model's own process)."""
     import bmsample
-    from bmsample.gaussian.sample import default_init
-    from bmsample.grbm.sample import default_process as grbm_default
-    from bmsample.ising.sample import default_process as ising_default
-    from bmsample.rbm.sample import default_process
 
-    if isinstance(model, bmsample.BernoulliRBM):
-        resolved = init or default_process(model, saved_chains)[0]
-    elif isinstance(model, bmsample.GaussianModel):
-        resolved = init or default_init(model)
-    elif isinstance(model, bmsample.IsingModel):
-        resolved = init or ising_default(model, saved_chains)[0]
-    else:
-        resolved = init or grbm_default(model)[0]
-    if resolved != "data":
+    if (init or family.default_sample_init(model, saved_chains)) != "data":
         return None
     name = data_name or (model.process or {}).get("data")
     if name is None:

@@ -23,11 +23,11 @@ def test_cpu_and_auto_under_the_simulator():
 
 
 def test_every_family_and_sampler_has_a_gpu_path():
-    from bmsample.training import MODELS, SAMPLERS
+    from bmsample import families
 
-    for model in MODELS:
-        for sampler in SAMPLERS[model]:
-            assert f"{model} {sampler} training" in _backend.GPU_TASKS
+    for name in families.names():
+        for sampler in families.named(name).samplers:
+            assert f"{name} {sampler} training" in _backend.GPU_TASKS
     for sampler in ("heat-bath", "random-site", "metropolis"):
         assert f"ising {sampler} sampling" in _backend.GPU_TASKS
 

@@ -1,0 +1,25 @@
+"""The Bernoulli RBM as a ``bmsample.families.Family``."""
+
+from .._validation import check_binary_data
+from ..families import Family, lazy
+from .model import BernoulliRBM
+from .sample import INITS, default_process
+from .train import RBMTrainer
+
+_DEVICE_TRAINER = lazy("bmsample.rbm.device:RBMDeviceTrainer")
+
+
+def _new_model(config, data, rng):
+    return BernoulliRBM.from_data(data, config.num_hiddens, rng=rng, dtype=config.dtype,
+                                  weight_scale=config.weight_scale)
+
+
+def _trainer(model, config, streams, data, generator, device):
+    return (_DEVICE_TRAINER if device.is_cuda else RBMTrainer)(model, config, streams)
+
+
+FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values", p0_laws=("uniform", "bias"),
+                   samplers=("block-gibbs",), check_data=check_binary_data, new_model=_new_model, trainer=_trainer,
+                   sample=lazy("bmsample.rbm.sample:sample_rbm"), label="a Bernoulli RBM", sample_inits=INITS,
+                   default_sample_init=lambda model, chains: default_process(model, chains)[0],
+                   sample_options=("chains", "return_means"), process_settings=("l2", "centered")),)
