@@ -16,12 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import metrics
-from ._validation import check_binary_data, check_int, check_memory, check_real_data, check_times
-from .gaussian.model import GaussianModel
-from .grbm.model import GaussianBernoulliRBM
-from .ising.model import IsingModel, to_spins
-from .rbm.model import BernoulliRBM
+from . import families, metrics
+from ._validation import check_int, check_memory, check_times
 from .sampling import sample
 
 
@@ -43,13 +39,7 @@ def default_times(k, last=None):
 
 def comparable_data(model, data):
     """``data`` checked and in the units the model's samples come in ({0,1}, +-1 or real)."""
-    if isinstance(model, BernoulliRBM):
-        return check_binary_data(data, "data", model.num_visibles, "float64")
-    if isinstance(model, IsingModel):
-        return to_spins(data, "data", model.num_units, "float64")
-    if isinstance(model, (GaussianModel, GaussianBernoulliRBM)):
-        return check_real_data(data, "data", model.num_visibles, "float64")
-    raise TypeError(f"model: expected a bmsample model, got {type(model).__name__}")
+    return families.of_model(model).comparable_data(model, data)
 
 
 @dataclass
@@ -178,40 +168,10 @@ def log_likelihood(model, data, *, method="auto", ais_chains=100, ais_betas=10_0
     Meaningful only for a model in the equilibrium regime: an Rdm-k model is
     a k-step generator and its equilibrium law can be far from its samples.
     """
-    from .ising import exact as ising_exact
-    from .rbm import likelihood
-
     reference = comparable_data(model, data)
     if method not in ("auto", "exact", "ais"):
         raise ValueError(f"method: expected auto, exact or ais, got {method!r}")
-    if isinstance(model, BernoulliRBM):
-        small = min(model.num_visibles, model.num_hiddens) <= 20
-        if method == "exact" or (method == "auto" and small):
-            return {"method": "exact", "log_likelihood": float(likelihood.exact_log_likelihood(model, reference))}
-        result = likelihood.ais_log_likelihood(model, reference, num_chains=ais_chains, num_betas=ais_betas, rng=rng)
-        return {"method": "ais", "log_likelihood": result.log_likelihood, "std_error": result.std_error,
-                "log_z": result.ais.log_z}
-    if method == "ais":
-        raise ValueError("method: AIS is implemented for Bernoulli RBMs only")
-    if isinstance(model, IsingModel):
-        if model.num_units > ising_exact.MAX_EXACT_SPINS:
-            raise ValueError(f"model: exact log-likelihood needs N <= {ising_exact.MAX_EXACT_SPINS} spins")
-        J, h = model.coupling_matrix.astype(np.float64), model.field.astype(np.float64)
-        log_z = ising_exact.log_partition(J, h)
-        return {"method": "exact", "log_likelihood": float(np.mean(-model.energy(reference)) - log_z)}
-    if isinstance(model, GaussianModel):
-        mean, covariance = model.equilibrium_moments()
-        centred = reference - mean
-        _, log_det = np.linalg.slogdet(covariance)
-        quadratic = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(covariance), centred)
-        value = -0.5 * (quadratic + log_det + model.num_units * np.log(2 * np.pi))
-        return {"method": "exact", "log_likelihood": float(np.mean(value))}
-    if isinstance(model, GaussianBernoulliRBM):
-        from .grbm.model import MAX_EXACT_HIDDENS, exact_log_likelihood
-
-        if model.num_hiddens > MAX_EXACT_HIDDENS:
-            raise ValueError(f"model: exact log-likelihood needs at most {MAX_EXACT_HIDDENS} hidden units")
-        # In data units: the density of z = (x - mean) / std, times the Jacobian 1 / prod(std).
-        value = exact_log_likelihood(model, model.standardise(reference)) - np.sum(np.log(model.data_std))
-        return {"method": "exact", "log_likelihood": float(value)}
+    family = families.of_model(model)
+    if family.log_likelihood is not None:
+        return family.log_likelihood(model, reference, method, ais_chains, ais_betas, rng)
     raise ValueError(f"model: no log-likelihood for the {model.family} family yet")

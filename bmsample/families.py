@@ -52,6 +52,11 @@ class Family:
         The keyword options of its sampler beyond ``init``, ``data``, ``rng`` and ``record``, among
         ``init_scale``, ``sampler``, ``step_size``, ``temperature``, ``record_moments``, ``chains`` and
         ``return_means`` (the command line refuses the others for its models).
+    comparable_data : callable(model, data) -> ndarray
+        ``data`` checked against the model's width and in the units of its samples, as float64.
+    log_likelihood : callable(model, data, method, ais_chains, ais_betas, rng) -> dict, or None
+        Mean log-likelihood of checked ``data`` under the equilibrium law (``evaluation.log_likelihood``):
+        its exact tools, and AIS where it has one; None where the family has none.
     process_settings : tuple of str
         ``TrainingConfig`` fields its process record keeps beside the common ones.
     training_data : callable(model, data) -> ndarray
@@ -70,7 +75,9 @@ class Family:
     label: str
     sample_inits: tuple
     default_sample_init: Callable
+    comparable_data: Callable
     sample_options: tuple = ()
+    log_likelihood: Callable | None = None
     process_settings: tuple = ()
     training_data: Callable = field(default=lambda model, data: data)
 

@@ -81,7 +81,9 @@ COINS = families.Family(
     new_model=lambda config, data, rng: CoinModel(0.0, data.shape[1], config.dtype),
     trainer=lambda model, config, streams, data, generator, device: CoinTrainer(model, config, streams),
     sample=sample_coins, label="a coin", sample_inits=("uniform",),
-    default_sample_init=lambda model, chains: "uniform", process_settings=("learning_rate",))
+    default_sample_init=lambda model, chains: "uniform",
+    comparable_data=lambda model, data: check_binary_data(data, "data", model.num_units, "float64"),
+    process_settings=("learning_rate",))
 
 
 @pytest.fixture
@@ -110,6 +112,8 @@ def test_a_registered_family_fits_samples_saves_and_loads(coins, coin_data, tmp_
     assert samples.visible.shape == (1000, 5) and abs(samples.visible.mean() - mean) < 0.03
     bmsample.save_model(tmp_path / "copy.npz", loaded)
     assert bmsample.load_model(tmp_path / "copy.npz").theta[0] == loaded.theta[0]
+    with pytest.raises(ValueError, match="no log-likelihood for the test_coins family"):
+        bmsample.evaluation.log_likelihood(loaded, coin_data)
 
 
 def test_the_sample_command_runs_a_registered_family(coins, coin_data, tmp_path):

@@ -1,5 +1,7 @@
 """The Gaussian energy model as a ``bmsample.families.Family``."""
 
+import numpy as np
+
 from .._validation import check_real_data
 from ..families import Family, lazy
 from .model import GaussianModel
@@ -16,6 +18,22 @@ def _new_model(config, data, rng):
     return GaussianModel.from_data(data, dtype=config.dtype)
 
 
+def _comparable_data(model, data):
+    return check_real_data(data, "data", model.num_visibles, "float64")
+
+
+def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
+    """Exact: the Gaussian density of the equilibrium law (J positive definite)."""
+    if method == "ais":
+        raise ValueError("method: AIS is implemented for Bernoulli RBMs only")
+    mean, covariance = model.equilibrium_moments()
+    centred = data - mean
+    _, log_det = np.linalg.slogdet(covariance)
+    quadratic = np.einsum("ni,ij,nj->n", centred, np.linalg.inv(covariance), centred)
+    value = -0.5 * (quadratic + log_det + model.num_units * np.log(2 * np.pi))
+    return {"method": "exact", "log_likelihood": float(np.mean(value))}
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else GaussianTrainer)(model, config, streams, data, generator)
 
@@ -25,4 +43,5 @@ FAMILIES = (Family(name="gaussian", model_class=GaussianModel, units="finite rea
                    sample=lazy("bmsample.gaussian.sample:sample_gaussian"), label="a Gaussian", sample_inits=INITS,
                    default_sample_init=lambda model, chains: default_init(model),
                    sample_options=("init_scale", "sampler", "step_size", "temperature", "record_moments"),
+                   comparable_data=_comparable_data, log_likelihood=_log_likelihood,
                    process_settings=("init_scale", "step_size", "temperature")),)

@@ -24,6 +24,23 @@ def _training_data(model, data):
     return np.ascontiguousarray(model.standardise(data), dtype=model.dtype)
 
 
+def _comparable_data(model, data):
+    return check_real_data(data, "data", model.num_visibles, "float64")
+
+
+def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
+    """Exact, summing over the 2**num_hiddens hidden states, in data units."""
+    from .model import MAX_EXACT_HIDDENS, exact_log_likelihood
+
+    if method == "ais":
+        raise ValueError("method: AIS is implemented for Bernoulli RBMs only")
+    if model.num_hiddens > MAX_EXACT_HIDDENS:
+        raise ValueError(f"model: exact log-likelihood needs at most {MAX_EXACT_HIDDENS} hidden units")
+    # The density of z = (x - mean) / std, times the Jacobian 1 / prod(std).
+    value = exact_log_likelihood(model, model.standardise(data)) - np.sum(np.log(model.data_std))
+    return {"method": "exact", "log_likelihood": float(value)}
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else GRBMTrainer)(model, config, streams, data, generator)
 
@@ -32,5 +49,6 @@ FAMILIES = (Family(name="gaussian-rbm", model_class=GaussianBernoulliRBM, units=
                    samplers=("block-gibbs",), check_data=check_real_data, new_model=_new_model, trainer=_trainer,
                    sample=lazy("bmsample.grbm.sample:sample_grbm"), label="a Gaussian-Bernoulli RBM",
                    sample_inits=INITS, default_sample_init=lambda model, chains: default_process(model)[0],
-                   sample_options=("init_scale",), process_settings=("init_scale", "l2", "sigma"),
+                   sample_options=("init_scale",), comparable_data=_comparable_data,
+                   log_likelihood=_log_likelihood, process_settings=("init_scale", "l2", "sigma"),
                    training_data=_training_data),)

@@ -1,5 +1,7 @@
 """The fully connected Boltzmann machine on +-1 spins, and independent spins, as ``bmsample.families.Family``."""
 
+import numpy as np
+
 from ..families import Family, lazy
 from .model import IsingModel, to_spins
 from .sample import INITS, SAMPLERS, default_process
@@ -15,6 +17,22 @@ def _model_maker(independent):
     return new_model
 
 
+def _comparable_data(model, data):
+    return to_spins(data, "data", model.num_units, "float64")
+
+
+def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
+    """Exact, by enumeration of the 2**N states (N <= ``exact.MAX_EXACT_SPINS``)."""
+    from . import exact
+
+    if method == "ais":
+        raise ValueError("method: AIS is implemented for Bernoulli RBMs only")
+    if model.num_units > exact.MAX_EXACT_SPINS:
+        raise ValueError(f"model: exact log-likelihood needs N <= {exact.MAX_EXACT_SPINS} spins")
+    log_z = exact.log_partition(model.coupling_matrix.astype(np.float64), model.field.astype(np.float64))
+    return {"method": "exact", "log_likelihood": float(np.mean(-model.energy(data)) - log_z)}
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else IsingTrainer)(model, config, streams, data)
 
@@ -24,5 +42,6 @@ FAMILIES = tuple(Family(name=name, model_class=IsingModel, units="+-1 spins (or 
                         new_model=_model_maker(name == "independent"), trainer=_trainer,
                         sample=lazy("bmsample.ising.sample:sample_ising"), label="an Ising", sample_inits=INITS,
                         default_sample_init=lambda model, chains: default_process(model, chains)[0],
-                        sample_options=("sampler", "chains", "record_moments"))
+                        sample_options=("sampler", "chains", "record_moments"), comparable_data=_comparable_data,
+                        log_likelihood=_log_likelihood)
                  for name in ("ising", "independent"))

@@ -14,6 +14,21 @@ def _new_model(config, data, rng):
                                   weight_scale=config.weight_scale)
 
 
+def _comparable_data(model, data):
+    return check_binary_data(data, "data", model.num_visibles, "float64")
+
+
+def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
+    """Exact when the smaller layer has at most 20 units (or ``method="exact"``), else AIS."""
+    from . import likelihood
+
+    if method == "exact" or (method == "auto" and min(model.num_visibles, model.num_hiddens) <= 20):
+        return {"method": "exact", "log_likelihood": float(likelihood.exact_log_likelihood(model, data))}
+    result = likelihood.ais_log_likelihood(model, data, num_chains=ais_chains, num_betas=ais_betas, rng=rng)
+    return {"method": "ais", "log_likelihood": result.log_likelihood, "std_error": result.std_error,
+            "log_z": result.ais.log_z}
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else RBMTrainer)(model, config, streams)
 
@@ -22,4 +37,5 @@ FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values
                    samplers=("block-gibbs",), check_data=check_binary_data, new_model=_new_model, trainer=_trainer,
                    sample=lazy("bmsample.rbm.sample:sample_rbm"), label="a Bernoulli RBM", sample_inits=INITS,
                    default_sample_init=lambda model, chains: default_process(model, chains)[0],
-                   sample_options=("chains", "return_means"), process_settings=("l2", "centered")),)
+                   sample_options=("chains", "return_means"), comparable_data=_comparable_data,
+                   log_likelihood=_log_likelihood, process_settings=("l2", "centered")),)
