@@ -1,11 +1,55 @@
-"""Plain gradient ascent, shared by the CPU trainers of every family."""
+"""What the training loop asks of a trainer (``Trainer``), and plain gradient ascent, the base of the CPU
+trainers of every family."""
+
+from typing import Protocol
 
 import numpy as np
 
 
+class Trainer(Protocol):
+    """A family's trainer, as ``fit``'s loop and the checkpoints use it (CPU: ``GradientAscent``; device:
+    ``bmsample._device_training.DeviceTrainer``).
+
+    Attributes: ``model`` (updated in place, or refreshed by ``download``), ``config``, ``streams`` (the
+    chains' ``ChainStreams``), ``chains`` (PCD-k chains on the host, or None), ``num_chains``, ``generator``
+    (the p0 row generator, or None) and ``runaway_check_interval`` (updates between divergence checks).
+    """
+
+    model: object
+    config: object
+    streams: object
+    chains: object
+    num_chains: int
+    generator: object
+    runaway_check_interval: int
+
+    def batch(self, data, rows):
+        """The minibatch ``data[rows]`` (``rows`` sorted), where the trainer wants it."""
+
+    def update(self, batch, learning_rate):
+        """One gradient-ascent step; returns the update's metrics (a mapping)."""
+
+    def download(self):
+        """Bring ``model`` (and host state) up to date: before logging, checkpoints and the end of a run."""
+
+    def updates_since_runaway(self):
+        """None, or how many updates ago the parameters diverged (0: the last one)."""
+
+    def divergence(self):
+        """A message naming runaway parameters the family recognises, or None."""
+
+    def check_stability(self):
+        """Warn (once) about an unstable sampler, at log points."""
+
+    def restore(self, chains):
+        """After a checkpoint's arrays were copied into ``model``: put back ``chains`` (PCD-k) and whatever
+        the trainer keeps elsewhere (a device)."""
+
+
 class GradientAscent:
     """Base of the CPU trainers: the run's model, settings, streams and chain count; ``update`` and
-    ``parameters_finite`` built on ``gradient``.
+    ``parameters_finite`` built on ``gradient``, and the rest of ``Trainer`` for a trainer whose state is on
+    the host.
 
     Subclasses set ``PARAMETERS``, the names of the model's arrays in the
     order in which ``gradient(batch)`` returns their gradients, define
@@ -21,6 +65,10 @@ class GradientAscent:
     """
 
     PARAMETERS = ()
+    chains = None
+    generator = None
+    #: The divergence check is cheap on the host: after every update.
+    runaway_check_interval = 1
 
     def __init__(self, model, config, streams):
         self.model = model
@@ -28,6 +76,9 @@ class GradientAscent:
         self.streams = streams
         #: Negative chains per update: one per minibatch row for CD-k, else ``num_chains``.
         self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+
+    def batch(self, data, rows):
+        return data[rows]
 
     def update(self, batch, learning_rate):
         """One gradient-ascent step on ``batch``; returns the metrics of ``gradient``."""
@@ -38,7 +89,24 @@ class GradientAscent:
             parameter += lr * grad
         return metrics
 
+    def download(self):
+        """Nothing to do: the model is updated in place."""
+
     def parameters_finite(self):
         """False when a parameter is NaN or inf, or so large that its sum overflows."""
         with np.errstate(over="ignore", invalid="ignore"):
             return all(bool(np.isfinite(getattr(self.model, name).sum())) for name in self.PARAMETERS)
+
+    def updates_since_runaway(self):
+        """0 when the last update left non-finite parameters or ones that ``divergence`` names, else None."""
+        return None if self.parameters_finite() and self.divergence() is None else 0
+
+    def divergence(self):
+        return None
+
+    def check_stability(self):
+        return None
+
+    def restore(self, chains):
+        if self.chains is not None:
+            np.copyto(self.chains, chains)

@@ -78,6 +78,7 @@ class DeviceTrainer:
 
     #: Updates between two reads of the runaway flag (each read waits for the device to finish).
     runaway_check_interval = 16
+    generator = None
 
     def __init__(self, config, streams, num_units, dtype):
         self.config, self.streams = config, streams
@@ -114,7 +115,7 @@ class DeviceTrainer:
             self._data, self._device_data = data, cuda.to_device(data)
         return self._device_data
 
-    def gather_batch(self, data, rows):
+    def batch(self, data, rows):
         """The minibatch ``data[rows]`` gathered on the device into one buffer (valid until the next call).
 
         ``data`` is uploaded once per run; only the ``batch_size`` row indices travel per update, through
@@ -132,7 +133,7 @@ class DeviceTrainer:
         target.copy_to_device(host)
         return target
 
-    def restore_device(self, chains):
+    def restore(self, chains):
         """Upload the host model's parameters and, for PCD-k, ``chains`` (resuming from a checkpoint)."""
         self.params = type(self.params)(self.model)
         if self.config.scheme == "pcd":
@@ -168,6 +169,12 @@ class DeviceTrainer:
         """
         flagged = int(self.runaway.copy_to_host()[0])
         return None if flagged == 0 else self.updates_run - flagged
+
+    def divergence(self):
+        return None
+
+    def check_stability(self):
+        return None
 
     def parameters_finite(self):
         """False once an update produced NaN, inf or a parameter past ``ascend``'s limit."""

@@ -72,10 +72,7 @@ def restore_trainer_state(trainer, loaded):
     for name in TRAINER_ARRAYS:
         if getattr(trainer, name, None) is not None:
             np.copyto(getattr(trainer, name), loaded.arrays[f"trainer_{name}"])
-    if hasattr(trainer, "restore_device"):  # a device trainer: parameters, chains and state live on the GPU
-        trainer.restore_device(loaded.chains)
-    elif trainer.chains is not None:
-        np.copyto(trainer.chains, loaded.chains)
+    trainer.restore(loaded.chains)  # a device trainer uploads parameters, chains and state
     block = loaded.metadata["checkpoint"]
     trainer.streams.key = tuple(block["streams"]["key"])
     trainer.streams.draw = block["streams"]["draw"]

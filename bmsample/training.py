@@ -355,7 +355,7 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
     speed = _Speed()
     # A device trainer's divergence check waits for the device: it runs every few updates, and always before
     # the model is logged, saved or returned (``verify``).
-    check_interval = getattr(trainer, "runaway_check_interval", 1)
+    check_interval = trainer.runaway_check_interval
     verified = update
 
     def verify():
@@ -375,7 +375,7 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
                  "order": order.bit_generator.state if at_epoch_end else epoch_order_state,
                  "data_sha256": fingerprint}
         last_save = time.monotonic()
-        _download(trainer)
+        trainer.download()
         return writer.checkpoint(path, model, trainer, block)
 
     snapshot = checkpointing.UpdateSnapshot(trainer) if writer is not None else None
@@ -386,7 +386,7 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
                 epoch_order_state = order.bit_generator.state
                 permutation = order.permutation(data.shape[0])
             rows = np.sort(permutation[position * cfg.batch_size:(position + 1) * cfg.batch_size])
-            batch = _batch(trainer, data, rows)
+            batch = trainer.batch(data, rows)
             if snapshot is not None:
                 snapshot.take()
             try:
@@ -406,11 +406,10 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
             rate = speed.after_update(update, now)
             if update in marks or update % log_interval == 0:
                 verify()
-                _download(trainer)
+                trainer.download()
                 record = {"update": update, "epoch": epoch, "seconds": round(now, 4), **metrics,
                           **_norms(model)}
-                if hasattr(trainer, "check_stability"):
-                    trainer.check_stability()
+                trainer.check_stability()
                 history.append(record)
                 if mixing_steps and update in marks and not guard.requested:
                     try:
@@ -433,7 +432,7 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
             if guard.requested:
                 raise checkpointing.TrainingPreempted(guard.requested, update, last_checkpoint)
     verify()
-    _download(trainer)
+    trainer.download()
     chains = trainer.chains
     if writer is not None:
         writer.final(model, chains)
@@ -470,42 +469,22 @@ def _has_checkpoints(out, cfg, saved):
     return folder.is_dir() and any(folder.glob("*.npz"))
 
 
-def _batch(trainer, data, rows):
-    """The minibatch of ``data`` at the sorted ``rows``; a device trainer gathers it on the device."""
-    if hasattr(trainer, "gather_batch"):
-        return trainer.gather_batch(data, rows)
-    return data[rows]
-
-
-def _download(trainer):
-    """Bring the host model of a device trainer up to date (logging, checkpoints, the end of a run)."""
-    if hasattr(trainer, "download"):
-        trainer.download()
-
-
 def _raise_if_diverged(trainer, update, batches_per_epoch, last_checkpoint):
     """TrainingDiverged naming the update, the offending quantity and the last good checkpoint.
 
     A device trainer flags its first runaway update on the device and keeps that update's parameters; the
     check, run every few updates, names that update.
     """
-    lag = 0
-    runaway = getattr(trainer, "divergence", lambda: None)
-    if hasattr(trainer, "updates_since_runaway"):
-        lag = trainer.updates_since_runaway()
-        if lag is None:
-            return
-        _download(trainer)  # name the entry from the host copy
-        finite = False
-    else:
-        finite = trainer.parameters_finite()
-    problem = runaway() if finite else (non_finite_parameter(trainer.model) or runaway()
-                                        or "parameters became NaN, inf or too large to sum")
-    if problem is not None:
-        diverged = update - lag
-        epoch = (diverged - 1) // batches_per_epoch + 1
-        where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
-        raise TrainingDiverged(f"training diverged at update {diverged} (epoch {epoch}): {problem}{where}")
+    lag = trainer.updates_since_runaway()
+    if lag is None:
+        return
+    trainer.download()  # a device trainer: name the entry from the host copy
+    problem = (non_finite_parameter(trainer.model) or trainer.divergence()
+               or "parameters became NaN, inf or too large to sum")
+    diverged = update - lag
+    epoch = (diverged - 1) // batches_per_epoch + 1
+    where = f"; the last good checkpoint is {last_checkpoint}" if last_checkpoint else ""
+    raise TrainingDiverged(f"training diverged at update {diverged} (epoch {epoch}): {problem}{where}")
 
 
 def non_finite_parameter(model):

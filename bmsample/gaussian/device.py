@@ -17,7 +17,7 @@ from .. import _steps
 from .._chains import random_row_indices
 from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics
 from . import _gpu
-from .train import data_variance_warning, langevin_instability_warning
+from .stability import data_variance_warning, langevin_instability_warning
 
 
 def device_langevin_steps(params, state, field, steps, streams, *, step_size, temperature=1.0, on_step=None):

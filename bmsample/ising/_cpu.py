@@ -29,6 +29,8 @@ SITE_MAJOR_MAX_UNITS = 100
 HEAT_BATH = 0
 RANDOM_SITE = 1
 METROPOLIS = 2
+#: Sampler names and the kernel kind of each.
+SAMPLERS = {"heat-bath": HEAT_BATH, "random-site": RANDOM_SITE, "metropolis": METROPOLIS}
 
 
 # The random-site helpers index the 2-d arrays with (chain, site) rather than

@@ -9,8 +9,8 @@ from .. import _steps
 from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics, rms
 from ..rbm import _gpu as rbm_gpu
 from . import _gpu
-from .sample import SAMPLERS, up_probabilities
-from .train import RUNAWAY, runaway_parameters
+from ._cpu import SAMPLERS
+from .model import RUNAWAY, runaway_parameters, up_probabilities
 
 
 def sweeps_on_device(model, state, sweeps, streams, *, sampler, on_step=None):

@@ -134,3 +134,36 @@ def to_spins(data, name="data", num_columns=None, dtype="float32"):
         shown = bad[0].item() if bad.size else "a mix of -1, 0 and 1"
         raise ValueError(f"{name}: spins must be all +-1 or all 0/1, got {shown!r}")
     return np.ascontiguousarray(array, dtype=check_dtype(dtype))
+
+
+def up_probabilities(model, init, clip=1e-3):
+    """P(s_i = +1) of the independent-site p0 laws: 1/2 ("uniform"), or the data's, clipped ("bias")."""
+    if init == "uniform":
+        return np.full(model.num_units, 0.5)
+    if model.data_magnetisation is None:
+        raise ValueError("init: 'bias' needs the data magnetisations, which this model does not record")
+    return np.clip((1 + model.data_magnetisation) / 2, clip, 1 - clip)
+
+
+#: |h_i| or |J_ij| beyond this is reported as a runaway parameter: sigmoid(2 * 20)
+#: is 1 to within 4e-18, so a larger value can only mean a statistic the
+#: chains cannot reach.
+RUNAWAY = 20.0
+
+
+def runaway_parameters(model, config):
+    """A message naming the parameters of ``model`` past |RUNAWAY| and why they ran away, or None."""
+    fields = np.flatnonzero(np.abs(model.field) > RUNAWAY)
+    couplings = np.argwhere(np.triu(np.abs(model.coupling_matrix) > RUNAWAY, 1))
+    if fields.size == 0 and len(couplings) == 0:
+        return None
+    parts = []
+    for i in fields[:5]:
+        target = ("" if model.data_magnetisation is None
+                  else f" (data magnetisation {model.data_magnetisation[i]:.4f})")
+        parts.append(f"field h[{i}] = {model.field[i]:.3g}{target}")
+    parts += [f"coupling J[{i},{j}] = {model.coupling_matrix[i, j]:.3g}" for i, j in couplings[:5]]
+    more = fields.size + len(couplings) - len(parts)
+    tail = f" and {more} more" if more > 0 else ""
+    return (f"{', '.join(parts)}{tail} ran away past |{RUNAWAY:g}|: the data statistics cannot be reached in "
+            f"{config.k} {config.sampler} sweeps from p0")

@@ -12,9 +12,9 @@ from .._rng import ChainStreams, seed_sequence
 from .._validation import check_choice, check_memory
 from ..rbm.sample import independent_site_chains
 from . import _cpu
-from .model import IsingModel, to_spins
+from .model import IsingModel, to_spins, up_probabilities
 
-SAMPLERS = {"heat-bath": _cpu.HEAT_BATH, "random-site": _cpu.RANDOM_SITE, "metropolis": _cpu.METROPOLIS}
+SAMPLERS = _cpu.SAMPLERS
 INITS = ("uniform", "bias", "data", "chains")
 
 
@@ -61,15 +61,6 @@ def run_sweeps(model, state, sweeps, streams, workspace, *, sampler, chain_offse
             t += count
             if on_step is not None:
                 on_step(t, state)
-
-
-def up_probabilities(model, init, clip=1e-3):
-    """P(s_i = +1) of the independent-site p0 laws: 1/2 ("uniform"), or the data's, clipped ("bias")."""
-    if init == "uniform":
-        return np.full(model.num_units, 0.5)
-    if model.data_magnetisation is None:
-        raise ValueError("init: 'bias' needs the data magnetisations, which this model does not record")
-    return np.clip((1 + model.data_magnetisation) / 2, clip, 1 - clip)
 
 
 def initial_spins(model, num_chains, init, streams, generator, *, data=None, chains=None, clip=1e-3):

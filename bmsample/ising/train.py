@@ -4,12 +4,8 @@ import numpy as np
 
 from .._ascent import GradientAscent
 from .._chains import update_start
+from .model import runaway_parameters
 from .sample import IsingWorkspace, initial_spins, run_sweeps
-
-#: |h_i| or |J_ij| beyond this is reported as a runaway parameter: sigmoid(2 * 20)
-#: is 1 to within 4e-18, so a larger value can only mean a statistic the
-#: chains cannot reach.
-RUNAWAY = 20.0
 
 
 class IsingTrainer(GradientAscent):
@@ -66,21 +62,3 @@ class IsingTrainer(GradientAscent):
     def divergence(self):
         """A message naming the runaway parameters (|value| > RUNAWAY), or None."""
         return runaway_parameters(self.model, self.config)
-
-
-def runaway_parameters(model, config):
-    """A message naming the parameters of ``model`` past |RUNAWAY| and why they ran away, or None."""
-    fields = np.flatnonzero(np.abs(model.field) > RUNAWAY)
-    couplings = np.argwhere(np.triu(np.abs(model.coupling_matrix) > RUNAWAY, 1))
-    if fields.size == 0 and len(couplings) == 0:
-        return None
-    parts = []
-    for i in fields[:5]:
-        target = ("" if model.data_magnetisation is None
-                  else f" (data magnetisation {model.data_magnetisation[i]:.4f})")
-        parts.append(f"field h[{i}] = {model.field[i]:.3g}{target}")
-    parts += [f"coupling J[{i},{j}] = {model.coupling_matrix[i, j]:.3g}" for i, j in couplings[:5]]
-    more = fields.size + len(couplings) - len(parts)
-    tail = f" and {more} more" if more > 0 else ""
-    return (f"{', '.join(parts)}{tail} ran away past |{RUNAWAY:g}|: the data statistics cannot be reached in "
-            f"{config.k} {config.sampler} sweeps from p0")

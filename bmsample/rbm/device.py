@@ -15,7 +15,7 @@ from .. import _gpu_linalg as linalg
 from .. import _steps
 from .._device_training import DeviceTrainer, LazyMetrics, rms
 from . import _gpu
-from .sample import bias_init_probabilities
+from .model import bias_init_probabilities
 
 
 class DeviceParameters:
@@ -176,9 +176,9 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
         if self.hidden_offset is not None:
             self.device_hidden_offset.copy_to_host(self.hidden_offset)
 
-    def restore_device(self, chains):
+    def restore(self, chains):
         """Upload parameters, PCD chains and the host ``hidden_offset`` (resuming from a checkpoint)."""
-        super().restore_device(chains)
+        super().restore(chains)
         if self.hidden_offset is not None:
             self.device_hidden_offset.copy_to_device(self.hidden_offset)
 

@@ -34,8 +34,8 @@ from .._numerics import KERNEL_FASTMATH, fast_exp, fast_log
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_binary_data, check_choice, check_int, check_memory
 from . import _cpu
-from .model import MAX_EXACT_UNITS, BernoulliRBM, exact_log_partition, softplus
-from .sample import GibbsWorkspace, bias_init_probabilities, gibbs_steps
+from .model import MAX_EXACT_UNITS, BernoulliRBM, bias_init_probabilities, exact_log_partition, softplus
+from .sample import GibbsWorkspace, gibbs_steps
 
 __all__ = [
     "AISLogLikelihood", "AISResult", "ais_log_likelihood", "ais_log_partition", "ais_schedule",

@@ -277,3 +277,10 @@ def exact_gradient(model, data_law, chain_law):
     """
     pos, neg = exact_statistics(model, data_law), exact_statistics(model, chain_law)
     return pos["vh"] - neg["vh"], pos["v"] - neg["v"], pos["h"] - neg["h"]
+
+
+def bias_init_probabilities(model, clip=1e-3):
+    """Independent-site law of the training data, clipped to [clip, 1 - clip]."""
+    if model.data_means is None:
+        raise ValueError("init: 'bias' needs the training data means, which this model does not record")
+    return np.clip(model.data_means, clip, 1.0 - clip)

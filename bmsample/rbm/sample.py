@@ -13,7 +13,7 @@ from .._rng import ChainStreams, seed_sequence
 from .._threads import single_threaded_blas
 from .._validation import check_binary_data, check_choice, check_memory
 from . import _cpu
-from .model import BernoulliRBM
+from .model import BernoulliRBM, bias_init_probabilities
 
 INITS = ("uniform", "bias", "data", "chains")
 
@@ -216,13 +216,6 @@ def independent_site_chains(probabilities, num_chains, streams, dtype, *, chain_
     field = np.zeros((num_chains, len(probabilities)), dtype=dtype)
     return draw_independent_sites(site_logits(probabilities, dtype), streams, np.empty_like(field), field,
                                   chain_offset=chain_offset)
-
-
-def bias_init_probabilities(model, clip=1e-3):
-    """Independent-site law of the training data, clipped to [clip, 1 - clip]."""
-    if model.data_means is None:
-        raise ValueError("init: 'bias' needs the training data means, which this model does not record")
-    return np.clip(model.data_means, clip, 1.0 - clip)
 
 
 def initial_chains(model, num_chains, init, streams, generator, *, data=None, chains=None):

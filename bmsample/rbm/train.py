@@ -5,7 +5,8 @@ import numpy as np
 
 from .._ascent import GradientAscent
 from . import _cpu
-from .sample import GibbsWorkspace, bias_init_probabilities, draw_independent_sites, gibbs_steps, site_logits
+from .model import bias_init_probabilities
+from .sample import GibbsWorkspace, draw_independent_sites, gibbs_steps, site_logits
 
 
 class RBMTrainer(GradientAscent):
