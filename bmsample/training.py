@@ -413,7 +413,7 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
                 history.append(record)
                 if mixing_steps and update in marks and not guard.requested:
                     try:
-                        record.update(_mixing_record(model, mixing_steps, cfg.seed + update))
+                        record.update(_mixing_record(model, mixing_steps, mixing_seed(cfg.seed, update)))
                     except _steps.StepsInterrupted:  # stopping: checkpoint this update without the diagnostics
                         pass
                 if writer is not None:  # log first: a resume drops log lines past its checkpoint
@@ -500,6 +500,12 @@ def non_finite_parameter(model):
                 return (f"parameter {name} holds values so large that its sum overflows (largest "
                         f"|{name}| = {np.abs(array).max():.3g}); try a smaller learning rate")
     return None
+
+
+def mixing_seed(seed, update):
+    """The seed of the mixing diagnostics logged at ``update``: a child of the run's seed, keyed by the update
+    (after the four children that ``_train`` spawns), independent of every other stream of the run."""
+    return np.random.SeedSequence(seed, spawn_key=(4, update))
 
 
 def _mixing_record(model, steps, seed):

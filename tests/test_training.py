@@ -138,3 +138,21 @@ def test_divergence_is_reported_with_the_update():
 def test_log_spaced_updates():
     assert sorted(log_spaced_updates(120)) == [1, 2, 5, 10, 20, 50, 100, 120]
     assert sorted(log_spaced_updates(1)) == [1]
+
+
+def test_logged_mixing_diagnostics_use_child_seeds_of_the_run():
+    """Mixing diagnostics at update u draw from a SeedSequence child keyed by u, not from seed + u (which would
+    reuse run 1's stream for run 0's next update)."""
+    from bmsample.training import mixing_seed
+
+    def words(sequence):
+        return tuple(sequence.generate_state(4))
+
+    assert words(mixing_seed(0, 1)) == words(mixing_seed(0, 1))
+    children = {words(mixing_seed(seed, update)) for seed in (0, 1) for update in (1, 2)}
+    assert len(children) == 4
+    run_streams = {words(child) for seed in (0, 1) for child in np.random.SeedSequence(seed).spawn(4)}
+    assert not children & run_streams
+    data = data_rows(teacher_data_law(), 200)
+    logged = bmsample.fit(data, num_hiddens=NH, k=K, updates=4, batch_size=50, seed=0, mixing_steps=20).history
+    assert any("energy_tau" in record for record in logged)
