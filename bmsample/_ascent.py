@@ -23,7 +23,7 @@ class Trainer(Protocol):
     generator: object
     runaway_check_interval: int
 
-    def batch(self, data, rows):
+    def minibatch(self, data, rows):
         """The minibatch ``data[rows]`` (``rows`` sorted), where the trainer wants it."""
 
     def update(self, batch, learning_rate):
@@ -77,7 +77,7 @@ class GradientAscent:
         #: Negative chains per update: one per minibatch row for CD-k, else ``num_chains``.
         self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
 
-    def batch(self, data, rows):
+    def minibatch(self, data, rows):
         return data[rows]
 
     def update(self, batch, learning_rate):

@@ -115,7 +115,7 @@ class DeviceTrainer:
             self._data, self._device_data = data, cuda.to_device(data)
         return self._device_data
 
-    def batch(self, data, rows):
+    def minibatch(self, data, rows):
         """The minibatch ``data[rows]`` gathered on the device into one buffer (valid until the next call).
 
         ``data`` is uploaded once per run; only the ``batch_size`` row indices travel per update, through

@@ -386,7 +386,7 @@ def _train(cfg, data, run_dir, resuming, device, data_name, progress, checkpoint
                 epoch_order_state = order.bit_generator.state
                 permutation = order.permutation(data.shape[0])
             rows = np.sort(permutation[position * cfg.batch_size:(position + 1) * cfg.batch_size])
-            batch = trainer.batch(data, rows)
+            batch = trainer.minibatch(data, rows)
             if snapshot is not None:
                 snapshot.take()
             try:
