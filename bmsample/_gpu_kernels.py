@@ -62,6 +62,13 @@ def targets():
     randoms = (U32, U32, U32, U32)  # key0, key1, draw_lo, draw_hi
     for philox_args, name in (((U32, U32), "_mulhi"), ((U32,) * 6, "philox4x32"), ((U32,) * 6 + (I64,), "philox_word")):
         out.append(Target(name, getattr(_rng_gpu, name), philox_args, True))
+    for warp_sync in (False, True):
+        barrier, store_rows = linalg.chain_group_functions(warp_sync)
+        out.append(Target(f"group_barrier[{warp_sync:d}]", barrier, (), True))
+        for dtype in DTYPES:
+            _, A1, A2 = _arrays(dtype)
+            out.append(Target(f"store_rows[{np.dtype(dtype).name},{warp_sync:d}]", store_rows,
+                              (A2, A2, I64, A1, A1, I64, I64), True))
     out.append(Target("philox_blocks", _rng_gpu._philox_blocks_kernel,
                       (types.Array(types.uint32, 2, "C"), U32, U32, types.Array(types.uint32, 2, "C"))))
     for dtype in DTYPES:

@@ -140,6 +140,31 @@ def chain_layout(num_units, itemsize, simulator=None):
     return ChainLayout(group, slots, chunk, shared, warp and not simulator)
 
 
+@lru_cache(maxsize=None)
+def chain_group_functions(warp_sync):
+    """(barrier, store_rows) device functions of the sweep kernels' thread groups (``ChainLayout``).
+
+    ``barrier()``: the group's meeting point, ``syncwarp`` for a warp group, else the block's barrier.
+    ``store_rows(state, local_field, row, values, fields, lane, group)``: the group writes a chain's rows
+    back from shared memory.
+    """
+
+    @cuda.jit(device=True)
+    def barrier():
+        if warp_sync:
+            cuda.syncwarp()
+        else:
+            cuda.syncthreads()
+
+    @cuda.jit(device=True)
+    def store_rows(state, local_field, row, values, fields, lane, group):
+        for j in range(lane, state.shape[1], group):
+            state[row, j] = values[j]
+            local_field[row, j] = fields[j]
+
+    return barrier, store_rows
+
+
 def default_row_groups():
     return SIMULATOR_ROW_GROUPS if simulated() else DEVICE_ROW_GROUPS
 

@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, uint32
 
-from .._gpu_linalg import chain_layout, default_block, grid_2d, split_draw
+from .._gpu_linalg import chain_group_functions, chain_layout, default_block, grid_2d, split_draw
 from .._rng_gpu import normal_of_unit, philox_word, uniform_from_bits
 
 LANGEVIN, NORMAL, UNIFORM = range(3)
@@ -80,6 +80,7 @@ def _gibbs_kernel(dtype, layout):
     dtype = row_dtype.type
     one = dtype(1.0)
     group, slots, _, shared_rows, warp_sync = layout
+    barrier, store_rows = chain_group_functions(warp_sync)
 
     @cuda.jit
     def kernel(coupling, bias, temperature, noise, local_field, state):
@@ -96,10 +97,7 @@ def _gibbs_kernel(dtype, layout):
             for j in range(lane, num_units, group):
                 x[j] = state[row, j]
                 fields[j] = local_field[row, j]
-            if warp_sync:
-                cuda.syncwarp()
-            else:
-                cuda.syncthreads()
+            barrier()
         else:
             x, fields = state[row], local_field[row]
         for i in range(num_units):
@@ -110,22 +108,14 @@ def _gibbs_kernel(dtype, layout):
                 change[slot] = new - x[i]
                 if live:
                     x[i] = new
-            if warp_sync:
-                cuda.syncwarp()
-            else:
-                cuda.syncthreads()
+            barrier()
             delta = change[slot]
             if live:
                 for j in range(lane, num_units, group):
                     fields[j] += coupling[i, j] * delta
-            if warp_sync:
-                cuda.syncwarp()
-            else:
-                cuda.syncthreads()
+            barrier()
         if shared_rows and live:
-            for j in range(lane, num_units, group):
-                state[row, j] = x[j]
-                local_field[row, j] = fields[j]
+            store_rows(state, local_field, row, x, fields, lane, group)
 
     return kernel
 

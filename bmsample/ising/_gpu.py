@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, int32, uint32, uint64
 
-from .._gpu_linalg import bernoulli_unit_functions, chain_layout
+from .._gpu_linalg import bernoulli_unit_functions, chain_group_functions, chain_layout
 from .._rng_gpu import philox4x32, uniform_from_bits
 from ._cpu import METROPOLIS, RANDOM_SITE
 
@@ -34,6 +34,7 @@ def _sweep_kernel(dtype, kind, layout):
     uniform = uniform_from_bits(dtype)
     low32, shift32 = np.uint64(0xFFFFFFFF), np.uint64(32)
     group, slots, chunk, shared_rows, warp_sync = layout
+    barrier, store_rows = chain_group_functions(warp_sync)
     per_block = 2 if kind == RANDOM_SITE else 4  # site updates per Philox block
     if chunk % 4:
         raise ValueError(f"layout: chunk {chunk} is not a whole number of Philox blocks")
@@ -84,10 +85,7 @@ def _sweep_kernel(dtype, kind, layout):
                             uniforms[slot, k + 2] = uniform(w2)
                         if k + 3 < count:
                             uniforms[slot, k + 3] = uniform(w3)
-                if warp_sync:
-                    cuda.syncwarp()
-                else:
-                    cuda.syncthreads()
+                barrier()
                 for k in range(count):
                     if lane == 0:
                         i = sites[slot, k] if kind == RANDOM_SITE else start + k
@@ -101,22 +99,14 @@ def _sweep_kernel(dtype, kind, layout):
                             spins[i] = new
                         change[slot] = new - s
                         changed_site[slot] = i
-                    if warp_sync:
-                        cuda.syncwarp()
-                    else:
-                        cuda.syncthreads()
+                    barrier()
                     delta, i = change[slot], changed_site[slot]
                     if delta != 0 and live:
                         for j in range(lane, num_units, group):
                             fields[j] += coupling[i, j] * delta
-                    if warp_sync:
-                        cuda.syncwarp()
-                    else:
-                        cuda.syncthreads()
+                    barrier()
         if shared_rows and live:
-            for j in range(lane, num_units, group):
-                state[row, j] = spins[j]
-                local_field[row, j] = fields[j]
+            store_rows(state, local_field, row, spins, fields, lane, group)
 
     return kernel
 
