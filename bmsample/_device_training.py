@@ -176,10 +176,6 @@ class DeviceTrainer:
     def check_stability(self):
         return None
 
-    def parameters_finite(self):
-        """False once an update produced NaN, inf or a parameter past ``ascend``'s limit."""
-        return self.updates_since_runaway() is None
-
 
 def rms(values):
     """Root mean square of a host array, in float64 (the CPU trainers' metrics)."""

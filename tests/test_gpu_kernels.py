@@ -187,6 +187,20 @@ def test_split_products_sum_every_piece_of_the_inner_dimension(dtype):
                               tile=SMALL_TILE, scratch=scratch[:8])
 
 
+def test_split_scratch_holds_every_shallower_product():
+    """A trainer sizes its scratch for the deeper of batch and chains; a shallower product may split in more
+    pieces (16 splits in 4 pieces of 4, 18 in 3 of 6 with this tile), and must still fit."""
+    assert linalg.split_pieces(3, 3, 16, SMALL_TILE) == 4 and linalg.split_pieces(3, 3, 18, SMALL_TILE) == 3
+    scratch = linalg.split_scratch(3, 3, 18, np.float64, SMALL_TILE)
+    for inner in range(1, 19):
+        rng = np.random.default_rng(inner)
+        left, right = rng.standard_normal((inner, 3)), rng.standard_normal((inner, 3))
+        out = cuda.device_array((3, 3), dtype=np.float64)
+        linalg.scaled_product(cuda.to_device(left), cuda.to_device(right), 1.0, out, transpose_left=True,
+                              tile=SMALL_TILE, scratch=scratch)
+        np.testing.assert_allclose(out.copy_to_host(), left.T @ right, rtol=1e-12, atol=1e-12)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_column_means_in_a_fixed_order(dtype):
     rng = np.random.default_rng(4)
