@@ -46,7 +46,7 @@ import numpy as np
 
 from bmsample._rng import ChainStreams
 from bmsample._threads import available_cpus, thread_info
-from bmsample.bench import epoch_floor, interleaved_times, rbm_step_case, synthetic_model
+from bmsample.bench import epoch_floor, interleaved_times, step_case, synthetic_model
 from bmsample.rbm.train import RBMTrainer
 
 PEERS = ("numpy", "sklearn", "torch", "torch-compile")
@@ -292,7 +292,7 @@ def gibbs_case(visibles, hiddens, chains, dtype, peers, repeats, notes):
     """
     model = synthetic_model("rbm", visibles, hiddens, dtype)
     steps = steps_per_call(visibles, hiddens, chains)
-    gemms, ours = rbm_step_case(model, chains, steps, np.random.default_rng(1))
+    gemms, ours, _ = step_case(model, chains, steps, np.random.default_rng(1))
     functions = {"bare GEMMs": gemms, "bmsample": ours}
     start = (np.random.default_rng(2).random((chains, visibles)) < 0.5).astype(model.dtype)
     params = (model.weight_matrix, model.vbias, model.hbias)

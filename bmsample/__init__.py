@@ -29,11 +29,11 @@ from ._version import __version__  # noqa: E402, F401
 _LAZY = {
     "TrainingPreempted": "._errors", "TrainingDiverged": "._errors",
     "Dataset": ".datasets", "list_datasets": ".datasets", "load_dataset": ".datasets",
-    "GaussianModel": ".gaussian.model", "GaussianSampleResult": ".gaussian.sample",
+    "GaussianModel": ".gaussian.model",
     "GaussianBernoulliRBM": ".grbm.model",
     "ModelFileError": ".io", "load_model": ".io", "read_model_file": ".io", "save_model": ".io",
     "IsingModel": ".ising.model",
-    "BernoulliRBM": ".rbm.model", "SampleResult": ".rbm.sample",
+    "BernoulliRBM": ".rbm.model", "SampleResult": "._sampling",
     "sample": ".sampling",
     "FitResult": ".training", "TrainingConfig": ".training", "fit": ".training",
 }

@@ -1,8 +1,9 @@
 """What the device trainers share (imported only when a CUDA backend runs).
 
 Resident data and minibatches, the negative chains and where an update's
-chains start, the parameter update with its runaway flag, and metrics that
-are read from the device only when logged.
+chains start, the parameter update with its runaway flag, metrics that
+are read from the device only when logged, and the bare coupling products
+that ``bench`` compares the coupled families' steps with.
 """
 
 from collections.abc import Mapping
@@ -52,6 +53,17 @@ class DeviceCouplings:
     def download(self):
         self.coupling.copy_to_host(self.model.coupling_matrix)
         self.field.copy_to_host(self.model.field)
+
+
+def coupling_products(params, state, steps):
+    """The bare x J of ``steps`` steps on device arrays (``bench``'s baseline for coupled units)."""
+    field = cuda.device_array_like(state)
+
+    def products():
+        for _ in range(steps):
+            linalg.scaled_product(state, params.coupling, 1.0, field)
+
+    return products
 
 
 class DeviceTrainer:

@@ -10,9 +10,10 @@ alike:
   sequential sweep cannot be a GEMM: it updates N sites one after the other).
 
 The ratio step / GEMMs is 1.00 at the BLAS limit; the table gives its median,
-min and max over repeats.  On a CUDA backend both sides run on the device
-(``_bench_device``): the family's device steps against the device's product
-kernel on the same shapes.
+min and max over repeats.  Each family's ``ChainProcess`` gives both sides
+(``bmsample._sampling``).  On a CUDA backend both run on the device: the
+family's device steps against the device's product kernel on the same
+shapes.
 """
 
 import time
@@ -20,20 +21,16 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from . import families
 from ._backend import resolve_backend
 from ._rng import ChainStreams
-from ._validation import check_dtype, check_int, check_matrix_memory
-from .gaussian.model import GaussianModel
-from .gaussian.sample import GaussianWorkspace, langevin_steps
-from .grbm import sample as grbm_sample
-from .grbm.model import GaussianBernoulliRBM
-from .ising.model import IsingModel
-from .ising.sample import IsingWorkspace, run_sweeps
+from ._validation import check_choice, check_dtype, check_int
+from .io import model_metadata
 from .rbm.model import BernoulliRBM
-from .rbm.sample import GibbsWorkspace, auto_kernel, gibbs_steps
 from .rbm.train import RBMTrainer
 
-FAMILIES = ("rbm", "grbm", "gaussian", "ising")
+#: Other names ``bench`` takes for a family.
+ALIASES = {"grbm": "gaussian-rbm"}
 
 
 @dataclass
@@ -82,80 +79,52 @@ def interleaved_times(functions, repeats):
     return {name: np.array(t) for name, t in times.items()}
 
 
-def rbm_step_case(model, chains, steps, rng):
-    """(gemms, sampler): callables running ``steps`` bare GEMM pairs and ``steps`` Gibbs steps of ``chains`` chains."""
-    work = GibbsWorkspace(model, chains)
-    visible = (rng.random((chains, model.num_visibles)) < 0.5).astype(model.dtype)
+def step_case(model, chains, steps, rng, device=None):
+    """(gemms, sampler): callables running ``steps`` bare step products and ``steps`` sampler steps of ``model``.
+
+    The model's family (``bmsample.families``) says both: its ``ChainProcess`` runs the steps of its sampler
+    (the model's own, else the family's default) from the family's default p0, and gives the dense products
+    of a step.  On a CUDA ``device`` both run there and end with a synchronisation.
+    """
+    family = families.of_model(model)
+    process = family.chains(model, init=family.p0_laws[0])
     streams = ChainStreams((1, 2))
-    return _two_layer_case(model, work, visible, steps, lambda: gibbs_steps(model, visible, steps, streams, work))
+    if device is not None and device.is_cuda:
+        from numba import cuda
 
-
-def _two_layer_case(model, work, visible, steps, sampler):
-    """(gemms, sampler) of an RBM family: the bare v W and h W^T of ``steps`` steps into ``work``'s buffers."""
-    work.hidden[...] = 0
-    W = model.weight_matrix
+        products, sampler = process.bench_on_device(process.initial_states(chains, streams, rng), steps, streams)
+        return _synchronised(products, cuda), _synchronised(sampler, cuda), None
+    work = process.workspace(chains)
+    state = process.initial_states(chains, streams, rng)
+    step_products = process.dense_products(state, work)
 
     def gemms():
         for _ in range(steps):
-            np.matmul(visible, W, out=work.hidden_field)
-            np.matmul(work.hidden, W.T, out=work.visible_field)
+            step_products()
 
-    return gemms, sampler
-
-
-def _gaussian_case(model, chains, steps, rng, step_size):
-    work = GaussianWorkspace(model, chains)
-    state = rng.standard_normal((chains, model.num_units)).astype(model.dtype)
-    streams = ChainStreams((1, 2))
-
-    def gemms():
-        for _ in range(steps):
-            np.matmul(state, model.coupling_matrix, out=work.field)
-
-    def sampler():
-        langevin_steps(model, state, steps, streams, work, step_size=step_size)
-
-    return gemms, sampler
+    return gemms, lambda: process.run(state, steps, streams, work, None), process.kernel(work)
 
 
-def _grbm_case(model, chains, steps, rng):
-    work = grbm_sample.GRBMWorkspace(model, chains)
-    visible = rng.standard_normal((chains, model.num_visibles)).astype(model.dtype)
-    streams = ChainStreams((1, 2))
-    return _two_layer_case(model, work, visible, steps,
-                           lambda: grbm_sample.gibbs_steps(model, visible, steps, streams, work))
+def _synchronised(function, cuda):
+    def run():
+        function()
+        cuda.synchronize()
+
+    return run
 
 
-def _ising_case(model, chains, steps, rng):
-    work = IsingWorkspace(model, chains)
-    state = np.where(rng.random((chains, model.num_units)) < 0.5, 1.0, -1.0).astype(model.dtype)
-    streams = ChainStreams((1, 2))
-    kind = (model.process or {}).get("sampler", "heat-bath")
-
-    def gemms():
-        for _ in range(steps):
-            np.matmul(state, model.coupling_matrix, out=work.local_field)
-
-    def sampler():
-        run_sweeps(model, state, steps, streams, work, sampler=kind)
-
-    return gemms, sampler
+def bench_families():
+    """The ``fit(model=...)`` names that ``bench`` can build a synthetic model of."""
+    return tuple(name for name in families.names() if families.named(name).random_model is not None)
 
 
 def synthetic_model(family, visibles, hiddens=None, dtype="float32"):
-    """A model of the given size with small random parameters (the speed does not depend on them)."""
-    rng = np.random.default_rng(0)
-    if family in ("rbm", "grbm"):
-        check_matrix_memory(visibles, hiddens, dtype, "hiddens", "weight matrix")
-        family_class = BernoulliRBM if family == "rbm" else GaussianBernoulliRBM
-        return family_class(rng.standard_normal((visibles, hiddens)) * 0.05, rng.standard_normal(visibles) * 0.1,
-                            np.zeros(hiddens), dtype=dtype)
-    check_matrix_memory(visibles, visibles, dtype, "visibles", "coupling matrix")
-    a = rng.standard_normal((visibles, visibles)) / np.sqrt(visibles)
-    if family == "ising":
-        upper = np.triu(a, 1)
-        return IsingModel(upper + upper.T, rng.standard_normal(visibles) * 0.1, dtype=dtype)
-    return GaussianModel(a @ a.T + np.eye(visibles), np.zeros(visibles), dtype=dtype)
+    """A model of the given size with small random parameters (the speed does not depend on them).
+
+    ``family`` is a ``fit(model=...)`` name ("grbm" is also taken for "gaussian-rbm").
+    """
+    name = check_choice(ALIASES.get(family, family), "model", bench_families())
+    return families.named(name).random_model(visibles, hiddens, check_dtype(dtype), np.random.default_rng(0))
 
 
 def measure(model, chains, *, steps=10, repeats=15, threads=None, backend="cpu"):
@@ -163,7 +132,8 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None, backend="cpu")
 
     Parameters
     ----------
-    model : BernoulliRBM, GaussianBernoulliRBM, GaussianModel or IsingModel
+    model : a bmsample model
+        Of any family with a ``ChainProcess`` that gives its dense products.
     chains, steps, repeats : int
         An Ising step is one sweep.
     threads : int, optional
@@ -182,35 +152,17 @@ def measure(model, chains, *, steps=10, repeats=15, threads=None, backend="cpu")
     steps = check_int(steps, "steps")
     repeats = check_int(repeats, "repeats")
     device = resolve_backend(backend)
-    rng = np.random.default_rng(1)
-    if not isinstance(model, (BernoulliRBM, GaussianBernoulliRBM, GaussianModel, IsingModel)):
-        raise TypeError(f"model: bench covers {', '.join(FAMILIES)} models, got {type(model).__name__}")
-    family = {BernoulliRBM: "rbm", GaussianBernoulliRBM: "grbm", GaussianModel: "gaussian",
-              IsingModel: "ising"}[type(model)]
-    hiddens = getattr(model, "num_hiddens", None)
-    if device.is_cuda:
-        from ._bench_device import step_case
-
-        gemms, sampler = step_case(model, chains, steps, rng)
-    elif isinstance(model, BernoulliRBM):
-        gemms, sampler = rbm_step_case(model, chains, steps, rng)
-    elif isinstance(model, GaussianBernoulliRBM):
-        gemms, sampler = _grbm_case(model, chains, steps, rng)
-    elif isinstance(model, GaussianModel):
-        gemms, sampler = _gaussian_case(model, chains, steps, rng, (model.process or {}).get("step_size", 0.01))
-    else:
-        gemms, sampler = _ising_case(model, chains, steps, rng)
+    gemms, sampler, kernel = step_case(model, chains, steps, np.random.default_rng(1), device)
     sampler()  # compile and warm up: excluded from the timings
     gemms()
     times = interleaved_times({"gemms": gemms, "sampler": sampler}, repeats)
     base, step = times["gemms"] / steps, times["sampler"] / steps
     ratios = step / base
     step_s = float(np.median(step))
-    kernel = auto_kernel(model, chains, numba.get_num_threads()) if family == "rbm" and not device.is_cuda else None
-    return BenchRow(family, model.num_visibles, hiddens, chains, model.dtype.name,
-                    threads or numba.get_num_threads(), 1.0 / step_s, chains / step_s, 1e3 * step_s,
-                    1e3 * float(np.median(base)), float(np.median(ratios)), float(ratios.min()), float(ratios.max()),
-                    str(device), kernel)
+    return BenchRow(families.of_model(model).name, model.num_visibles, getattr(model, "num_hiddens", None), chains,
+                    model.dtype.name, threads or numba.get_num_threads(), 1.0 / step_s, chains / step_s,
+                    1e3 * step_s, 1e3 * float(np.median(base)), float(np.median(ratios)), float(ratios.min()),
+                    float(ratios.max()), str(device), kernel)
 
 
 def run(family="rbm", visibles=784, hiddens=500, chains=(100, 1000), dtypes=("float32",), *, model=None, steps=10,
@@ -228,15 +180,8 @@ def run(family="rbm", visibles=784, hiddens=500, chains=(100, 1000), dtypes=("fl
 
 
 def _as_dtype(model, dtype):
-    if isinstance(model, BernoulliRBM):
-        return BernoulliRBM(model.weight_matrix, model.vbias, model.hbias, dtype=dtype, process=model.process)
-    if isinstance(model, GaussianBernoulliRBM):
-        return GaussianBernoulliRBM(model.weight_matrix, model.vbias, model.hbias, model.sigma, dtype=dtype,
-                                    process=model.process)
-    if isinstance(model, IsingModel):
-        return IsingModel(model.coupling_matrix, model.field, independent=model.independent, dtype=dtype,
-                          process=model.process)
-    return GaussianModel(model.coupling_matrix, model.field, dtype=dtype, process=model.process)
+    """``model`` with its parameters in ``dtype`` (through its file arrays)."""
+    return type(model).from_arrays(model.to_arrays(), {**model_metadata(model), "dtype": dtype})
 
 
 @dataclass
@@ -361,13 +306,13 @@ def format_epoch_rows(rows):
 
 def format_rows(rows):
     """The table ``bmsample bench`` prints."""
-    lines = [f"{'model':>9} {'size':>10} {'chains':>7} {'dtype':>8} {'thr':>3} {'steps/s':>9} "
+    lines = [f"{'model':>12} {'size':>10} {'chains':>7} {'dtype':>8} {'thr':>3} {'steps/s':>9} "
              f"{'chain-upd/s':>11} {'step ms':>8} {'gemm ms':>8} {'ratio':>6} {'min':>6} {'max':>6}"]
     for r in rows:
         size = f"{r.visibles}x{r.hiddens}" if r.hiddens else f"N={r.visibles}"
         where = "" if r.backend == "cpu" else f"  {r.backend}"
         where += f"  {r.kernel}" if r.kernel else ""
-        lines.append(f"{r.family:>9} {size:>10} {r.chains:>7} {r.dtype:>8} {r.threads:>3} {r.steps_per_second:9.1f} "
+        lines.append(f"{r.family:>12} {size:>10} {r.chains:>7} {r.dtype:>8} {r.threads:>3} {r.steps_per_second:9.1f} "
                      f"{r.chain_updates_per_second:11.3g} {r.step_ms:8.3f} {r.gemm_ms:8.3f} {r.ratio_median:6.3f} "
                      f"{r.ratio_min:6.3f} {r.ratio_max:6.3f}{where}")
     return "\n".join(lines)

@@ -4,7 +4,8 @@ A ``Family`` says, for one ``fit(model=NAME)``: its model class (whose
 ``family`` attribute is the name in model files), its units, its p0 laws and
 samplers (the first of each is the default), how it checks data, starts a
 model, builds its trainer (CPU, or the device twin imported only when a GPU
-runs), which settings its process record keeps, and its sampler.  The
+runs), which settings its process record keeps, and how its chains run (a
+``ChainProcess``, which the one sampling driver runs for every family).  The
 training loop, ``sample`` and ``io`` look families up here instead of
 branching on them, so a family registered with ``register`` (e.g. in a
 test, or by a user package) trains, samples and saves like the built-in
@@ -40,8 +41,9 @@ class Family:
         The initial model for checked ``data`` (``rng`` draws random initial parameters).
     trainer : callable(model, config, streams, data, generator, device) -> trainer
         Its trainer on ``device`` (a resolved backend); ``generator`` picks data rows where p0 uses them.
-    sample : callable(model, num_chains, steps, *, backend, **options) -> result
-        Its sampler (``bmsample.sample``).
+    chains : callable(model, **options) -> ChainProcess
+        How its chains run on ``model`` under its sampler's options (``bmsample._sampling``): what
+        ``sample`` runs, and ``bench`` times.
     label : str
         Its models in an error message ("a Bernoulli RBM").
     sample_inits : tuple of str
@@ -61,6 +63,9 @@ class Family:
         ``TrainingConfig`` fields its process record keeps beside the common ones.
     training_data : callable(model, data) -> ndarray
         The rows its trainer sees (default: ``data``; the Gaussian-Bernoulli RBM standardises them).
+    random_model : callable(num_units, num_hiddens, dtype, rng) -> model, or None
+        A model of that size with small random parameters (``bench``'s synthetic models; families without
+        hidden units ignore ``num_hiddens``); None where the family has none.
     """
 
     name: str
@@ -71,7 +76,7 @@ class Family:
     check_data: Callable
     new_model: Callable
     trainer: Callable
-    sample: Callable
+    chains: Callable
     label: str
     sample_inits: tuple
     default_sample_init: Callable
@@ -80,10 +85,19 @@ class Family:
     log_likelihood: Callable | None = None
     process_settings: tuple = ()
     training_data: Callable = field(default=lambda model, data: data)
+    random_model: Callable | None = None
 
     def __post_init__(self):
         if not self.p0_laws or not self.samplers:
             raise ValueError(f"family {self.name}: needs at least one p0 law and one sampler")
+
+    def sample(self, model, num_chains=None, steps=None, *, rng=None, record=None, callback=None, backend="cpu",
+               **options):
+        """Sample ``model`` with the sampling driver (``bmsample.sample``); ``options`` go to ``chains``."""
+        from ._sampling import run
+
+        return run(self.chains(model, **options), num_chains, steps, rng=rng, record=record, callback=callback,
+                   backend=backend)
 
 
 _REGISTRY: dict[str, Family] = {}

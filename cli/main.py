@@ -643,8 +643,8 @@ def report(name, out, quick, seed, threads, overwrite):
 
 
 @main.command()
-@click.option("--model", "family", type=click.Choice(["rbm", "grbm", "gaussian", "ising"]), default="rbm",
-              show_default=True, help="Model family of a synthetic model (Ising: a step is one sweep).")
+@click.option("--model", "family", default="rbm", show_default=True,
+              help="Family of a synthetic model, a fit --model name (grbm: gaussian-rbm; Ising: a step is one sweep).")
 @click.option("--model-file", type=click.Path(path_type=Path), help="Bench a saved model instead.")
 @click.option("--visibles", type=int, default=784, show_default=True, help="Visible units (Gaussian, Ising: N).")
 @click.option("--hiddens", type=int, default=500, show_default=True, help="Hidden units (RBMs).")

@@ -12,7 +12,7 @@ from bmsample import bench
 from bmsample.cli.main import main
 
 
-@pytest.mark.parametrize("family, hiddens", [("rbm", 12), ("grbm", 12), ("gaussian", None), ("ising", None)])
+@pytest.mark.parametrize("family, hiddens", [("rbm", 12), ("gaussian-rbm", 12), ("gaussian", None), ("ising", None)])
 def test_rows_hold_both_sides_of_the_ratio(family, hiddens):
     rows = bench.run(family, 30, hiddens, chains=(20, 40), dtypes=("float32", "float64"), steps=2, repeats=3)
     assert [(r.chains, r.dtype) for r in rows] == [(20, "float32"), (40, "float32"), (20, "float64"),
@@ -61,9 +61,16 @@ def test_cli_bench_saved_model_and_bad_input(tmp_path):
     assert bad.exit_code == 2 and bad.stderr.startswith("error: chains:")
     bad = CliRunner().invoke(main, ["bench", "--dtype", "float16", "--visibles", "8", "--hiddens", "4"])
     assert bad.exit_code == 2 and "dtype" in bad.stderr
+    bad = CliRunner().invoke(main, ["bench", "--model", "potts", "--visibles", "8"])
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: model: expected one of rbm, gaussian, gaussian-rbm, ")
 
 
-@pytest.mark.parametrize("family, size", [("grbm", "12x6"), ("ising", "N=12")])
+def test_bench_takes_grbm_for_the_gaussian_rbm_family():
+    rows = bench.run("grbm", 10, 4, chains=(8,), steps=1, repeats=1)
+    assert rows[0].family == "gaussian-rbm" and rows[0].hiddens == 4
+
+
+@pytest.mark.parametrize("family, size", [("gaussian-rbm", "12x6"), ("ising", "N=12")])
 def test_cli_bench_every_family_and_saved_models(tmp_path, family, size):
     args = ["--visibles", "12", "--hiddens", "6", "--chains", "8", "--steps", "2", "--repeats", "2"]
     result = CliRunner().invoke(main, ["bench", "--model", family, *args])
@@ -103,7 +110,7 @@ def test_cli_bench_epoch(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("family, hiddens", [("rbm", 6), ("grbm", 6), ("gaussian", None), ("ising", None)])
+@pytest.mark.parametrize("family, hiddens", [("rbm", 6), ("gaussian-rbm", 6), ("gaussian", None), ("ising", None)])
 def test_device_rows_time_the_device_steps_against_the_device_product(family, hiddens):
     pytest.importorskip("numba_cuda")
     rows = bench.run(family, 8, hiddens, chains=(4,), dtypes=("float32",), steps=1, repeats=2, backend="cuda")

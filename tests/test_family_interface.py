@@ -5,8 +5,6 @@ The toy family: N independent 0/1 units sharing one logit theta, P(x_i = 1) = si
 exact (independent draws, whatever the steps), so the fitted theta must be the logit of the data's mean.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 import pytest
 from click.testing import CliRunner
@@ -14,6 +12,7 @@ from click.testing import CliRunner
 import bmsample
 from bmsample import families
 from bmsample._ascent import GradientAscent
+from bmsample._sampling import ChainProcess
 from bmsample._validation import check_binary_data
 
 
@@ -44,26 +43,28 @@ class CoinModel:
         return 1 / (1 + np.exp(-float(self.theta[0])))
 
 
-@dataclass
-class CoinSamples:
-    visible: np.ndarray
-    init: str
-    steps: int
-    times: list
-
-
 def coin_draws(model, num_chains, streams):
     """Exact draws, from the run's stream (one draw index per call)."""
     rng = np.random.default_rng([*streams.key, streams.next_draw()])
     return (rng.random((num_chains, model.num_units)) < model.probability()).astype(model.dtype)
 
 
-def sample_coins(model, num_chains=None, steps=None, *, backend="cpu", init=None, data=None, rng=None,
-                 record=None):
-    from bmsample._rng import ChainStreams, seed_sequence
+class CoinChains(ChainProcess):
+    """Exact draws at t = 0, and every step draws afresh."""
 
-    streams = ChainStreams.from_seed_sequence(seed_sequence(rng))
-    return CoinSamples(coin_draws(model, num_chains or 100, streams), init or "uniform", steps or 1, [])
+    sampler, task, record_dtype = "exact", "coin sampling", np.uint8
+
+    def __init__(self, model, *, init=None, data=None):
+        self.model, self.init, self.default_steps = model, init or "uniform", 1
+
+    def initial_states(self, num_chains, streams, generator):
+        return coin_draws(self.model, num_chains, streams)
+
+    def run(self, state, steps, streams, workspace, on_step):
+        for t in range(1, steps + 1):
+            state[...] = coin_draws(self.model, state.shape[0], streams)
+            if on_step is not None:
+                on_step(t, state)
 
 
 class CoinTrainer(GradientAscent):
@@ -80,7 +81,7 @@ COINS = families.Family(
     check_data=check_binary_data,
     new_model=lambda config, data, rng: CoinModel(0.0, data.shape[1], config.dtype),
     trainer=lambda model, config, streams, data, generator, device: CoinTrainer(model, config, streams),
-    sample=sample_coins, label="a coin", sample_inits=("uniform",),
+    chains=CoinChains, label="a coin", sample_inits=("uniform",),
     default_sample_init=lambda model, chains: "uniform",
     comparable_data=lambda model, data: check_binary_data(data, "data", model.num_units, "float64"),
     process_settings=("learning_rate",))
@@ -108,8 +109,12 @@ def test_a_registered_family_fits_samples_saves_and_loads(coins, coin_data, tmp_
     assert result.model.process["scheme"] == "rdm" and result.model.process["learning_rate"] == 2.0
     loaded = bmsample.load_model(tmp_path / "run" / "model.npz")
     assert isinstance(loaded, CoinModel) and loaded.theta[0] == result.model.theta[0]
-    samples = bmsample.sample(loaded, 1000, 1, rng=3)
+    samples = bmsample.sample(loaded, 1000, 2, rng=3, record=[0, 2])
     assert samples.visible.shape == (1000, 5) and abs(samples.visible.mean() - mean) < 0.03
+    # The one sampling driver records for any family: t = 0 is the initial draw, t = 2 the result.
+    assert samples.recorded.shape == (2, 1000, 5) and np.array_equal(samples.recorded[1], samples.visible)
+    assert not np.array_equal(samples.recorded[0], samples.recorded[1])
+    assert samples.sampler == "exact" and samples.init == "uniform"
     bmsample.save_model(tmp_path / "copy.npz", loaded)
     assert bmsample.load_model(tmp_path / "copy.npz").theta[0] == loaded.theta[0]
     with pytest.raises(ValueError, match="no log-likelihood for the test_coins family"):

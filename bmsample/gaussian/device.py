@@ -15,7 +15,7 @@ from numba import cuda
 from .. import _gpu_linalg as linalg
 from .. import _steps
 from .._chains import random_row_indices
-from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics
+from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics, coupling_products
 from . import _gpu
 from .stability import data_variance_warning, langevin_instability_warning
 
@@ -72,6 +72,21 @@ def sample_on_device(model, state, steps, streams, *, sampler, step_size, temper
         device_gibbs_sweeps(params, d_state, field, cuda.device_array_like(d_state), steps, streams,
                             temperature=temperature, on_step=hook)
     return d_state.copy_to_host()
+
+
+def bench_case(model, state, steps, streams, *, sampler, step_size, temperature):
+    """(products, sampler) of ``bench`` on the device from the host chains ``state``: ``steps`` each, unsynchronised."""
+    params, d_state = DeviceCouplings(model), cuda.to_device(state)
+    field = cuda.device_array_like(d_state)
+    if sampler == "langevin":
+        def run():
+            device_langevin_steps(params, d_state, field, steps, streams, step_size=step_size, temperature=temperature)
+    else:
+        noise = cuda.device_array_like(d_state)
+
+        def run():
+            device_gibbs_sweeps(params, d_state, field, noise, steps, streams, temperature=temperature)
+    return coupling_products(params, d_state, steps), run
 
 
 def draw_initial_states(trainer, out):

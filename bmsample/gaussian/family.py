@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from .._validation import check_real_data
+from .._validation import check_matrix_memory, check_real_data
 from ..families import Family, lazy
 from .model import GaussianModel
-from .sample import INITS, SAMPLERS, default_init
+from .sample import INITS, SAMPLERS, GaussianChains, default_init
 from .train import GaussianTrainer
 
 _DEVICE_TRAINER = lazy("bmsample.gaussian.device:GaussianDeviceTrainer")
@@ -34,14 +34,20 @@ def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
     return {"method": "exact", "log_likelihood": float(np.mean(value))}
 
 
+def _random_model(num_units, num_hiddens, dtype, rng):
+    check_matrix_memory(num_units, num_units, dtype, "visibles", "coupling matrix")
+    a = rng.standard_normal((num_units, num_units)) / np.sqrt(num_units)
+    return GaussianModel(a @ a.T + np.eye(num_units), np.zeros(num_units), dtype=dtype)
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else GaussianTrainer)(model, config, streams, data, generator)
 
 
 FAMILIES = (Family(name="gaussian", model_class=GaussianModel, units="finite reals", p0_laws=P0_LAWS,
                    samplers=tuple(SAMPLERS), check_data=check_real_data, new_model=_new_model, trainer=_trainer,
-                   sample=lazy("bmsample.gaussian.sample:sample_gaussian"), label="a Gaussian", sample_inits=INITS,
+                   chains=GaussianChains, label="a Gaussian", sample_inits=INITS,
                    default_sample_init=lambda model, chains: default_init(model),
                    sample_options=("init_scale", "sampler", "step_size", "temperature", "record_moments"),
                    comparable_data=_comparable_data, log_likelihood=_log_likelihood,
-                   process_settings=("init_scale", "step_size", "temperature")),)
+                   process_settings=("init_scale", "step_size", "temperature"), random_model=_random_model),)

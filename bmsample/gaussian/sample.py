@@ -1,15 +1,12 @@
 """Langevin and coordinate-Gibbs sampling of a Gaussian energy model (public layer over ``_cpu``)."""
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 
 from .. import _steps
-from .._backend import resolve_backend
 from .._chains import random_rows
-from .._recording import Recorder, check_run, step_hook
-from .._rng import ChainStreams, seed_sequence
+from .._sampling import ChainProcess, run
 from .._validation import check_choice, check_memory, check_positive_float, check_real_data
 from . import _cpu
 from .model import GaussianModel
@@ -38,7 +35,7 @@ def stability_warning(model, step_size):
     top = model.eigenvalues()[-1]
     if step_size * top >= 1.0:
         warnings.warn(f"step_size * largest eigenvalue of J = {step_size * top:.3g} >= 1: "
-                      "the Langevin chain oscillates and is unstable past 2", RuntimeWarning, stacklevel=3)
+                      "the Langevin chain oscillates and is unstable past 2", RuntimeWarning, stacklevel=4)
 
 
 def langevin_steps(model, state, steps, streams, workspace, *, step_size, temperature=1.0, chain_offset=0,
@@ -129,31 +126,55 @@ def check_sampler_settings(model, sampler, step_size, temperature):
     return step_size, temperature
 
 
-@dataclass
-class GaussianSampleResult:
-    """Output of ``sample_gaussian``.
+class GaussianChains(ChainProcess):
+    """Langevin or coordinate-Gibbs chains of a Gaussian model (``sample_gaussian``'s options, settled and checked)."""
 
-    Attributes
-    ----------
-    visible : ndarray, shape (num_chains, N)
-        States after ``steps`` steps.
-    steps, init, sampler : the process that was run
-    times : list of int
-    recorded : ndarray, shape (len(times), num_chains, N) or None
-    means : ndarray, shape (len(times), N) or None
-        Chain means at the recorded times (``record_moments=True``).
-    covariances : ndarray, shape (len(times), N, N) or None
-        Chain covariances (population, over chains) at the recorded times.
-    """
+    def __init__(self, model, *, init=None, init_scale=None, sampler=None, step_size=None, temperature=None,
+                 data=None, record_moments=False):
+        if not isinstance(model, GaussianModel):
+            raise TypeError(f"model: expected a GaussianModel, got {type(model).__name__}")
+        process = model.process or {}
+        self.init = check_choice(default_init(model) if init is None else init, "init", INITS)
+        self.init_scale = check_positive_float(process.get("init_scale", 1.0) if init_scale is None else init_scale,
+                                               "init_scale")
+        sampler = process.get("sampler", "langevin") if sampler is None else sampler
+        step_size = process.get("step_size", 0.01) if step_size is None else step_size
+        temperature = process.get("temperature", 1.0) if temperature is None else temperature
+        self.step_size, self.temperature = check_sampler_settings(model, sampler, step_size, temperature)
+        self.sampler, self.default_steps = sampler, process.get("k")
+        if self.init == "data" and data is not None:
+            data = check_real_data(data, "data", model.num_units, model.dtype)
+        if sampler == "langevin":
+            stability_warning(model, self.step_size)
+        self.model, self.data = model, data
+        self.task, self.record_dtype = f"gaussian {sampler} sampling", model.dtype
+        self.moments = "covariance" if record_moments else None
 
-    visible: np.ndarray
-    steps: int
-    init: str
-    sampler: str
-    times: list
-    recorded: np.ndarray | None = None
-    means: np.ndarray | None = None
-    covariances: np.ndarray | None = None
+    def workspace(self, num_chains):
+        return GaussianWorkspace(self.model, num_chains)
+
+    def initial_states(self, num_chains, streams, generator):
+        return initial_states(num_chains, self.model.num_units, self.init, self.init_scale, streams, generator,
+                              self.model.dtype, data=self.data)
+
+    def run(self, state, steps, streams, workspace, on_step):
+        run_sampler(self.model, state, steps, streams, workspace, sampler=self.sampler, step_size=self.step_size,
+                    temperature=self.temperature, on_step=on_step)
+
+    def run_on_device(self, state, steps, streams, on_step):
+        from .device import sample_on_device
+
+        return sample_on_device(self.model, state, steps, streams, sampler=self.sampler, step_size=self.step_size,
+                                temperature=self.temperature, on_step=on_step), None
+
+    def dense_products(self, state, workspace):
+        return lambda: np.matmul(state, self.model.coupling_matrix, out=workspace.field)
+
+    def bench_on_device(self, state, steps, streams):
+        from .device import bench_case
+
+        return bench_case(self.model, state, steps, streams, sampler=self.sampler, step_size=self.step_size,
+                          temperature=self.temperature)
 
 
 def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale=None, sampler=None, step_size=None,
@@ -181,6 +202,7 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
     rng : None, int, SeedSequence or Generator
     record : iterable of int, optional
     record_moments : bool
+        Keep only ``means`` and ``covariances`` at the recorded times.
     callback : callable(t, states), optional
         Called for t = 0..steps with the chains (do not keep a reference).
     backend : {"cpu", "cuda", "cuda:N", "auto"}
@@ -189,43 +211,8 @@ def sample_gaussian(model, num_chains=None, steps=None, *, init=None, init_scale
 
     Returns
     -------
-    GaussianSampleResult
+    SampleResult
     """
-    if not isinstance(model, GaussianModel):
-        raise TypeError(f"model: expected a GaussianModel, got {type(model).__name__}")
-    process = model.process or {}
-    init = default_init(model) if init is None else init
-    check_choice(init, "init", INITS)
-    init_scale = check_positive_float(process.get("init_scale", 1.0) if init_scale is None else init_scale,
-                                      "init_scale")
-    sampler = process.get("sampler", "langevin") if sampler is None else sampler
-    step_size = process.get("step_size", 0.01) if step_size is None else step_size
-    temperature = process.get("temperature", 1.0) if temperature is None else temperature
-    step_size, temperature = check_sampler_settings(model, sampler, step_size, temperature)
-    steps, num_chains, times = check_run(steps, process.get("k"), num_chains, 1000, record)
-    if init == "data":
-        data = check_real_data(data, "data", model.num_units, model.dtype) if data is not None else None
-    if sampler == "langevin":
-        stability_warning(model, step_size)
-    device = resolve_backend(backend, f"gaussian {sampler} sampling")
-
-    chain_seed, data_seed = seed_sequence(rng).spawn(2)
-    streams = ChainStreams.from_seed_sequence(chain_seed)
-    workspace = GaussianWorkspace(model, num_chains)
-    state = initial_states(num_chains, model.num_units, init, init_scale, streams,
-                           np.random.default_rng(data_seed), model.dtype, data=data)
-    recorder = Recorder(times, num_chains, model.num_units, model.dtype,
-                        moments="covariance" if record_moments else None)
-    hook = step_hook(recorder if recorder.active else None, callback)
-    if hook is not None:
-        hook(0, state)
-    if device.is_cuda:
-        from .device import sample_on_device
-
-        state = sample_on_device(model, state, steps, streams, sampler=sampler, step_size=step_size,
-                                 temperature=temperature, on_step=hook)
-    else:
-        run_sampler(model, state, steps, streams, workspace, sampler=sampler,
-                    step_size=step_size, temperature=temperature, on_step=hook)
-    return GaussianSampleResult(state, steps, init, sampler, times, recorder.states, recorder.means,
-                                recorder.matrices)
+    process = GaussianChains(model, init=init, init_scale=init_scale, sampler=sampler, step_size=step_size,
+                             temperature=temperature, data=data, record_moments=record_moments)
+    return run(process, num_chains, steps, rng=rng, record=record, callback=callback, backend=backend)

@@ -6,6 +6,7 @@ hidden product ``z @ (W / sigma)`` + sigmoid + Bernoulli, then ``h @ W^T``
 and the Gaussian visible draw with the CPU's Philox normals.
 """
 
+import numpy as np
 from numba import cuda
 
 from .. import _gpu_linalg as linalg
@@ -13,7 +14,7 @@ from .. import _steps
 from .._device_training import LazyMetrics
 from ..gaussian.device import _moment_metrics, draw_initial_states
 from ..rbm import _gpu as rbm_gpu
-from ..rbm.device import TwoLayerDeviceTrainer
+from ..rbm.device import TwoLayerDeviceTrainer, two_layer_products
 from . import _gpu
 
 
@@ -71,6 +72,15 @@ def sample_on_device(model, visible, steps, streams, *, on_step=None):
     device_gibbs_steps(DeviceGRBM(model), d_visible, hidden, cuda.device_array_like(d_visible), steps, streams,
                        on_step=hook)
     return d_visible.copy_to_host()
+
+
+def bench_case(model, state, steps, streams):
+    """(products, sampler) of ``bench`` on the device from the host chains ``state``: ``steps`` each, unsynchronised."""
+    params, visible = DeviceGRBM(model), cuda.to_device(state)
+    hidden = cuda.to_device(np.zeros((state.shape[0], model.num_hiddens), dtype=model.dtype))
+    field = cuda.device_array_like(visible)
+    return (two_layer_products(params, visible, hidden, steps),
+            lambda: device_gibbs_steps(params, visible, hidden, field, steps, streams))
 
 
 class GRBMDeviceTrainer(TwoLayerDeviceTrainer):

@@ -2,10 +2,10 @@
 
 import numpy as np
 
-from .._validation import check_real_data
+from .._validation import check_matrix_memory, check_real_data
 from ..families import Family, lazy
 from .model import GaussianBernoulliRBM
-from .sample import INITS, default_process
+from .sample import INITS, GRBMChains, default_process
 from .train import GRBMTrainer
 
 _DEVICE_TRAINER = lazy("bmsample.grbm.device:GRBMDeviceTrainer")
@@ -41,14 +41,20 @@ def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
     return {"method": "exact", "log_likelihood": float(value)}
 
 
+def _random_model(num_visibles, num_hiddens, dtype, rng):
+    check_matrix_memory(num_visibles, num_hiddens, dtype, "hiddens", "weight matrix")
+    return GaussianBernoulliRBM(rng.standard_normal((num_visibles, num_hiddens)) * 0.05,
+                                rng.standard_normal(num_visibles) * 0.1, np.zeros(num_hiddens), dtype=dtype)
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else GRBMTrainer)(model, config, streams, data, generator)
 
 
 FAMILIES = (Family(name="gaussian-rbm", model_class=GaussianBernoulliRBM, units="finite reals", p0_laws=P0_LAWS,
                    samplers=("block-gibbs",), check_data=check_real_data, new_model=_new_model, trainer=_trainer,
-                   sample=lazy("bmsample.grbm.sample:sample_grbm"), label="a Gaussian-Bernoulli RBM",
+                   chains=GRBMChains, label="a Gaussian-Bernoulli RBM",
                    sample_inits=INITS, default_sample_init=lambda model, chains: default_process(model)[0],
                    sample_options=("init_scale",), comparable_data=_comparable_data,
                    log_likelihood=_log_likelihood, process_settings=("init_scale", "l2", "sigma"),
-                   training_data=_training_data),)
+                   training_data=_training_data, random_model=_random_model),)

@@ -4,16 +4,13 @@ Chains run in standardised units z (see ``bmsample.grbm.model``);
 ``sample_grbm`` takes ``data`` and returns states in data units.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .. import _steps
-from .._backend import resolve_backend
-from .._recording import Recorder, check_run, step_hook
-from .._rng import ChainStreams, seed_sequence
+from .._sampling import ChainProcess, run
 from .._validation import check_choice, check_memory, check_positive_float, check_real_data
 from ..gaussian.sample import initial_states as gaussian_initial_states
+from ..rbm.sample import two_layer_products
 from . import _cpu
 from .model import GaussianBernoulliRBM
 
@@ -127,27 +124,49 @@ def default_process(model):
     return init, process.get("init_scale", 1.0), process.get("k")
 
 
-@dataclass
-class GRBMSampleResult:
-    """Output of ``sample_grbm``.
+class GRBMChains(ChainProcess):
+    """Block-Gibbs chains of a Gaussian-Bernoulli RBM (``sample_grbm``'s options, settled and checked).
 
-    Attributes
-    ----------
-    visible : ndarray, shape (num_chains, num_visibles)
-        Chains after ``steps`` steps, in DATA units (x = z * data_std + data_mean), model dtype.
-    steps : int
-    init : str
-    times : list of int
-        Recorded times (empty when nothing was recorded).
-    recorded : ndarray, shape (len(times), num_chains, num_visibles) or None
-        Chains at each recorded time (time 0 is the initial state), in data units, model dtype.
+    The chains run in standardised units; ``to_data_units`` takes them back to the data's.
     """
 
-    visible: np.ndarray
-    steps: int
-    init: str
-    times: list
-    recorded: np.ndarray | None = None
+    sampler = "block-gibbs"
+    task = "gaussian-rbm block-gibbs sampling"
+
+    def __init__(self, model, *, init=None, init_scale=None, data=None):
+        if not isinstance(model, GaussianBernoulliRBM):
+            raise TypeError(f"model: expected a GaussianBernoulliRBM, got {type(model).__name__}")
+        default_init, default_scale, self.default_steps = default_process(model)
+        self.init = check_choice(default_init if init is None else init, "init", INITS)
+        self.init_scale = check_positive_float(default_scale if init_scale is None else init_scale, "init_scale")
+        if self.init == "data":
+            if data is None:
+                raise ValueError("init: 'data' needs a dataset (data=...)")
+            data = model.standardise(check_real_data(data, "data", model.num_visibles, "float64"))
+        self.model, self.data = model, data
+        self.record_dtype, self.to_data_units = model.dtype, model.destandardise
+
+    def workspace(self, num_chains):
+        return GRBMWorkspace(self.model, num_chains)
+
+    def initial_states(self, num_chains, streams, generator):
+        return initial_states(self.model, num_chains, self.init, self.init_scale, streams, generator, data=self.data)
+
+    def run(self, state, steps, streams, workspace, on_step):
+        gibbs_steps(self.model, state, steps, streams, workspace, on_step=on_step)
+
+    def run_on_device(self, state, steps, streams, on_step):
+        from .device import sample_on_device
+
+        return sample_on_device(self.model, state, steps, streams, on_step=on_step), None
+
+    def dense_products(self, state, workspace):
+        return two_layer_products(state, self.model.weight_matrix, workspace)
+
+    def bench_on_device(self, state, steps, streams):
+        from .device import bench_case
+
+        return bench_case(self.model, state, steps, streams)
 
 
 def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=None, data=None, rng=None, record=None,
@@ -174,7 +193,7 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
         Rows for ``init="data"``, in DATA units (standardised here with the model's data_mean and data_std).
     rng : None, int, SeedSequence or Generator
     record : iterable of int, optional
-        Times t (0 <= t <= steps) at which to store the chains.
+        Times t (0 <= t <= steps) at which to store the chains (data units, model dtype).
     callback : callable(t, visible), optional
         Called for t = 0..steps with the chains in data units (do not keep a reference).
     backend : {"cpu", "cuda", "cuda:N", "auto"}
@@ -182,7 +201,7 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
 
     Returns
     -------
-    GRBMSampleResult
+    SampleResult
         States in data units.
 
     Notes
@@ -195,33 +214,5 @@ def sample_grbm(model, num_chains=None, steps=None, *, init=None, init_scale=Non
     differ by the rounding of the products, which BLAS may do differently
     with other threads or rows (and a rounding can flip a hidden unit).
     """
-    if not isinstance(model, GaussianBernoulliRBM):
-        raise TypeError(f"model: expected a GaussianBernoulliRBM, got {type(model).__name__}")
-    default_init, default_scale, default_steps = default_process(model)
-    init = default_init if init is None else init
-    check_choice(init, "init", INITS)
-    init_scale = check_positive_float(default_scale if init_scale is None else init_scale, "init_scale")
-    steps, num_chains, times = check_run(steps, default_steps, num_chains, 1000, record)
-    if init == "data":
-        if data is None:
-            raise ValueError("init: 'data' needs a dataset (data=...)")
-        data = model.standardise(check_real_data(data, "data", model.num_visibles, "float64"))
-
-    device = resolve_backend(backend, "gaussian-rbm block-gibbs sampling")
-    chain_seed, data_seed = seed_sequence(rng).spawn(2)
-    streams = ChainStreams.from_seed_sequence(chain_seed)
-    workspace = GRBMWorkspace(model, num_chains)
-    visible = initial_states(model, num_chains, init, init_scale, streams, np.random.default_rng(data_seed),
-                             data=data)
-    recorder = Recorder(times, num_chains, model.num_visibles, model.dtype, transform=model.destandardise)
-    user = None if callback is None else (lambda t, states: callback(t, model.destandardise(states)))
-    hook = step_hook(recorder if recorder.active else None, user)
-    if hook is not None:
-        hook(0, visible)
-    if device.is_cuda:
-        from .device import sample_on_device
-
-        visible = sample_on_device(model, visible, steps, streams, on_step=hook)
-    else:
-        gibbs_steps(model, visible, steps, streams, workspace, on_step=hook)
-    return GRBMSampleResult(model.destandardise(visible), steps, init, times, recorder.states)
+    process = GRBMChains(model, init=init, init_scale=init_scale, data=data)
+    return run(process, num_chains, steps, rng=rng, record=record, callback=callback, backend=backend)

@@ -6,7 +6,7 @@ from numba import cuda
 
 from .. import _gpu_linalg as linalg
 from .. import _steps
-from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics, rms
+from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics, coupling_products, rms
 from ..rbm import _gpu as rbm_gpu
 from . import _gpu
 from ._cpu import SAMPLERS
@@ -34,6 +34,23 @@ def sweeps_on_device(model, state, sweeps, streams, *, sampler, on_step=None):
         if on_step is not None:
             on_step(t, d_state.copy_to_host())
     return d_state.copy_to_host()
+
+
+def bench_case(model, state, steps, streams, *, sampler):
+    """(products, sampler) of ``bench`` on the device from the host spins ``state``: ``steps`` sweeps each.
+
+    The sampler side computes the local fields once (one product), as ``sweeps_on_device`` does.
+    """
+    params, d_state = DeviceCouplings(model), cuda.to_device(state)
+    local_field, kind = cuda.device_array_like(d_state), SAMPLERS[sampler]
+
+    def run():
+        linalg.scaled_product(d_state, params.coupling, 1.0, local_field)
+        linalg.add_row(local_field, params.field)
+        key0, key1 = streams.kernel_args()
+        _gpu.sweeps(params.coupling, kind, steps, key0, key1, streams.reserve(steps), 0, d_state, local_field)
+
+    return coupling_products(params, d_state, steps), run
 
 
 def device_sweeps(coupling, kind, sweeps, streams, state, local_field, runs, *, each=False):

@@ -2,9 +2,10 @@
 
 import numpy as np
 
+from .._validation import check_matrix_memory
 from ..families import Family, lazy
 from .model import IsingModel, to_spins
-from .sample import INITS, SAMPLERS, default_process
+from .sample import INITS, SAMPLERS, IsingChains, default_process
 from .train import IsingTrainer
 
 _DEVICE_TRAINER = lazy("bmsample.ising.device:IsingDeviceTrainer")
@@ -33,6 +34,12 @@ def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
     return {"method": "exact", "log_likelihood": float(np.mean(-model.energy(data)) - log_z)}
 
 
+def _random_model(num_units, num_hiddens, dtype, rng):
+    check_matrix_memory(num_units, num_units, dtype, "visibles", "coupling matrix")
+    upper = np.triu(rng.standard_normal((num_units, num_units)) / np.sqrt(num_units), 1)
+    return IsingModel(upper + upper.T, rng.standard_normal(num_units) * 0.1, dtype=dtype)
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else IsingTrainer)(model, config, streams, data)
 
@@ -40,8 +47,8 @@ def _trainer(model, config, streams, data, generator, device):
 FAMILIES = tuple(Family(name=name, model_class=IsingModel, units="+-1 spins (or exact 0/1 values)",
                         p0_laws=("uniform", "bias"), samplers=tuple(SAMPLERS), check_data=to_spins,
                         new_model=_model_maker(name == "independent"), trainer=_trainer,
-                        sample=lazy("bmsample.ising.sample:sample_ising"), label="an Ising", sample_inits=INITS,
+                        chains=IsingChains, label="an Ising", sample_inits=INITS,
                         default_sample_init=lambda model, chains: default_process(model, chains)[0],
                         sample_options=("sampler", "chains", "record_moments"), comparable_data=_comparable_data,
-                        log_likelihood=_log_likelihood)
+                        log_likelihood=_log_likelihood, random_model=_random_model if name == "ising" else None)
                  for name in ("ising", "independent"))

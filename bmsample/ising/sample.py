@@ -1,14 +1,10 @@
 """Sweeps of a fully connected Boltzmann machine (public layer over ``_cpu``)."""
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from .. import _steps
-from .._backend import resolve_backend
 from .._chains import first_saved_chains, random_rows
-from .._recording import Recorder, check_run, step_hook
-from .._rng import ChainStreams, seed_sequence
+from .._sampling import ChainProcess, run
 from .._validation import check_choice, check_memory
 from ..rbm.sample import independent_site_chains
 from . import _cpu
@@ -89,30 +85,49 @@ def default_process(model, chains=None):
     return init, process.get("sampler", "heat-bath"), process.get("k")
 
 
-@dataclass
-class IsingSampleResult:
-    """Output of ``sample_ising``.
+class IsingChains(ChainProcess):
+    """Sweeps of +-1 spins of an Ising model (``sample_ising``'s options, settled and checked)."""
 
-    Attributes
-    ----------
-    visible : ndarray, shape (num_chains, N)
-        +-1 spins after ``steps`` sweeps.
-    steps, init, sampler : the process that was run
-    times : list of int
-    recorded : ndarray of int8, shape (len(times), num_chains, N) or None
-    magnetisations : ndarray, shape (len(times), N) or None
-    correlations : ndarray, shape (len(times), N, N) or None
-        <s_i s_j> over the chains (``record_moments``).
-    """
+    step_unit = "sweeps"
+    record_dtype = np.int8
 
-    visible: np.ndarray
-    steps: int
-    init: str
-    sampler: str
-    times: list
-    recorded: np.ndarray | None = None
-    magnetisations: np.ndarray | None = None
-    correlations: np.ndarray | None = None
+    def __init__(self, model, *, init=None, sampler=None, data=None, chains=None, record_moments=False):
+        if not isinstance(model, IsingModel):
+            raise TypeError(f"model: expected an IsingModel, got {type(model).__name__}")
+        default_init, default_sampler, self.default_steps = default_process(model, chains)
+        self.init = check_choice(default_init if init is None else init, "init", INITS)
+        self.sampler = check_choice(default_sampler if sampler is None else sampler, "sampler", tuple(SAMPLERS))
+        if self.init == "chains" and chains is not None:
+            self.default_chains = chains.shape[0]
+        if self.init == "data" and data is not None:
+            data = to_spins(data, "data", model.num_units, model.dtype)
+        self.model, self.data, self.chains = model, data, chains
+        self.task = f"ising {self.sampler} sampling"
+        self.moments = "second" if record_moments else None
+
+    def workspace(self, num_chains):
+        return IsingWorkspace(self.model, num_chains)
+
+    def initial_states(self, num_chains, streams, generator):
+        return initial_spins(self.model, num_chains, self.init, streams, generator, data=self.data,
+                             chains=self.chains)
+
+    def run(self, state, steps, streams, workspace, on_step):
+        run_sweeps(self.model, state, steps, streams, workspace, sampler=self.sampler, on_step=on_step)
+
+    def run_on_device(self, state, steps, streams, on_step):
+        from .device import sweeps_on_device
+
+        return sweeps_on_device(self.model, state, steps, streams, sampler=self.sampler, on_step=on_step), None
+
+    def dense_products(self, state, workspace):
+        """s J, the one GEMM of all local fields (a sequential sweep cannot be a GEMM)."""
+        return lambda: np.matmul(state, self.model.coupling_matrix, out=workspace.local_field)
+
+    def bench_on_device(self, state, steps, streams):
+        from .device import bench_case
+
+        return bench_case(self.model, state, steps, streams, sampler=self.sampler)
 
 
 def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None, data=None, chains=None, rng=None,
@@ -134,8 +149,8 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
     chains : ndarray, for ``init="chains"``
     rng : None, int, SeedSequence or Generator
     record : iterable of int, optional
-        Sweeps at which to store the chains (or, with ``record_moments``,
-        their magnetisations and correlations).
+        Sweeps at which to store the chains (int8), or with ``record_moments``
+        their ``magnetisations`` and ``correlations`` <s_i s_j>.
     callback : callable(t, spins), optional
         Called for t = 0..steps with the chains (do not keep a reference).
     backend : {"cpu", "cuda", "cuda:N", "auto"}
@@ -144,35 +159,7 @@ def sample_ising(model, num_chains=None, steps=None, *, init=None, sampler=None,
 
     Returns
     -------
-    IsingSampleResult
+    SampleResult
     """
-    if not isinstance(model, IsingModel):
-        raise TypeError(f"model: expected an IsingModel, got {type(model).__name__}")
-    default_init, default_sampler, default_steps = default_process(model, chains)
-    init = default_init if init is None else init
-    check_choice(init, "init", INITS)
-    sampler = default_sampler if sampler is None else sampler
-    check_choice(sampler, "sampler", tuple(SAMPLERS))
-    saved = chains.shape[0] if (init == "chains" and chains is not None) else 1000
-    steps, num_chains, times = check_run(steps, default_steps, num_chains, saved, record, unit="sweeps")
-    if init == "data" and data is not None:
-        data = to_spins(data, "data", model.num_units, model.dtype)
-
-    device = resolve_backend(backend, f"ising {sampler} sampling")
-
-    chain_seed, data_seed = seed_sequence(rng).spawn(2)
-    streams = ChainStreams.from_seed_sequence(chain_seed)
-    workspace = IsingWorkspace(model, num_chains)
-    state = initial_spins(model, num_chains, init, streams, np.random.default_rng(data_seed), data=data,
-                          chains=chains)
-    recorder = Recorder(times, num_chains, model.num_units, np.int8, moments="second" if record_moments else None)
-    hook = step_hook(recorder if recorder.active else None, callback)
-    if hook is not None:
-        hook(0, state)
-    if device.is_cuda:
-        from .device import sweeps_on_device
-
-        state = sweeps_on_device(model, state, steps, streams, sampler=sampler, on_step=hook)
-    else:
-        run_sweeps(model, state, steps, streams, workspace, sampler=sampler, on_step=hook)
-    return IsingSampleResult(state, steps, init, sampler, times, recorder.states, recorder.means, recorder.matrices)
+    process = IsingChains(model, init=init, sampler=sampler, data=data, chains=chains, record_moments=record_moments)
+    return run(process, num_chains, steps, rng=rng, record=record, callback=callback, backend=backend)

@@ -87,6 +87,27 @@ def sample_on_device(model, visible, steps, streams, *, return_means=False, on_s
     return d_visible.copy_to_host(), (None if means is None else means.copy_to_host())
 
 
+def two_layer_products(params, visible, hidden, steps):
+    """The bare v W and h W^T of ``steps`` block-Gibbs steps on device arrays (``bench``'s baseline)."""
+    hidden_field = cuda.device_array_like(hidden)
+    visible_field = cuda.device_array_like(visible)
+
+    def products():
+        for _ in range(steps):
+            linalg.scaled_product(visible, params.weights, 1.0, hidden_field)
+            linalg.scaled_product(hidden, params.weights, 1.0, visible_field, transpose_right=True)
+
+    return products
+
+
+def bench_case(model, state, steps, streams):
+    """(products, sampler) of ``bench`` on the device from the host chains ``state``: ``steps`` each, unsynchronised."""
+    params, visible = DeviceParameters(model), cuda.to_device(state)
+    hidden = cuda.to_device(np.zeros((state.shape[0], model.num_hiddens), dtype=model.dtype))
+    return (two_layer_products(params, visible, hidden, steps),
+            lambda: device_gibbs_steps(params, visible, hidden, steps, streams))
+
+
 class TwoLayerDeviceTrainer(DeviceTrainer):
     """Base of the device trainers of the RBM families: hidden-layer buffers and the gradient they share.
 

@@ -1,9 +1,11 @@
 """The Bernoulli RBM as a ``bmsample.families.Family``."""
 
-from .._validation import check_binary_data
+import numpy as np
+
+from .._validation import check_binary_data, check_matrix_memory
 from ..families import Family, lazy
 from .model import BernoulliRBM
-from .sample import INITS, default_process
+from .sample import INITS, RBMChains, default_process
 from .train import RBMTrainer
 
 _DEVICE_TRAINER = lazy("bmsample.rbm.device:RBMDeviceTrainer")
@@ -29,13 +31,19 @@ def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
             "log_z": result.ais.log_z}
 
 
+def _random_model(num_visibles, num_hiddens, dtype, rng):
+    check_matrix_memory(num_visibles, num_hiddens, dtype, "hiddens", "weight matrix")
+    return BernoulliRBM(rng.standard_normal((num_visibles, num_hiddens)) * 0.05,
+                        rng.standard_normal(num_visibles) * 0.1, np.zeros(num_hiddens), dtype=dtype)
+
+
 def _trainer(model, config, streams, data, generator, device):
     return (_DEVICE_TRAINER if device.is_cuda else RBMTrainer)(model, config, streams)
 
 
 FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values", p0_laws=("uniform", "bias"),
                    samplers=("block-gibbs",), check_data=check_binary_data, new_model=_new_model, trainer=_trainer,
-                   sample=lazy("bmsample.rbm.sample:sample_rbm"), label="a Bernoulli RBM", sample_inits=INITS,
+                   chains=RBMChains, label="a Bernoulli RBM", sample_inits=INITS,
                    default_sample_init=lambda model, chains: default_process(model, chains)[0],
                    sample_options=("chains", "return_means"), comparable_data=_comparable_data,
-                   log_likelihood=_log_likelihood, process_settings=("l2", "centered")),)
+                   log_likelihood=_log_likelihood, process_settings=("l2", "centered"), random_model=_random_model),)

@@ -1,15 +1,11 @@
 """Block-Gibbs sampling of a Bernoulli RBM (public layer over ``_cpu``)."""
 
-from dataclasses import dataclass
-
 import numba
 import numpy as np
 
 from .. import _steps
-from .._backend import resolve_backend
 from .._chains import first_saved_chains, random_rows
-from .._recording import Recorder, check_run, step_hook
-from .._rng import ChainStreams, seed_sequence
+from .._sampling import ChainProcess, run
 from .._threads import single_threaded_blas
 from .._validation import check_binary_data, check_choice, check_memory
 from . import _cpu
@@ -246,30 +242,64 @@ def default_process(model, chains=None):
     return process.get("init", "uniform"), steps
 
 
-@dataclass
-class SampleResult:
-    """Output of ``sample``.
+class RBMChains(ChainProcess):
+    """Block-Gibbs chains of a Bernoulli RBM (``sample_rbm``'s options, settled and checked)."""
 
-    Attributes
-    ----------
-    visible : ndarray, shape (num_chains, num_visibles)
-        Chains after ``steps`` steps, exact 0/1 in the model dtype.
-    steps : int
-    init : str
-    times : list of int
-        Recorded times (empty when nothing was recorded).
-    recorded : ndarray of uint8, shape (len(times), num_chains, num_visibles) or None
-        Chains at each recorded time (time 0 is the initial state).
-    visible_means : ndarray, shape (num_chains, num_visibles) or None
-        P(v = 1 | h) of the last half-step, when ``return_means``.
-    """
+    sampler = "block-gibbs"
+    task = "rbm block-gibbs sampling"
+    record_dtype = np.uint8
 
-    visible: np.ndarray
-    steps: int
-    init: str
-    times: list
-    recorded: np.ndarray | None = None
-    visible_means: np.ndarray | None = None
+    def __init__(self, model, *, init=None, data=None, chains=None, return_means=False):
+        if not isinstance(model, BernoulliRBM):
+            raise TypeError(f"model: expected a BernoulliRBM, got {type(model).__name__}")
+        default_init, self.default_steps = default_process(model, chains)
+        self.init = check_choice(default_init if init is None else init, "init", INITS)
+        if self.init == "chains" and chains is not None:
+            self.default_chains = chains.shape[0]
+        self.model, self.data, self.chains, self.return_means = model, data, chains, return_means
+
+    def check_steps(self, steps):
+        if self.return_means and steps == 0:
+            raise ValueError("return_means: needs steps >= 1")
+
+    def workspace(self, num_chains):
+        return GibbsWorkspace(self.model, num_chains)
+
+    def initial_states(self, num_chains, streams, generator):
+        return initial_chains(self.model, num_chains, self.init, streams, generator, data=self.data,
+                              chains=self.chains)
+
+    def run(self, state, steps, streams, workspace, on_step):
+        means = np.empty_like(state) if self.return_means else None
+        gibbs_steps(self.model, state, steps, streams, workspace, visible_means=means, on_step=on_step)
+        return means
+
+    def run_on_device(self, state, steps, streams, on_step):
+        from .device import sample_on_device
+
+        return sample_on_device(self.model, state, steps, streams, return_means=self.return_means, on_step=on_step)
+
+    def dense_products(self, state, workspace):
+        return two_layer_products(state, self.model.weight_matrix, workspace)
+
+    def bench_on_device(self, state, steps, streams):
+        from .device import bench_case
+
+        return bench_case(self.model, state, steps, streams)
+
+    def kernel(self, workspace):
+        return workspace.kernel_for(self.model, numba.get_num_threads())
+
+
+def two_layer_products(visible, weights, workspace):
+    """One block-Gibbs step's bare products v W and h W^T into ``workspace``'s field buffers (``bench``)."""
+    workspace.hidden[...] = 0
+
+    def products():
+        np.matmul(visible, weights, out=workspace.hidden_field)
+        np.matmul(workspace.hidden, weights.T, out=workspace.visible_field)
+
+    return products
 
 
 def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chains=None, rng=None,
@@ -297,9 +327,9 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
         Persistent chains for ``init="chains"``.
     rng : None, int, SeedSequence or Generator
     record : iterable of int, optional
-        Times t (0 <= t <= steps) at which to store the chains.
+        Times t (0 <= t <= steps) at which to store the chains (uint8).
     return_means : bool
-        Also return P(v = 1 | h) of the last half-step.
+        Also return P(v = 1 | h) of the last half-step (``visible_means``).
     callback : callable(t, visible), optional
         Called for t = 0..steps with the chains (do not keep a reference).
     backend : {"cpu", "cuda", "cuda:N", "auto"}
@@ -319,32 +349,5 @@ def sample_rbm(model, num_chains=None, steps=None, *, init=None, data=None, chai
     with other threads or rows) flips a comparison ``u < p``.  The GPU draws
     the same random numbers, so its chains equal the CPU's in the same sense.
     """
-    if not isinstance(model, BernoulliRBM):
-        raise TypeError(f"model: expected a BernoulliRBM, got {type(model).__name__}")
-    default_init, default_steps = default_process(model, chains)
-    init = default_init if init is None else init
-    check_choice(init, "init", INITS)
-    saved = chains.shape[0] if (init == "chains" and chains is not None) else 1000
-    steps, num_chains, times = check_run(steps, default_steps, num_chains, saved, record)
-    if return_means and steps == 0:
-        raise ValueError("return_means: needs steps >= 1")
-    device = resolve_backend(backend, "rbm block-gibbs sampling")
-
-    chain_seed, data_seed = seed_sequence(rng).spawn(2)
-    streams = ChainStreams.from_seed_sequence(chain_seed)
-    workspace = GibbsWorkspace(model, num_chains)
-    visible = initial_chains(model, num_chains, init, streams, np.random.default_rng(data_seed),
-                             data=data, chains=chains)
-    recorder = Recorder(times, num_chains, model.num_visibles, np.uint8)
-    hook = step_hook(recorder if recorder.active else None, callback)
-    if hook is not None:
-        hook(0, visible)
-    if device.is_cuda:
-        from .device import sample_on_device
-
-        visible, means = sample_on_device(model, visible, steps, streams, return_means=return_means,
-                                          on_step=hook)
-        return SampleResult(visible, steps, init, times, recorder.states, means)
-    means = np.empty_like(visible) if return_means and steps > 0 else None
-    gibbs_steps(model, visible, steps, streams, workspace, visible_means=means, on_step=hook)
-    return SampleResult(visible, steps, init, times, recorder.states, means)
+    process = RBMChains(model, init=init, data=data, chains=chains, return_means=return_means)
+    return run(process, num_chains, steps, rng=rng, record=record, callback=callback, backend=backend)
