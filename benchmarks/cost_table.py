@@ -13,7 +13,7 @@ import bmsample  # noqa: I001
 
 import argparse
 
-from bmsample.bench import measure, synthetic_model
+from bmsample.tools.bench import measure, synthetic_model
 
 BASE = (784, 500, 1000)
 CHAINS = (10, 100, 1000, 10000)

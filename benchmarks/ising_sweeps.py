@@ -15,7 +15,7 @@ import argparse
 import numpy as np
 
 from bmsample._rng import ChainStreams
-from bmsample.bench import interleaved_times
+from bmsample.tools.bench import interleaved_times
 from bmsample.ising.sample import IsingWorkspace, run_sweeps
 
 

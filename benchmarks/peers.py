@@ -46,7 +46,7 @@ import numpy as np
 
 from bmsample._rng import ChainStreams
 from bmsample._threads import available_cpus, thread_info
-from bmsample.bench import epoch_floor, interleaved_times, step_case, synthetic_model
+from bmsample.tools.bench import epoch_floor, interleaved_times, step_case, synthetic_model
 from bmsample.rbm.train import RBMTrainer
 
 PEERS = ("numpy", "sklearn", "torch", "torch-compile")

@@ -280,7 +280,7 @@ def sweep(config_file, out, scheduler, workers, threads_per_run, dry_run):
     Every run gets its own directory in the sweep folder; finished runs are
     skipped when the sweep is run again; summary.csv and summary.json hold
     one row per run."""
-    from bmsample import sweep as sweeps
+    from bmsample.tools import sweep as sweeps
 
     if dry_run:
         click.echo(sweeps.format_plan(sweeps.plan_sweep(config_file, out)))
@@ -414,7 +414,7 @@ def _sample_with_progress(model, chains, steps, device, options):
 
 def _write_grid(path, model, states):
     """Sample grid PNG for models of image data (checked before anything is written)."""
-    from bmsample.plots import write_sample_grid
+    from bmsample.tools.plots import write_sample_grid
 
     shape = _image_shape((model.process or {}).get("data"))
     if shape is None:
@@ -536,7 +536,7 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
     if json_path is not None:
         atomic_write(json_path, lambda handle: handle.write(json.dumps(document, indent=2, default=float).encode()))
     if png_path is not None:
-        from bmsample.plots import plot_errors_vs_time
+        from bmsample.tools.plots import plot_errors_vs_time
 
         plot_errors_vs_time(png_path, result, title=f"{Path(model_path).name} on {data}")
 
@@ -553,7 +553,7 @@ def plot(run_dir, chains, seed, overwrite):
     for image data, the learned spectrum against the theory for Gaussian models.
     Writes PNGs into RUN_DIR/plots/."""
     import bmsample
-    from bmsample import plots
+    from bmsample.tools import plots
 
     if not run_dir.is_dir():
         raise ValueError(f"run_dir: {run_dir} {'is not a directory' if run_dir.exists() else 'does not exist'}")
@@ -580,7 +580,7 @@ def plot(run_dir, chains, seed, overwrite):
 def _model_figures(model, chains, seed):
     """Writers of the figures that fit ``model``: a sample grid for image data, the Gaussian spectrum."""
     import bmsample
-    from bmsample import plots
+    from bmsample.tools import plots
 
     figures = {}
     data_name = (model.process or {}).get("data")
@@ -633,7 +633,7 @@ def report(name, out, quick, seed, threads, overwrite):
     at t = k, negative eigenvalues; ising: Rdm-k vs CD-k vs PCD-k error against
     sampling time on binarised digits; rbm: the same on binarised MNIST with
     AATS and sample grids."""
-    from bmsample.reports import REPORTS
+    from bmsample.tools.reports import REPORTS
 
     out = out or Path("reports") / name
     _set_threads(threads)
@@ -676,10 +676,10 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
     training epoch per scheme (updates/s, and its time over the bare time of
     every matrix product of the epoch)."""
     import bmsample
-    from bmsample import bench as benchmark
     from bmsample._backend import resolve_backend
     from bmsample._validation import check_choice
     from bmsample.io import atomic_write, check_output_file
+    from bmsample.tools import bench as benchmark
 
     if json_path is not None:
         check_output_file(json_path, "json", overwrite)

@@ -8,8 +8,8 @@ from click.testing import CliRunner
 from conftest import needs_two_threads
 
 import bmsample
-from bmsample import bench
 from bmsample.cli.main import main
+from bmsample.tools import bench
 
 
 @pytest.mark.parametrize("family, hiddens", [("rbm", 12), ("gaussian-rbm", 12), ("gaussian", None), ("ising", None)])

@@ -599,13 +599,12 @@ def test_eval_shows_aa_truth_and_aa_syn_and_flags_when_they_disagree(tmp_path):
 
 
 def test_a_missing_optional_extra_is_one_line_naming_it(tmp_path, monkeypatch):
-    from bmsample import plots
+    from bmsample.tools import plots
 
     def no_matplotlib():
         raise ImportError("plots need matplotlib: pip install 'bmsample[plot]'")
 
     monkeypatch.setattr(plots, "_matplotlib", no_matplotlib)
-    monkeypatch.setattr("bmsample.reports._matplotlib", no_matplotlib)
     line = assert_input_error(invoke(["report", "gaussian", "--quick", "--out", tmp_path / "r"]))
     assert line == "error: plots need matplotlib: pip install 'bmsample[plot]'"
 

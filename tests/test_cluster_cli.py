@@ -111,7 +111,7 @@ def test_default_threads_follow_numba_num_threads(tmp_path):
 
 
 def test_sweep_threads_per_run_follow_numba_num_threads():
-    code = "from bmsample.sweep import _resources; print(*_resources(None, 1, None, 4))"
+    code = "from bmsample.tools.sweep import _resources; print(*_resources(None, 1, None, 4))"
     env = {**os.environ, "NUMBA_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr

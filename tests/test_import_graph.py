@@ -76,3 +76,23 @@ def test_the_package_has_no_import_cycles():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_the_core_imports_no_tool():
+    """Reports, sweeps, bench and plots (``bmsample.tools``) sit on the core; only the CLI and users import them."""
+    modules = _modules()
+    tools = {name for name in modules if name.startswith("bmsample.tools")}
+    assert {"bmsample.tools.bench", "bmsample.tools.reports.rbm"} <= tools
+    importers = {name: sorted(set(_imports(name, path, modules)) & tools) for name, path in modules.items()
+                 if name not in tools}
+    assert {name: found for name, found in importers.items() if found} == {}
+
+
+def test_every_package_is_installed():
+    """Each sub-package of the source tree is listed in pyproject.toml (a wheel would drop the others)."""
+    import re
+
+    text = (PACKAGE.parent / "pyproject.toml").read_text()
+    listed = set(re.findall(r'"([\w.]+)"', re.search(r"^packages = \[(.*?)\]", text, re.S | re.M).group(1)))
+    packages = {".".join(path.parent.relative_to(PACKAGE.parent).parts) for path in PACKAGE.rglob("__init__.py")}
+    assert packages - listed == set()

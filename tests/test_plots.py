@@ -5,8 +5,8 @@ import struct
 import numpy as np
 import pytest
 
-from bmsample import plots
 from bmsample.evaluation import Evaluation
+from bmsample.tools import plots
 
 
 def png_size(path):

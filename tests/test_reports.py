@@ -8,8 +8,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from bmsample import reports, theory  # noqa: E402
+from bmsample import theory  # noqa: E402
 from bmsample.evaluation import default_times  # noqa: E402
+from bmsample.tools import plots, reports  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -214,7 +215,7 @@ def test_missing_matplotlib_gives_the_install_hint_before_writing(tmp_path, monk
     def missing():
         raise ImportError("plots need matplotlib: pip install 'bmsample[plot]'")
 
-    monkeypatch.setattr(reports, "_matplotlib", missing)
+    monkeypatch.setattr(plots, "_matplotlib", missing)
     for name in reports.REPORTS:
         out = tmp_path / name
         with pytest.raises(ImportError, match=r"bmsample\[plot\]"):
@@ -223,8 +224,8 @@ def test_missing_matplotlib_gives_the_install_hint_before_writing(tmp_path, monk
 
 
 def test_gaussian_recorded_times_stay_bounded():
-    assert reports._recorded_times(200, 20, 4) == list(range(201))
-    sparse = reports._recorded_times(100_000, 700, 50)
+    assert reports.gaussian._recorded_times(200, 20, 4) == list(range(201))
+    sparse = reports.gaussian._recorded_times(100_000, 700, 50)
     assert sparse[0] == 0 and sparse[-1] == 100_000 and 700 in sparse and len(sparse) < 500
     assert sparse == sorted(set(sparse))
 

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 import bmsample
-from bmsample import sweep
 from bmsample.cli.main import main
+from bmsample.tools import sweep
 from bmsample.training import TrainingConfig
 
 TINY = {"num_hiddens": 4, "batch_size": 10, "updates": 3}

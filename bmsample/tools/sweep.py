@@ -44,11 +44,11 @@ import urllib.parse
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from . import io
-from ._rundir import RunDirectoryBusy, run_contents
-from ._validation import check_int
-from .datasets import BUNDLED
-from .training import TrainingConfig
+from .. import io
+from .._rundir import RunDirectoryBusy, run_contents
+from .._validation import check_int
+from ..datasets import BUNDLED
+from ..training import TrainingConfig
 
 SPEC_KEYS = ("data", "sweep_seed", "fit", "grid", "runs")
 SETTINGS = tuple(f.name for f in fields(TrainingConfig))
@@ -459,7 +459,7 @@ def run_sweep(spec, out=None, *, scheduler=None, workers=None, threads_per_run=N
 
 def _resources(scheduler, workers, threads_per_run, num_pending):
     """(threads per run, local worker processes or None) from the arguments and the CPUs."""
-    from ._threads import available_cpus, thread_limit
+    from .._threads import available_cpus, thread_limit
 
     local = scheduler is None
     if not local and workers is not None:
@@ -508,9 +508,9 @@ def _execute(runs, out, data, threads, restart, scheduler, workers):
 
 def _train_run(run_dir, settings, data, threads, restart):
     """Worker task: train one run into ``run_dir``; return its status, message and last log record."""
-    from ._threads import set_num_threads
-    from .datasets import load_dataset
-    from .training import TrainingDiverged, fit
+    from .._threads import set_num_threads
+    from ..datasets import load_dataset
+    from ..training import TrainingDiverged, fit
 
     status, message = "done", ""
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import atomic_write
+from ..io import atomic_write
 
 
 def _matplotlib():

@@ -21,13 +21,13 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import families
-from ._backend import resolve_backend
-from ._rng import ChainStreams
-from ._validation import check_choice, check_dtype, check_int
-from .io import model_metadata
-from .rbm.model import BernoulliRBM
-from .rbm.train import RBMTrainer
+from .. import families
+from .._backend import resolve_backend
+from .._rng import ChainStreams
+from .._validation import check_choice, check_dtype, check_int
+from ..io import model_metadata
+from ..rbm.model import BernoulliRBM
+from ..rbm.train import RBMTrainer
 
 #: Other names ``bench`` takes for a family.
 ALIASES = {"grbm": "gaussian-rbm"}
@@ -265,7 +265,7 @@ def measure_epoch(data, num_hiddens=500, *, scheme="rdm", k=10, batch_size=100, 
     """
     import numba
 
-    from .training import TrainingConfig
+    from ..training import TrainingConfig
 
     cfg = TrainingConfig(model="rbm", num_hiddens=num_hiddens, scheme=scheme, k=k, batch_size=batch_size,
                          num_chains=num_chains, dtype=dtype, seed=0).validated()
