@@ -294,3 +294,8 @@ def normals_reference(key, draw, chains, num_units, dtype):
         r = np.sqrt(-2 * np.log1p(-u1))
         z = np.stack([r * np.cos(2 * np.pi * u2), r * np.sin(2 * np.pi * u2)], axis=-1)
     return z.reshape(chains.size, -1)[:, :num_units]
+
+
+def fresh_seed():
+    """A fresh integer seed from OS entropy (128 bits), for a run that records the seed it used."""
+    return int(np.random.SeedSequence().entropy)

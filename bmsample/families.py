@@ -63,6 +63,12 @@ class Family:
         ``TrainingConfig`` fields its process record keeps beside the common ones.
     training_data : callable(model, data) -> ndarray
         The rows its trainer sees (default: ``data``; the Gaussian-Bernoulli RBM standardises them).
+    image_values : callable(states) -> ndarray, or None
+        Its samples as grey levels in [0, 1] for a sample grid of image data (``bmsample plot``); None where
+        its samples are not images of the data.
+    predicted_spectrum : callable(model, data) -> (prediction, learned), or None
+        A closed-form prediction of the trained model for ``data`` and the model's values to set beside it
+        (``bmsample plot``'s spectrum figure); None where the family has none.
     random_model : callable(num_units, num_hiddens, dtype, rng) -> model, or None
         A model of that size with small random parameters (``bench``'s synthetic models; families without
         hidden units ignore ``num_hiddens``); None where the family has none.
@@ -85,6 +91,8 @@ class Family:
     log_likelihood: Callable | None = None
     process_settings: tuple = ()
     training_data: Callable = field(default=lambda model, data: data)
+    image_values: Callable | None = None
+    predicted_spectrum: Callable | None = None
     random_model: Callable | None = None
 
     def __post_init__(self):

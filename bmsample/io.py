@@ -217,3 +217,34 @@ def _npz(handle, path):
 def load_model(path):
     """Load the model stored at ``path`` (see ``read_model_file``)."""
     return read_model_file(path).model
+
+
+def sample_arrays(result):
+    """The arrays of a samples file for ``result`` (a ``SampleResult``): ``visible`` and what it recorded.
+
+    The chain means of +-1 spins (a result with ``correlations``) are stored as ``magnetisations``.
+    """
+    arrays = {"visible": result.visible}
+    first_moment = "magnetisations" if result.correlations is not None else "means"
+    for name, value in (("recorded", result.recorded), ("visible_means", result.visible_means),
+                        (first_moment, result.means), ("covariances", result.covariances),
+                        ("correlations", result.correlations)):
+        if value is not None:
+            arrays[name] = value
+    if result.times:
+        arrays["times"] = np.asarray(result.times)
+    return arrays
+
+
+def save_samples(path, result, **metadata):
+    """Write ``result`` (a ``SampleResult``) to the ``.npz`` samples file ``path``, atomically.
+
+    The file holds ``sample_arrays(result)`` and a JSON ``metadata`` entry:
+    ``init``, ``steps``, ``num_chains``, ``package_version`` and the given
+    ``metadata`` (``bmsample sample`` adds ``model``, ``family`` and ``seed``).
+    """
+    arrays = sample_arrays(result)
+    meta = {**metadata, "init": result.init, "steps": result.steps, "num_chains": int(result.visible.shape[0]),
+            "package_version": __version__}
+    arrays["metadata"] = np.array(json.dumps(meta))
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))

@@ -746,6 +746,38 @@ class GaussianPrediction:
     unmatched: np.ndarray
 
 
+def spectrum_along(coupling_matrix, eigenvectors):
+    """v_a^T J v_a for every column v_a of ``eigenvectors``: a learned J along the data's principal axes.
+
+    Parameters
+    ----------
+    coupling_matrix : array_like, shape (N, N)
+    eigenvectors : ndarray, shape (N, N)
+        Columns v_a (``GaussianPrediction.eigenvectors``).
+
+    Returns
+    -------
+    ndarray, shape (N,), float64
+        Equal to the eigenvalues of J in that order when J shares the data's eigenvectors (as J* does).
+    """
+    V = np.asarray(eigenvectors, dtype=np.float64)
+    return np.einsum("ia,ij,ja->a", V, np.asarray(coupling_matrix, dtype=np.float64), V)
+
+
+def predict_model_process(model, data):
+    """``predict_gaussian_rdm`` for ``data`` under the Rdm-k process a Gaussian ``model`` recorded.
+
+    Returns
+    -------
+    (GaussianPrediction, ndarray of shape (N,))
+        The prediction and the model's J along its eigenvectors (``spectrum_along``).
+    """
+    process = model.process
+    prediction = predict_gaussian_rdm(data, process["k"], process["step_size"], init=process.get("init", "uniform"),
+                                      init_scale=process.get("init_scale", 1.0))
+    return prediction, spectrum_along(model.coupling_matrix, prediction.eigenvectors)
+
+
 def predict_gaussian_rdm(data, k, eps, init="uniform", init_scale=1.0, continuous=False):
     """Rdm-k fixed point of a Gaussian energy model trained on ``data`` with Langevin sampling.
 

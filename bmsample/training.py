@@ -24,7 +24,7 @@ import numpy as np
 from . import _rundir, _steps, checkpointing, families
 from ._backend import resolve_backend
 from ._errors import TrainingDiverged
-from ._rng import ChainStreams
+from ._rng import ChainStreams, fresh_seed
 from ._validation import (
     check_bool,
     check_choice,
@@ -149,7 +149,7 @@ class TrainingConfig:
         cfg.centering_rate = check_positive_float(cfg.centering_rate, "centering_rate")
         cfg.dtype = check_dtype(cfg.dtype).name
         if cfg.seed is None:
-            cfg.seed = int(np.random.SeedSequence().entropy)
+            cfg.seed = fresh_seed()
         cfg.seed = check_int(cfg.seed, "seed", minimum=0)
         cfg.weight_scale = check_positive_float(cfg.weight_scale, "weight_scale")
         return cfg

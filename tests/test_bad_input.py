@@ -152,6 +152,10 @@ def write_models(d, digits_model):
 
 # (id, fit arguments after the DATA argument is substituted, expected text in the error line)
 FIT_CASES = [
+    ("init-noise", ["digits", "--init", "noise", *UPDATES], "init: expected one of uniform, bias, got 'noise'"),
+    ("sampler-for-rbm", ["digits", "--sampler", "langevin", *UPDATES],
+     "sampler: expected one of block-gibbs, got 'langevin'"),
+    ("unknown-model", ["digits", "--model", "potts", *UPDATES], "model: expected one of rbm, "),
     ("values-2", ["{d}/two.npy", *UPDATES], "0/1 values"),
     ("values-0.5", ["{d}/half.npy", *UPDATES], "0/1 values"),
     ("values-minus-1", ["{d}/minus.npy", *UPDATES], "0/1 values"),
@@ -244,8 +248,8 @@ def test_fit_bad_input(case, args, expected, inputs, previous_run):
     assert not (inputs / "unpickled_npy").exists()
 
 
-@pytest.mark.parametrize("args", [["--scheme", "foo"], ["-k", "two"], ["--init", "noise"], ["--bogus"]],
-                         ids=["scheme", "k-not-int", "init-noise", "unknown-option"])
+@pytest.mark.parametrize("args", [["--scheme", "foo"], ["-k", "two"], ["--bogus"]],
+                         ids=["scheme", "k-not-int", "unknown-option"])
 def test_fit_usage_error(args, previous_run):
     before = snapshot(previous_run)
     result = invoke(["fit", "digits", "--out", previous_run, "--overwrite", *SMALL, *UPDATES, *args])

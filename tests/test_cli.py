@@ -611,6 +611,24 @@ def test_a_missing_optional_extra_is_one_line_naming_it(tmp_path, monkeypatch):
 
 def test_help_texts_say_that_every_family_runs_on_a_gpu():
     top = invoke(["--help"]).output
-    fit = invoke(["fit", "--help"]).output
     assert "on the CPU." not in top and "CUDA GPU" in top
-    assert "every family and sampler runs on a GPU" in " ".join(fit.split())
+    for command in ("fit", "sample", "bench"):  # --device is declared once, for every command that takes it
+        text = " ".join(invoke([command, "--help"]).output.split())
+        assert "every family, sampler and trainer runs on a GPU" in text and "CPU only" not in text
+
+
+def test_the_shared_options_are_declared_once():
+    """--seed, --threads, --device, --chains, --dtype, --json, --out and --overwrite: one declaration each
+    (``cli/options.py``), so one default and one help text, whatever the command."""
+    import re
+
+    from bmsample.cli import options
+
+    shared = ("--seed", "--threads", "--device", "--chains", "--dtype", "--json", "--out", "--overwrite")
+    for path in Path(options.__file__).parent.glob("*.py"):
+        declared = re.findall(r'click\.option\(\s*"(--[\w-]+)"', path.read_text())
+        inside = [flag for flag in declared if flag in shared]
+        assert inside == (list(shared) if path.name == "options.py" else []), path.name
+    for command in ("fit", "sample", "eval", "bench"):
+        text = " ".join(invoke([command, "--help"]).output.split())
+        assert "Threads for kernels and BLAS [CPUs available to this process]." in text

@@ -137,6 +137,22 @@ def test_the_sample_command_runs_a_registered_family(coins, coin_data, tmp_path)
     assert refused.exit_code == 2 and "--sampler: does not apply to a coin model" in refused.output
 
 
+def test_the_fit_command_trains_a_registered_family(coins, coin_data, tmp_path):
+    from bmsample.cli.main import main
+
+    np.save(tmp_path / "coins.npy", coin_data)
+    runner = CliRunner()
+    result = runner.invoke(main, ["fit", str(tmp_path / "coins.npy"), "--model", "coins", "--updates", "200",
+                                  "--batch-size", "400", "--chains", "20000", "--learning-rate", "2",
+                                  "--dtype", "float64", "--seed", "1", "--quiet", "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    model = bmsample.load_model(tmp_path / "run" / "model.npz")
+    assert isinstance(model, CoinModel) and abs(model.probability() - coin_data.mean()) < 5e-3
+    refused = runner.invoke(main, ["fit", str(tmp_path / "coins.npy"), "--model", "coins", "--init", "bias",
+                                   "--out", str(tmp_path / "other")])
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: init: expected one of uniform, got 'bias'")
+
+
 def test_unknown_and_duplicate_families_are_refused(coins):
     with pytest.raises(ValueError, match="already registered"):
         families.register(families.Family(**{**COINS.__dict__}))

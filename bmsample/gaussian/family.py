@@ -34,6 +34,13 @@ def _log_likelihood(model, data, method, ais_chains, ais_betas, rng):
     return {"method": "exact", "log_likelihood": float(np.mean(value))}
 
 
+def _predicted_spectrum(model, data):
+    """The Rdm-k spectrum predicted for ``data`` (theory.md section 2) and the model's J along the same axes."""
+    from ..theory import predict_model_process
+
+    return predict_model_process(model, data)
+
+
 def _random_model(num_units, num_hiddens, dtype, rng):
     check_matrix_memory(num_units, num_units, dtype, "visibles", "coupling matrix")
     a = rng.standard_normal((num_units, num_units)) / np.sqrt(num_units)
@@ -50,4 +57,5 @@ FAMILIES = (Family(name="gaussian", model_class=GaussianModel, units="finite rea
                    default_sample_init=lambda model, chains: default_init(model),
                    sample_options=("init_scale", "sampler", "step_size", "temperature", "record_moments"),
                    comparable_data=_comparable_data, log_likelihood=_log_likelihood,
-                   process_settings=("init_scale", "step_size", "temperature"), random_model=_random_model),)
+                   process_settings=("init_scale", "step_size", "temperature"), random_model=_random_model,
+                   predicted_spectrum=_predicted_spectrum),)

@@ -57,4 +57,5 @@ FAMILIES = (Family(name="gaussian-rbm", model_class=GaussianBernoulliRBM, units=
                    sample_inits=INITS, default_sample_init=lambda model, chains: default_process(model)[0],
                    sample_options=("init_scale",), comparable_data=_comparable_data,
                    log_likelihood=_log_likelihood, process_settings=("init_scale", "l2", "sigma"),
-                   training_data=_training_data, random_model=_random_model),)
+                   training_data=_training_data, image_values=lambda states: states,
+                   random_model=_random_model),)

@@ -50,5 +50,6 @@ FAMILIES = tuple(Family(name=name, model_class=IsingModel, units="+-1 spins (or 
                         chains=IsingChains, label="an Ising", sample_inits=INITS,
                         default_sample_init=lambda model, chains: default_process(model, chains)[0],
                         sample_options=("sampler", "chains", "record_moments"), comparable_data=_comparable_data,
-                        log_likelihood=_log_likelihood, random_model=_random_model if name == "ising" else None)
+                        log_likelihood=_log_likelihood, image_values=lambda spins: (spins + 1) / 2,
+                        random_model=_random_model if name == "ising" else None)
                  for name in ("ising", "independent"))

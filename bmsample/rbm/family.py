@@ -46,4 +46,5 @@ FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values
                    chains=RBMChains, label="a Bernoulli RBM", sample_inits=INITS,
                    default_sample_init=lambda model, chains: default_process(model, chains)[0],
                    sample_options=("chains", "return_means"), comparable_data=_comparable_data,
-                   log_likelihood=_log_likelihood, process_settings=("l2", "centered"), random_model=_random_model),)
+                   log_likelihood=_log_likelihood, process_settings=("l2", "centered"),
+                   image_values=lambda states: states, random_model=_random_model),)

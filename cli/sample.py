@@ -1,0 +1,144 @@
+"""``bmsample sample``: states from a saved model, by default through its training process."""
+
+import sys
+from pathlib import Path
+
+import click
+
+from . import options
+from ._shell import EXIT_INTERRUPTED, announces_compiling, fail, handle_errors, image_shape, set_threads
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@options.chains
+@click.option("--steps", type=int, help="Sampler steps [the model's k].")
+@click.option("--init", metavar="LAW",
+              help="Initial law [the model's training process]: rbm uniform|bias|data|chains; "
+                   "gaussian zeros|uniform|gaussian|data; gaussian-rbm zeros|gaussian|data; "
+                   "ising uniform|bias|data|chains.")
+@click.option("--init-scale", type=float, help="Real p0 width [the model's].")
+@click.option("--sampler", metavar="SAMPLER",
+              help="gaussian langevin|gibbs; ising heat-bath|random-site|metropolis [the model's].")
+@click.option("--step-size", type=float, help="Langevin step [the model's].")
+@click.option("--temperature", type=float, help="gaussian temperature [the model's].")
+@click.option("--data", "data_name", help="Dataset for --init data [the training data].")
+@click.option("--record", help="Comma-separated times at which to store the chains, e.g. 0,1,10.")
+@click.option("--record-moments", is_flag=True,
+              help="gaussian: store only the chain means and covariances at the --record times; ising: the "
+                   "magnetisations and correlations.")
+@click.option("--means", is_flag=True, help="rbm: also store P(v=1|h) of the last half-step.")
+@options.seed
+@options.threads
+@options.out
+@options.overwrite
+@click.option("--png", "png_path", type=click.Path(path_type=Path),
+              help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
+@options.device
+@handle_errors
+@announces_compiling
+def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
+           record_moments, means, seed, threads, out, overwrite, png_path, device):
+    """Sample states from a saved MODEL (.npz) into a samples file (--out, .npz).
+
+    By default this reproduces the model's training process: an Rdm-k model
+    draws fresh chains from its p0 and runs exactly k steps.  The file holds
+    visible (chains x units) and, as recorded, recorded and times, means (or
+    magnetisations) with covariances (or correlations), visible_means; and
+    its metadata (bmsample.io.save_samples)."""
+    import bmsample
+    from bmsample import families
+    from bmsample._rng import fresh_seed
+    from bmsample.io import check_output_file, save_samples
+
+    out = out or Path("samples.npz")
+    chains = options.one_count(chains)
+    check_output_file(out, "out", overwrite)
+    if png_path is not None:
+        check_output_file(png_path, "png", overwrite)
+    loaded = bmsample.read_model_file(model_path)
+    model = loaded.model
+    family = families.of_model(model)
+    given = {"return_means": means, "record_moments": record_moments, "sampler": sampler, "step_size": step_size,
+             "temperature": temperature, "init_scale": init_scale}
+    _refuse_options(family, [name for name, value in given.items() if value], init)
+    data = _data_for_init(family, model, loaded.chains, init, data_name)
+    set_threads(threads)
+    times = options.counts(record, "record")
+    seed = fresh_seed() if seed is None else seed
+    settings = {"init": init, "data": data, "rng": seed, "record": times}
+    given["chains"] = loaded.chains
+    settings.update({name: given[name] for name in family.sample_options})
+    result = _sample_with_progress(model, chains, steps, device, settings)
+    if png_path is not None:
+        _write_grid(png_path, model, result.visible)
+    save_samples(out, result, model=str(model_path), family=model.family, seed=seed)
+    click.echo(f"wrote {out}: {result.visible.shape[0]} chains x {result.visible.shape[1]} units, "
+               f"{result.steps} steps from {result.init}, seed {seed}")
+
+
+def _sample_with_progress(model, chains, steps, device, settings):
+    """``bmsample.sample`` with a live progress line on a terminal; SIGTERM or SIGINT stop it (exit 130)."""
+    import bmsample
+    from bmsample import _steps
+
+    total = steps if steps is not None else (model.process or {}).get("k")
+    tty = sys.stderr.isatty()
+
+    def show(done, total, seconds):
+        if tty:
+            click.echo("\r\033[K" + _steps.format_step_progress(done, total, seconds), err=True, nl=False)
+
+    with _steps.PreemptionGuard() as guard, _steps.progress(total or 0, show) as monitor:
+        try:
+            result = bmsample.sample(model, chains, steps, backend=device, **settings)
+        except _steps.StepsInterrupted:
+            if not guard.requested:  # only this guard's signals stop the sampling quietly
+                raise
+        finally:
+            if tty and monitor.reported:
+                click.echo("\r\033[K", err=True, nl=False)
+        if guard.requested:
+            fail(f"stopped by {guard.requested} at step {monitor.done} of {total}; nothing written",
+                 EXIT_INTERRUPTED)
+    return result
+
+
+def _write_grid(path, model, states):
+    """Sample grid PNG for models of image data (checked before anything is written)."""
+    from bmsample.tools.plots import write_sample_grid
+
+    shape = image_shape((model.process or {}).get("data"))
+    if shape is None:
+        side = int(round(states.shape[1] ** 0.5))
+        if side * side != states.shape[1]:
+            raise ValueError(f"png: cannot lay out {states.shape[1]} units as an image")
+        shape = (side, side)
+    write_sample_grid(path, states[:100], shape)
+
+
+#: The command-line option of each sampler keyword option that some families do not take.
+SAMPLE_OPTION_FLAGS = {"return_means": "--means", "record_moments": "--record-moments", "sampler": "--sampler",
+                       "step_size": "--step-size", "temperature": "--temperature", "init_scale": "--init-scale"}
+
+
+def _refuse_options(family, used, init):
+    """One clear error for the first option in ``used`` (sampler keywords) or ``--init`` that ``family`` does not
+    take."""
+    for name in used:
+        if name not in family.sample_options:
+            raise ValueError(f"{SAMPLE_OPTION_FLAGS[name]}: does not apply to {family.label} model")
+    if init is not None and init != "data" and init not in family.sample_inits:
+        raise ValueError(f"--init {init}: does not apply to {family.label} model")
+
+
+def _data_for_init(family, model, saved_chains, init, data_name):
+    """The dataset rows for --init data (explicit, or the model's own process)."""
+    import bmsample
+
+    if (init or family.default_sample_init(model, saved_chains)) != "data":
+        return None
+    name = data_name or (model.process or {}).get("data")
+    if name is None:
+        raise ValueError("data: --init data needs --data (the model does not record its dataset)")
+    return bmsample.load_dataset(name, dtype=model.dtype).data
