@@ -16,7 +16,7 @@ Gaussian model: ``coupling_matrix``, ``field`` and optionally ``data_mean``,
 
 Checkpoints are model files with a ``"checkpoint"`` block (update, epoch,
 random-stream, data-order and row-generator states) in the metadata and the
-trainer's other state as extra entries (``bmsample.checkpointing``).
+trainer's other state as extra entries (``bmsample.training.checkpoints``).
 """
 
 import json

@@ -87,7 +87,7 @@ def _progress(*callbacks):
 
 def _fit_settings(resume, config_file, flags):
     """TrainingConfig fields from a resumed run's config.json, the TOML file and the flags (later ones win)."""
-    from bmsample.checkpointing import check_same_model, read_saved_config
+    from bmsample.training.checkpoints import check_same_model, read_saved_config
 
     saved = read_saved_config(resume) if resume is not None else None
     settings = dict(saved or {})

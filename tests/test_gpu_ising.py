@@ -111,9 +111,10 @@ def test_device_training_names_the_runaway_update_it_finds_later(monkeypatch):
     """The host reads the device's runaway flag every few updates (8 here): with no log line or checkpoint in
     between, the run that runs away at update 6 stops at update 8, and names update 6 and its field, as the
     CPU does."""
-    from bmsample import _device_training, training
+    from bmsample import _device_training
+    from bmsample.training import loop
 
-    monkeypatch.setattr(training, "log_spaced_updates", lambda total: set())
+    monkeypatch.setattr(loop, "log_spaced_updates", lambda total: set())
     monkeypatch.setattr(_device_training.DeviceTrainer, "runaway_check_interval", 8)
     found = []
     read = _device_training.DeviceTrainer.updates_since_runaway

@@ -96,3 +96,18 @@ def test_every_package_is_installed():
     listed = set(re.findall(r'"([\w.]+)"', re.search(r"^packages = \[(.*?)\]", text, re.S | re.M).group(1)))
     packages = {".".join(path.parent.relative_to(PACKAGE.parent).parts) for path in PACKAGE.rglob("__init__.py")}
     assert packages - listed == set()
+
+
+def test_every_relative_import_names_a_module_of_the_package():
+    """Also those inside functions, which only run on some paths (a moved module's ``from .x`` breaks there)."""
+    modules = _modules()
+    broken = []
+    for name, path in modules.items():
+        package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                target = ".".join(base + ([node.module] if node.module else []))
+                if target not in modules and not all(f"{target}.{a.name}" in modules for a in node.names):
+                    broken.append(f"{name}: from {'.' * node.level}{node.module or ''}")
+    assert broken == []

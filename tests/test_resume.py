@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 
 import bmsample
-from bmsample import checkpointing
-from bmsample.training import TrainingConfig
+from bmsample.training import TrainingConfig, checkpoints
 
 # 90 rows in batches of 30: 3 updates per epoch, so the 12 updates cross epochs and the
 # log-spaced checkpoints 1, 2, 5, 10 fall inside an epoch and 12 at its end.
@@ -49,7 +48,7 @@ def interrupted_copy(full_dir, target, keep_update):
     shutil.copytree(full_dir, target)
     (target / "model.npz").unlink()
     for path in (target / "checkpoints").glob("*.npz"):
-        if checkpointing.io.read_model_file(path).metadata["checkpoint"]["update"] > keep_update:
+        if checkpoints.io.read_model_file(path).metadata["checkpoint"]["update"] > keep_update:
             path.unlink()
     return target
 
@@ -66,7 +65,7 @@ def full_run(request, tmp_path_factory):
 
 def test_resume_from_every_checkpoint_is_bit_identical(full_run, tmp_path):
     settings, data, out, reference = full_run
-    latest = checkpointing.io.read_model_file(out / "checkpoints" / "latest.npz").metadata["checkpoint"]["update"]
+    latest = checkpoints.io.read_model_file(out / "checkpoints" / "latest.npz").metadata["checkpoint"]["update"]
     assert latest == UPDATES - 1  # every update but the log-spaced ones rewrote it
     for keep in (1, 2, 5, 10, latest):
         run = interrupted_copy(out, tmp_path / f"at{keep}", keep)
@@ -86,7 +85,7 @@ def test_resume_with_the_saved_settings_only(full_run, tmp_path):
 
 def test_checkpoints_hold_the_whole_run_state(full_run):
     settings, _, out, _ = full_run
-    loaded = checkpointing.io.read_model_file(out / "checkpoints" / "update_00000005.npz")
+    loaded = checkpoints.io.read_model_file(out / "checkpoints" / "update_00000005.npz")
     block = loaded.metadata["checkpoint"]
     assert block["update"] == 5 and block["epoch"] == 2
     assert set(block) >= {"streams", "order", "rows", "seconds", "data_sha256"}

@@ -11,7 +11,7 @@ import pytest
 from conftest import NEUTRAL_CWD, cli_command, run_cli
 
 import bmsample
-from bmsample._rundir import LOCK_NAME, RunDirectory, RunDirectoryBusy, RunLock
+from bmsample.training.rundir import LOCK_NAME, RunDirectory, RunDirectoryBusy, RunLock
 
 # Minutes of training (digits, 64 x 16, k = 2): the tests stop it with a signal once they are done with it.
 FIT = ["fit", "digits", "--hidden", "16", "--batch-size", "20", "-k", "2", "--updates", "1000000", "--seed", "3",

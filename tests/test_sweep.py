@@ -217,7 +217,7 @@ def test_restart_skips_finished_runs_and_resumes_the_rest(tmp_path, cluster):
 
 
 def test_a_run_another_process_trains_is_reported_busy_and_the_others_go_on(tmp_path, cluster):
-    from bmsample._rundir import RunLock
+    from bmsample.training.rundir import RunLock
 
     out = tmp_path / "out"
     (out / "k=2").mkdir(parents=True)

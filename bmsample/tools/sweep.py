@@ -45,10 +45,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .. import io
-from .._rundir import RunDirectoryBusy, run_contents
 from .._validation import check_int
 from ..datasets import BUNDLED
 from ..training import TrainingConfig
+from ..training.rundir import RunDirectoryBusy, run_contents
 
 SPEC_KEYS = ("data", "sweep_seed", "fit", "grid", "runs")
 SETTINGS = tuple(f.name for f in fields(TrainingConfig))

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import io
-from ._errors import TrainingPreempted  # noqa: F401 (raised as checkpointing.TrainingPreempted)
+from .. import io
+from .._errors import TrainingPreempted  # noqa: F401 (raised as checkpoints.TrainingPreempted)
 
 LATEST = "latest.npz"
 #: Trainer attributes holding arrays that change during training (besides the model and the chains).
