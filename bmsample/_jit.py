@@ -1,7 +1,9 @@
-"""Compiling the CPU kernels: the one decorator they share, a cache that always works, a notice.
+"""Compiling the CPU kernels: their compile settings, in one place, a cache that always works, a notice.
 
 Every CPU kernel is ``@kernel``: Numba's ``njit`` with ``parallel=True``,
-the kernels' fast-math flags and ``cache=True``.  Numba looks for a writable
+the kernels' fast-math flags ``KERNEL_FASTMATH`` and ``cache=True``; every
+function a kernel inlines is ``@helper`` (the same flags).  (The GPU's launch
+shapes are in ``bmsample._gpu_linalg``; its kernels use no fast math.)  Numba looks for a writable
 cache folder when the decorator runs (the package's ``__pycache__``, then
 ``~/.cache/numba``) and raises "no locator available" when there is none,
 which is the normal case in containers and on clusters with a read-only home
@@ -25,7 +27,9 @@ from pathlib import Path
 from numba import njit
 from numba.core import config, event
 
-from ._numerics import KERNEL_FASTMATH
+#: Fast-math flags for the kernels: everything except reassociation, which
+#: would undo the two-constant range reduction of ``_numerics.fast_exp``.
+KERNEL_FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
 
 _OPTIONS = {"parallel": True, "fastmath": KERNEL_FASTMATH}
 
@@ -47,6 +51,11 @@ def kernel(function):
                 raise
             _use_fallback_cache()
     return njit(cache=bool(_cache_fallback), **_OPTIONS)(function)
+
+
+def helper(function):
+    """``njit(inline="always", fastmath=KERNEL_FASTMATH)``: a function inlined into the kernels that call it."""
+    return njit(inline="always", fastmath=KERNEL_FASTMATH)(function)
 
 
 def fallback_cache_dir():

@@ -17,9 +17,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
-#: Fast-math flags for the kernels: everything except reassociation, which
-#: would undo the two-constant range reduction of ``fast_exp``.
-KERNEL_FASTMATH = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+from ._jit import KERNEL_FASTMATH, helper
 
 _LOG2E = 1.4426950408889634
 # ln 2 split so that n * _LN2_HI is exact for |n| < 2**10 (float32) / 2**20.
@@ -111,7 +109,7 @@ def _one_like_overload(x):
     return None
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def fast_sigmoid(x):
     """1 / (1 + exp(-x)) in the dtype of ``x``."""
     one = one_like(x)
@@ -246,3 +244,18 @@ def _factorial(n):
     for i in range(2, n + 1):
         out *= i
     return out
+
+
+def means_or(states, means):
+    """``means`` where it is given, else ``states``: the output of the conditional means of a kernel whose
+    ``means`` argument is optional (``None``: not stored)."""
+    return states if means is None else means
+
+
+@overload(means_or, inline="always")
+def _means_or_overload(states, means):
+    # Chosen at compile time: a kernel called without ``means`` is compiled with no store of the means, so one
+    # kernel serves both uses at the speed of the separate ones (a run-time flag in the loop costs ~30 %).
+    if means is None or isinstance(means, (types.NoneType, types.Omitted)):
+        return lambda states, means: states
+    return lambda states, means: means

@@ -23,10 +23,11 @@ hidden layer once); ``ChainStreams.next_draw`` hands out draw indices.
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic, overload
 
-from ._numerics import KERNEL_FASTMATH, fast_log, fast_sincos_turns
+from ._jit import KERNEL_FASTMATH, helper
+from ._numerics import fast_log, fast_sincos_turns
 
 _M0 = 0xD2511F53
 _M1 = 0xCD9E8D57
@@ -257,7 +258,7 @@ def _normal_block_overload(block, stream, draw_lo, draw_hi, key0, key1, like):
     return None
 
 
-@njit(inline="always")
+@helper
 def _uniform53(hi, lo):
     return np.float64((np.uint64(hi) << np.uint64(21)) | (np.uint64(lo) >> np.uint64(11))) * 2.0**-53
 

@@ -32,7 +32,7 @@ def test_gaussian_visible_kernel_matches_the_cpu_twin_and_the_reference(dtype):
     bias, sigma = rng.standard_normal(7).astype(dtype), (0.5 + rng.random(7)).astype(dtype)
     key, draw, offset = (3, 4), 2**32 + 1, 2
     cpu_states, cpu_means = np.empty_like(field), np.empty_like(field)
-    _cpu.sample_gaussian_visible_with_means(field, bias, sigma, np.uint32(key[0]), np.uint32(key[1]), draw, offset,
+    _cpu.sample_gaussian_visible(field, bias, sigma, np.uint32(key[0]), np.uint32(key[1]), draw, offset,
                                             cpu_states, cpu_means)
     states, means = cuda.device_array_like(field), cuda.device_array_like(field)
     _gpu.sample_gaussian_visible_with_means(cuda.to_device(field), cuda.to_device(bias), cuda.to_device(sigma),

@@ -121,7 +121,7 @@ def test_layer_twins_match_the_cpu_kernels(dtype):
     bias = rng.standard_normal(7).astype(dtype)
     key0, key1, draw, offset = np.uint32(KEY[0]), np.uint32(KEY[1]), 11, 5
     cpu_states, cpu_means = np.empty_like(field), np.empty_like(field)
-    _cpu.sample_bernoulli_layer_with_means(field, bias, key0, key1, draw, offset, cpu_states, cpu_means)
+    _cpu.sample_bernoulli_layer(field, bias, key0, key1, draw, offset, cpu_states, cpu_means)
     gpu_states, gpu_means = (cuda.device_array(field.shape, dtype=dtype) for _ in range(2))
     d_field, d_bias = cuda.to_device(field), cuda.to_device(bias)
     _gpu.sample_bernoulli_layer_with_means(d_field, d_bias, key0, key1, draw, offset, gpu_states, gpu_means)

@@ -248,7 +248,7 @@ def test_visible_kernel_with_means_matches_the_plain_one():
     field, bias, sigma = kernel_inputs("float64")
     states, states2, means = np.empty_like(field), np.empty_like(field), np.empty_like(field)
     _cpu.sample_gaussian_visible(field, bias, sigma, np.uint32(KEY[0]), np.uint32(KEY[1]), DRAW, OFFSET, states)
-    _cpu.sample_gaussian_visible_with_means(field, bias, sigma, np.uint32(KEY[0]), np.uint32(KEY[1]), DRAW, OFFSET,
+    _cpu.sample_gaussian_visible(field, bias, sigma, np.uint32(KEY[0]), np.uint32(KEY[1]), DRAW, OFFSET,
                                             states2, means)
     np.testing.assert_array_equal(states2, states)
     np.testing.assert_allclose(means, bias + sigma * field, rtol=1e-14)

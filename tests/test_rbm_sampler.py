@@ -179,7 +179,7 @@ def test_unit_kernel_with_more_slices_than_threads_finishes_with_the_same_chains
     blocks = start.copy()
     _cpu.gibbs_block_steps(*args, 2, 7, blocks, *scratch())
     units, means, tasks, unit_scratch = start.copy(), np.empty_like(start), np.zeros(2, np.int64), scratch()
-    _cpu.gibbs_unit_steps_with_means(*args, slices, units, *unit_scratch, np.empty(37 * 21), True, tasks, means)
+    _cpu.gibbs_unit_steps(*args, slices, units, *unit_scratch, np.empty(37 * 21), True, tasks, means)
     np.testing.assert_array_equal(units, blocks)
     assert tasks.tolist() == [2 * 4 * slices + slices, 2 * 4 * slices]  # every task claimed and done once
     assert 0.05 < units.mean() < 0.95

@@ -38,7 +38,7 @@ def test_kernel_uses_the_documented_stream_layout(dtype, num_units):
     states = np.empty_like(field)
     means = np.empty_like(field)
     draw, offset, key = 2**32 + 5, 11, (7, 0xDEADBEEF)
-    _cpu.sample_bernoulli_layer_with_means(field, bias, np.uint32(key[0]), np.uint32(key[1]), draw, offset,
+    _cpu.sample_bernoulli_layer(field, bias, np.uint32(key[0]), np.uint32(key[1]), draw, offset,
                                            states, means)
     exact = 1.0 / (1.0 + np.exp(-(field.astype(np.float64) + bias)))
     tolerance = 4e-7 if dtype == np.float32 else 1e-15

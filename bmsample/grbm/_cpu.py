@@ -15,18 +15,17 @@ with P = 4 (float32) or 2 (float64), exactly as the Gaussian model's
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .._jit import kernel
-from .._numerics import KERNEL_FASTMATH
+from .._jit import helper, kernel
+from .._numerics import means_or
 from .._rng import normal_block, normals_per_block
-from ..rbm._cpu import bernoulli_means, sample_bernoulli_layer, sample_bernoulli_layer_with_means
+from ..rbm._cpu import bernoulli_means, sample_bernoulli_layer
 
-__all__ = ["bernoulli_means", "sample_bernoulli_layer", "sample_bernoulli_layer_with_means",
-           "sample_gaussian_visible", "sample_gaussian_visible_with_means"]
+__all__ = ["bernoulli_means", "sample_bernoulli_layer", "sample_gaussian_visible"]
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _gaussian_row(field_row, bias, sigma, stream, draw_lo, draw_hi, key0, key1, states_row, means_row, with_means):
     num_units = states_row.shape[0]
     like = states_row.dtype.type(0)
@@ -51,7 +50,7 @@ def _gaussian_row(field_row, bias, sigma, stream, draw_lo, draw_hi, key0, key1, 
 
 
 @kernel
-def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, states):
+def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, means=None):
     """Draw the real visible layer given the hidden states.
 
     ``states[c, j] = bias[j] + sigma[j] * field[c, j] + sigma[j] * xi[c, j]``, xi standard normal.
@@ -71,19 +70,12 @@ def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, 
         Stream index of row 0.
     states : ndarray, shape (num_chains, num_visibles)
         Output, same dtype as the inputs.
+    means : ndarray, shape (num_chains, num_visibles), optional
+        Also receives ``bias + sigma * field`` (E[z | h]).
     """
     draw_lo = np.uint32(draw & 0xFFFFFFFF)
     draw_hi = np.uint32(draw >> 32)
+    target, with_means = means_or(states, means), means is not None
     for c in prange(states.shape[0]):
         _gaussian_row(field[c], bias, sigma, np.uint32(chain_offset + c), draw_lo, draw_hi, key0, key1,
-                      states[c], states[c], False)
-
-
-@kernel
-def sample_gaussian_visible_with_means(field, bias, sigma, key0, key1, draw, chain_offset, states, means):
-    """``sample_gaussian_visible`` that also writes ``means = bias + sigma * field`` (E[z | h])."""
-    draw_lo = np.uint32(draw & 0xFFFFFFFF)
-    draw_hi = np.uint32(draw >> 32)
-    for c in prange(states.shape[0]):
-        _gaussian_row(field[c], bias, sigma, np.uint32(chain_offset + c), draw_lo, draw_hi, key0, key1,
-                      states[c], means[c], True)
+                      states[c], target[c], with_means)

@@ -85,12 +85,9 @@ def gibbs_steps(model, visible, steps, streams, workspace, *, chain_offset=0, vi
             _cpu.sample_bernoulli_layer(workspace.hidden_field, b, key0, key1, streams.next_draw(), chain_offset,
                                         workspace.hidden)
             np.matmul(workspace.hidden, W.T, out=workspace.visible_field)
-            if t == steps and visible_means is not None:
-                _cpu.sample_gaussian_visible_with_means(workspace.visible_field, a, sigma, key0, key1,
-                                                        streams.next_draw(), chain_offset, visible, visible_means)
-            else:
-                _cpu.sample_gaussian_visible(workspace.visible_field, a, sigma, key0, key1, streams.next_draw(),
-                                             chain_offset, visible)
+            means = (visible_means,) if t == steps and visible_means is not None else ()
+            _cpu.sample_gaussian_visible(workspace.visible_field, a, sigma, key0, key1, streams.next_draw(),
+                                         chain_offset, visible, *means)
             if on_step is not None:
                 on_step(t, visible)
             _steps.steps_done(1)

@@ -11,10 +11,10 @@ chain's Philox stream, one draw index per sweep:
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .._jit import kernel
-from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid, one_like
+from .._jit import helper, kernel
+from .._numerics import fast_exp, fast_sigmoid, one_like
 from .._rng import philox4x32, uniform_from_bits
 
 #: Chains swept together, site by site (see ``sweeps``).
@@ -35,7 +35,7 @@ SAMPLERS = {"heat-bath": HEAT_BATH, "random-site": RANDOM_SITE, "metropolis": ME
 
 # The random-site helpers index the 2-d arrays with (chain, site) rather than
 # taking row views: a view in the innermost loop costs an atomic reference count.
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _set_spin(coupling, state, local_field, c, i, new):
     delta = new - state[c, i]
     if delta != 0:
@@ -44,7 +44,7 @@ def _set_spin(coupling, state, local_field, c, i, new):
             local_field[c, j] += coupling[i, j] * delta
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _metropolis(coupling, state, local_field, c, i, u):
     # Accept the flip with probability min(1, exp(-dE)), dE = 2 s_i H_i.
     gain = state[c, i] * local_field[c, i]
@@ -52,7 +52,7 @@ def _metropolis(coupling, state, local_field, c, i, u):
         _set_spin(coupling, state, local_field, c, i, -state[c, i])
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _heat_bath(coupling, state, local_field, c, i, u):
     field = local_field[c, i]
     one = one_like(field)
@@ -127,7 +127,7 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
                 local_field[lo + c, i] = fields[i, c]
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _sequential_sweep(coupling, kind, key0, key1, draw_lo, draw_hi, first_stream, width, spins, fields, words, delta,
                       like):
     """One sequential sweep of a site-major block: spins, fields (N, CHAIN_BLOCK)."""
@@ -160,7 +160,7 @@ def _sequential_sweep(coupling, kind, key0, key1, draw_lo, draw_hi, first_stream
                 fields[j, c] += weight * delta[c]
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _chain_sweep(coupling, kind, state, local_field, c, stream, draw_lo, draw_hi, key0, key1, like):
     """One sweep of chain ``c`` alone, updating its fields only when a spin flips."""
     num_units = state.shape[1]

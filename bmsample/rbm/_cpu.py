@@ -13,21 +13,22 @@ SIMD width even on short rows.
 loop per row (no scratch), for products done by the caller.
 
 Unit ``j`` of row ``c`` takes word ``j % 4`` of the Philox block ``j // 4`` of
-stream ``chain_offset + c`` at ``draw`` (``bmsample._rng``).  Storing the
-conditional means is a separate kernel rather than a flag: a run-time branch
-in the loop body costs about 30 % of the pass.
+stream ``chain_offset + c`` at ``draw`` (``bmsample._rng``).  A kernel
+stores the conditional means when given its optional ``means`` argument:
+Numba compiles the call without it with no store at all (``means_or``), since
+a run-time flag in the loop body costs about 30 % of the pass.
 """
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from .._atomics import atomic_add, wait_until_at_least
-from .._jit import kernel
-from .._numerics import KERNEL_FASTMATH, fast_exp, fast_sigmoid, one_like
+from .._jit import helper, kernel
+from .._numerics import fast_exp, fast_sigmoid, means_or, one_like
 from .._rng import philox4x32, uniform_from_bits
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _sample_unit(x, bits, states_row, means_row, j, with_means):
     """Unit ``j`` on with probability sigmoid(x): u < 1 / (1 + e) written as u (1 + e) < 1, without a division."""
     one = one_like(x)
@@ -41,13 +42,13 @@ def _sample_unit(x, bits, states_row, means_row, j, with_means):
 PASS_WORDS = 4096
 
 
-@njit(inline="always")
+@helper
 def _row_words(num_units):
     """Words of one row in the scratch: whole Philox blocks."""
     return 4 * ((num_units + 3) // 4)
 
 
-@njit(inline="always")
+@helper
 def _fill_words(first_stream, num_rows, first_block, blocks_per_row, draw_lo, draw_hi, key0, key1, words):
     """Philox blocks ``first_block ...`` of ``num_rows`` consecutive streams, row after row, into ``words``.
 
@@ -66,7 +67,7 @@ def _fill_words(first_stream, num_rows, first_block, blocks_per_row, draw_lo, dr
             words[4 * g + r] = w[r]
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _sample_units(field, bias, key0, key1, draw, first_stream, first_unit, states, means, with_means, words):
     """Units ``first_unit : first_unit + width`` of every row of ``states``, group of rows by group.
 
@@ -110,7 +111,7 @@ def pass_scratch(num_blocks, num_units):
     return np.empty((num_blocks, max(PASS_WORDS, _row_words.py_func(num_units))), dtype=np.uint32)
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _sample_row(field_row, bias, stream, draw_lo, draw_hi, key0, key1, states_row, means_row, with_means):
     """One row in one fused loop (no scratch; vectorised on rows of 64 units and more)."""
     num_units = field_row.shape[0]
@@ -128,7 +129,7 @@ def _sample_row(field_row, bias, stream, draw_lo, draw_hi, key0, key1, states_ro
 
 
 @kernel
-def sample_bernoulli_layer(field, bias, key0, key1, draw, chain_offset, states):
+def sample_bernoulli_layer(field, bias, key0, key1, draw, chain_offset, states, means=None):
     """Draw a layer of {0,1} units given its input field.
 
     ``states[c, j] = 1{u < sigmoid(field[c, j] + bias[j])}``.
@@ -146,22 +147,15 @@ def sample_bernoulli_layer(field, bias, key0, key1, draw, chain_offset, states):
         Stream index of row 0.
     states : ndarray, shape (num_chains, num_units)
         Output, exact 0/1 in the dtype of ``field``.
+    means : ndarray, shape (num_chains, num_units), optional
+        Also receives ``sigmoid(field + bias)``.
     """
     draw_lo = np.uint32(draw & 0xFFFFFFFF)
     draw_hi = np.uint32(draw >> 32)
+    target, with_means = means_or(states, means), means is not None
     for c in prange(field.shape[0]):
         _sample_row(field[c], bias, np.uint32(chain_offset + c), draw_lo, draw_hi, key0, key1,
-                    states[c], states[c], False)
-
-
-@kernel
-def sample_bernoulli_layer_with_means(field, bias, key0, key1, draw, chain_offset, states, means):
-    """``sample_bernoulli_layer`` that also writes ``means = sigmoid(field + bias)``."""
-    draw_lo = np.uint32(draw & 0xFFFFFFFF)
-    draw_hi = np.uint32(draw >> 32)
-    for c in prange(field.shape[0]):
-        _sample_row(field[c], bias, np.uint32(chain_offset + c), draw_lo, draw_hi, key0, key1,
-                    states[c], means[c], True)
+                    states[c], target[c], with_means)
 
 
 @kernel
@@ -188,7 +182,7 @@ def subtract_outer_pair(target, x1, y1, x2, y2):
             target[i, j] -= x1[i] * y1[j] + x2[i] * y2[j]
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _block_step(weights, vbias, hbias, key0, key1, draw, chain_offset, lo, hi, visible, hidden, hidden_field,
                 visible_field, means, with_means, words):
     np.dot(visible[lo:hi], weights, hidden_field[lo:hi])
@@ -201,7 +195,7 @@ def _block_step(weights, vbias, hbias, key0, key1, draw, chain_offset, lo, hi, v
 
 @kernel
 def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks, chunk_rows,
-                      visible, hidden, hidden_field, visible_field, words):
+                      visible, hidden, hidden_field, visible_field, words, visible_means=None):
     """Run ``steps`` block-Gibbs steps, each thread owning one block of chains for all the steps.
 
     The same Markov chain, with the same random numbers, as ``steps`` rounds of
@@ -237,34 +231,24 @@ def gibbs_block_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offse
         Scratch.
     words : ndarray of uint32, shape (>= num_blocks, n)
         Philox scratch of the passes, from ``pass_scratch``.
+    visible_means : ndarray, shape (num_chains, num_visibles), optional
+        Receives P(v = 1 | h) of the last half-step (``steps`` >= 1).
     """
     num_chains = visible.shape[0]
+    means, with_means = means_or(visible, visible_means), visible_means is not None
     for block in prange(num_blocks):
         lo, hi = block * num_chains // num_blocks, (block + 1) * num_chains // num_blocks
         for first in range(lo, hi, chunk_rows):
             last = min(first + chunk_rows, hi)
-            for t in range(steps):
+            for t in range(steps - 1 if with_means else steps):
                 _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, first, last,
                             visible, hidden, hidden_field, visible_field, visible, False, words[block])
+            if with_means:
+                _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * (steps - 1), chain_offset, first,
+                            last, visible, hidden, hidden_field, visible_field, means, True, words[block])
 
 
-@kernel
-def gibbs_block_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_blocks,
-                                 chunk_rows, visible, hidden, hidden_field, visible_field, words, visible_means):
-    """``gibbs_block_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
-    num_chains = visible.shape[0]
-    for block in prange(num_blocks):
-        lo, hi = block * num_chains // num_blocks, (block + 1) * num_chains // num_blocks
-        for first in range(lo, hi, chunk_rows):
-            last = min(first + chunk_rows, hi)
-            for t in range(steps - 1):
-                _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * t, chain_offset, first, last,
-                            visible, hidden, hidden_field, visible_field, visible, False, words[block])
-            _block_step(weights, vbias, hbias, key0, key1, first_draw + 2 * (steps - 1), chain_offset, first, last,
-                        visible, hidden, hidden_field, visible_field, visible_means, True, words[block])
-
-
-@njit(inline="always")
+@helper
 def _slice_bounds(s, num_units, num_slices):
     """Units ``lo:hi`` of slice ``s`` of ``num_slices``: whole Philox blocks, the last slice takes the rest.
 
@@ -275,7 +259,7 @@ def _slice_bounds(s, num_units, num_slices):
     return lo, hi
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible, hidden,
                  hidden_field, visible_field, words, weight_columns, copy_columns, tasks, means, with_means):
     """Claim tasks (half-step, slice) in order until none is left; see ``gibbs_unit_steps``."""
@@ -313,7 +297,8 @@ def _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, st
 
 @kernel
 def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
-                     visible, hidden, hidden_field, visible_field, words, weight_columns, copy_columns, tasks):
+                     visible, hidden, hidden_field, visible_field, words, weight_columns, copy_columns, tasks,
+                     visible_means=None):
     """``gibbs_block_steps`` with the threads splitting the units of each layer instead of the chains.
 
     Each half-step is ``num_slices`` tasks, one per slice of the layer's
@@ -344,24 +329,13 @@ def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset
         Copy them from ``weights`` first; False reuses the previous call's copy (same ``weights``).
     tasks : ndarray of int64, shape (2,)
         Scratch counters.
+    visible_means : ndarray, shape (num_chains, num_visibles), optional
+        Receives P(v = 1 | h) of the last half-step.
     """
     tasks[0] = 0
     tasks[1] = 0
+    means, with_means = means_or(visible, visible_means), visible_means is not None
     for worker in prange(num_slices):
         _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible,
-                     hidden, hidden_field, visible_field, words[worker], weight_columns, copy_columns, tasks, visible,
-                     False)
-
-
-@kernel
-def gibbs_unit_steps_with_means(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices,
-                                visible, hidden, hidden_field, visible_field, words, weight_columns, copy_columns,
-                                tasks, visible_means):
-    """``gibbs_unit_steps`` that also writes P(v = 1 | h) of the last half-step into ``visible_means``."""
-    tasks[0] = 0
-    tasks[1] = 0
-    for worker in prange(num_slices):
-        _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible,
-                     hidden, hidden_field, visible_field, words[worker], weight_columns, copy_columns, tasks,
-                     visible_means, True)
-
+                     hidden, hidden_field, visible_field, words[worker], weight_columns, copy_columns, tasks, means,
+                     with_means)

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
-from .._jit import kernel
-from .._numerics import KERNEL_FASTMATH, fast_exp, fast_log
+from .._jit import helper, kernel
+from .._numerics import fast_exp, fast_log
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_binary_data, check_choice, check_int, check_memory
 from . import _cpu
@@ -197,7 +197,7 @@ def _resolve_base_vbias(model, base_vbias):
     return values.astype(model.dtype).astype(np.float64)
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _softplus_step(x, beta_old, beta_new):
     """softplus(beta_new x) - softplus(beta_old x) for 0 <= beta_old, beta_new (float64).
 
@@ -210,7 +210,7 @@ def _softplus_step(x, beta_old, beta_new):
     return (beta_new - beta_old) * max(x, 0.0) + fast_log(ratio)
 
 
-@njit(inline="always", fastmath=KERNEL_FASTMATH)
+@helper
 def _sum4(x, y):
     """sum_i x[i] * y[i] in float64 with four partial sums (y = ones gives a plain sum).
 

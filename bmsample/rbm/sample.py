@@ -128,12 +128,9 @@ def _gemm_steps(model, visible, steps, streams, workspace, chain_offset, visible
         _cpu.sample_bernoulli_layer(workspace.hidden_field, b, key0, key1, streams.next_draw(),
                                     chain_offset, workspace.hidden)
         np.matmul(workspace.hidden, W.T, out=workspace.visible_field)
-        if t == steps and visible_means is not None:
-            _cpu.sample_bernoulli_layer_with_means(workspace.visible_field, a, key0, key1,
-                                                   streams.next_draw(), chain_offset, visible, visible_means)
-        else:
-            _cpu.sample_bernoulli_layer(workspace.visible_field, a, key0, key1, streams.next_draw(),
-                                        chain_offset, visible)
+        means = (visible_means,) if t == steps and visible_means is not None else ()
+        _cpu.sample_bernoulli_layer(workspace.visible_field, a, key0, key1, streams.next_draw(), chain_offset,
+                                    visible, *means)
         if on_step is not None:
             on_step(t, visible)
         _steps.steps_done(1)
@@ -149,10 +146,10 @@ def _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, ch
     if kernel == "units":
         parts = (unit_slices(model, numba.get_num_threads()),)
         columns = workspace.weight_columns(model)
-        run, run_with_means = _cpu.gibbs_unit_steps, _cpu.gibbs_unit_steps_with_means
+        run = _cpu.gibbs_unit_steps
     else:
         parts = (min(numba.get_num_threads(), visible.shape[0]), chunk_rows(model, visible.shape[0]))
-        run, run_with_means = _cpu.gibbs_block_steps, _cpu.gibbs_block_steps_with_means
+        run = _cpu.gibbs_block_steps
     t = 0
     with single_threaded_blas():
         for i, run_steps in enumerate(workspace.runs(steps, each=on_step is not None)):
@@ -160,11 +157,9 @@ def _parallel_kernel_steps(kernel, model, visible, steps, streams, workspace, ch
             t += run_steps
             # The units kernel copies W's columns in the first run only: W is the same in the others.
             all_scratch = scratch + ((columns, i == 0, workspace.tasks) if kernel == "units" else ())
-            if t == steps and visible_means is not None:
-                run_with_means(*args, first_draw, chain_offset, run_steps, *parts, visible, *all_scratch,
-                               visible_means)
-            else:
-                run(*args, first_draw, chain_offset, run_steps, *parts, visible, *all_scratch)
+            last = t == steps and visible_means is not None
+            run(*args, first_draw, chain_offset, run_steps, *parts, visible, *all_scratch,
+                *((visible_means,) if last else ()))
             if on_step is not None:
                 on_step(t, visible)
 
