@@ -1,22 +1,58 @@
-"""What the training loop asks of a trainer (``Trainer``), and plain gradient ascent, the base of the CPU
-trainers of every family."""
+"""What the training loop asks of a trainer (``Trainer``), what a trainer is told (``Estimate``), and plain
+gradient ascent, the base of the CPU trainers of every family."""
 
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """How each gradient estimate makes its model term: the values a family's trainer gets from ``fit``.
+
+    Its own settings (an RBM's ``l2``, a Gaussian's ``step_size``) come beside it as keyword values
+    (``Family.trainer_settings``); no trainer sees the whole ``TrainingConfig``.
+
+    Attributes
+    ----------
+    scheme : {"rdm", "cd", "pcd"}
+        Where the chains of an update start: p0 (Rdm-k), the minibatch (CD-k), where the last update left
+        them (PCD-k).
+    k : int
+        Sampler steps per estimate.
+    batch_size : int
+        Rows of a full minibatch.
+    num_chains : int
+        Chains of an update's model term (CD-k: ``batch_size``, one per row).
+    init : str
+        The p0 law of the chains.
+    init_scale : float
+        Width of a real p0 (half-width of a uniform law, or a standard deviation).
+    sampler : str
+        The family's sampler.
+    """
+
+    scheme: str
+    k: int
+    batch_size: int
+    num_chains: int
+    init: str
+    init_scale: float
+    sampler: str
 
 
 class Trainer(Protocol):
     """A family's trainer, as ``fit``'s loop and the checkpoints use it (CPU: ``GradientAscent``; device:
     ``bmsample._device_training.DeviceTrainer``).
 
-    Attributes: ``model`` (updated in place, or refreshed by ``download``), ``config``, ``streams`` (the
+    Attributes: ``model`` (updated in place, or refreshed by ``download``), ``estimate``, ``streams`` (the
     chains' ``ChainStreams``), ``chains`` (PCD-k chains on the host, or None), ``num_chains``, ``generator``
     (the p0 row generator, or None) and ``runaway_check_interval`` (updates between divergence checks).
     """
 
     model: object
-    config: object
+    estimate: Estimate
     streams: object
     chains: object
     num_chains: int
@@ -59,7 +95,7 @@ class GradientAscent:
     ----------
     model
         Updated in place.
-    config : TrainingConfig
+    estimate : Estimate
     streams : ChainStreams
         Random streams of the negative chains.
     """
@@ -70,12 +106,11 @@ class GradientAscent:
     #: The divergence check is cheap on the host: after every update.
     runaway_check_interval = 1
 
-    def __init__(self, model, config, streams):
+    def __init__(self, model, estimate, streams):
         self.model = model
-        self.config = config
+        self.estimate = estimate
         self.streams = streams
-        #: Negative chains per update: one per minibatch row for CD-k, else ``num_chains``.
-        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+        self.num_chains = estimate.num_chains
 
     def minibatch(self, data, rows):
         return data[rows]

@@ -71,7 +71,7 @@ class DeviceTrainer:
 
     Parameters
     ----------
-    config : TrainingConfig
+    estimate : bmsample._ascent.Estimate
     streams : ChainStreams
     num_units : int
         Units of a chain (visible units).
@@ -92,16 +92,16 @@ class DeviceTrainer:
     runaway_check_interval = 16
     generator = None
 
-    def __init__(self, config, streams, num_units, dtype):
-        self.config, self.streams = config, streams
-        self.num_chains = config.batch_size if config.scheme == "cd" else config.num_chains
+    def __init__(self, estimate, streams, num_units, dtype):
+        self.estimate, self.streams = estimate, streams
+        self.num_chains = estimate.num_chains
         self.device_chains = cuda.device_array((self.num_chains, num_units), dtype=dtype)
-        self.batch = cuda.device_array((config.batch_size, num_units), dtype=dtype)
-        self.batch_rows = cuda.device_array(config.batch_size, dtype=np.int64)
+        self.batch = cuda.device_array((estimate.batch_size, num_units), dtype=dtype)
+        self.batch_rows = cuda.device_array(estimate.batch_size, dtype=np.int64)
         self.chain_rows = None  # the p0 rows of init="data", allocated on first use
         # Row indices go to the device through one page-locked buffer, allocated once (a copy from pageable
         # memory is staged by the driver first).
-        self._host_rows = cuda.pinned_array(max(config.batch_size, self.num_chains), dtype=np.int64)
+        self._host_rows = cuda.pinned_array(max(estimate.batch_size, self.num_chains), dtype=np.int64)
         self.runaway = cuda.to_device(np.zeros(1, dtype=np.int32))
         self.updates_run = 0  # by this trainer: the update numbers of the runaway flag
         self._data = None
@@ -110,7 +110,7 @@ class DeviceTrainer:
     def gradient_scratch(self, num_rows, num_cols, dtype):
         """Scratch of the (``num_rows``, ``num_cols``) gradient products over batch or chains, where their inner
         dimension splits across blocks (``linalg.split_scratch``), else None."""
-        return linalg.split_scratch(num_rows, num_cols, max(self.config.batch_size, self.num_chains), dtype)
+        return linalg.split_scratch(num_rows, num_cols, max(self.estimate.batch_size, self.num_chains), dtype)
 
     def download(self):
         """Bring the host model up to date (before logging and checkpoints)."""
@@ -119,7 +119,7 @@ class DeviceTrainer:
     @property
     def chains(self):
         """Host copy of the persistent chains (PCD-k), else None."""
-        return self.device_chains.copy_to_host() if self.config.scheme == "pcd" else None
+        return self.device_chains.copy_to_host() if self.estimate.scheme == "pcd" else None
 
     def device_data(self, data):
         """The device copy of ``data`` (uploaded once per run)."""
@@ -148,14 +148,14 @@ class DeviceTrainer:
     def restore(self, chains):
         """Upload the host model's parameters and, for PCD-k, ``chains`` (resuming from a checkpoint)."""
         self.params = type(self.params)(self.model)
-        if self.config.scheme == "pcd":
+        if self.estimate.scheme == "pcd":
             self.device_chains.copy_to_device(np.ascontiguousarray(chains, dtype=self.model.dtype))
 
     def start_chains(self, batch):
         """Start ``device_chains`` for this update: p0 (Rdm-k), the batch (CD-k), or as they are (PCD-k)."""
-        if self.config.scheme == "rdm":
+        if self.estimate.scheme == "rdm":
             self._draw_p0_into(self.device_chains)
-        elif self.config.scheme == "cd":
+        elif self.estimate.scheme == "cd":
             self.device_chains.copy_to_device(batch)
         return self.device_chains
 

@@ -39,8 +39,10 @@ class Family:
         The checked training data (raises ValueError naming ``name``).
     new_model : callable(config, data, rng) -> model
         The initial model for checked ``data`` (``rng`` draws random initial parameters).
-    trainer : callable(model, config, streams, data, generator, device) -> trainer
-        Its trainer on ``device`` (a resolved backend); ``generator`` picks data rows where p0 uses them.
+    trainer : callable(model, estimate, streams, data, generator, device, **settings) -> trainer
+        Its trainer (``bmsample._ascent.Trainer``) on ``device`` (a resolved backend), making each gradient
+        estimate as ``estimate`` (a ``bmsample._ascent.Estimate``) says; ``generator`` picks data rows where
+        p0 uses them; ``settings`` are the values of its ``trainer_settings``.
     chains : callable(model, **options) -> ChainProcess
         How its chains run on ``model`` under its sampler's options (``bmsample._sampling``): what
         ``sample`` runs, and ``bench`` times.
@@ -61,6 +63,8 @@ class Family:
         its exact tools, and AIS where it has one; None where the family has none.
     process_settings : tuple of str
         ``TrainingConfig`` fields its process record keeps beside the common ones.
+    trainer_settings : tuple of str
+        ``TrainingConfig`` fields its trainer takes as keyword values beside the ``Estimate``.
     training_data : callable(model, data) -> ndarray
         The rows its trainer sees (default: ``data``; the Gaussian-Bernoulli RBM standardises them).
     image_values : callable(states) -> ndarray, or None
@@ -90,6 +94,7 @@ class Family:
     sample_options: tuple = ()
     log_likelihood: Callable | None = None
     process_settings: tuple = ()
+    trainer_settings: tuple = ()
     training_data: Callable = field(default=lambda model, data: data)
     image_values: Callable | None = None
     predicted_spectrum: Callable | None = None

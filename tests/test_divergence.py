@@ -84,8 +84,9 @@ def test_langevin_check_uses_the_largest_eigenvalue_not_its_row_sum_bound(step_s
     """J with eigenvalues 0, 15, 15 and absolute row sums 20: unstable from eps = 2 / 15, not 2 / 20."""
     coupling = np.array([[10.0, 5.0, 5.0], [5.0, 10.0, -5.0], [5.0, -5.0, 10.0]])
     cfg = TrainingConfig(model="gaussian", step_size=step_size, batch_size=10).validated()
-    trainer = GaussianTrainer(GaussianModel(coupling, np.zeros(3), dtype="float64"), cfg, ChainStreams((0, 0)),
-                              3 * np.random.default_rng(0).standard_normal((10, 3)), np.random.default_rng(0))
+    trainer = GaussianTrainer(GaussianModel(coupling, np.zeros(3), dtype="float64"), cfg.estimate(),
+                              ChainStreams((0, 0)), 3 * np.random.default_rng(0).standard_normal((10, 3)),
+                              np.random.default_rng(0), step_size=step_size)
     message = trainer.divergence()
     assert (message is not None) == unstable
     if unstable:

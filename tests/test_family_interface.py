@@ -5,13 +5,15 @@ The toy family: N independent 0/1 units sharing one logit theta, P(x_i = 1) = si
 exact (independent draws, whatever the steps), so the fitted theta must be the logit of the data's mean.
 """
 
+import dataclasses
+
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
 import bmsample
 from bmsample import families
-from bmsample._ascent import GradientAscent
+from bmsample._ascent import Estimate, GradientAscent
 from bmsample._sampling import ChainProcess
 from bmsample._validation import check_binary_data
 
@@ -80,7 +82,7 @@ COINS = families.Family(
     name="coins", model_class=CoinModel, units="exact 0/1 values", p0_laws=("uniform",), samplers=("exact",),
     check_data=check_binary_data,
     new_model=lambda config, data, rng: CoinModel(0.0, data.shape[1], config.dtype),
-    trainer=lambda model, config, streams, data, generator, device: CoinTrainer(model, config, streams),
+    trainer=lambda model, estimate, streams, data, generator, device: CoinTrainer(model, estimate, streams),
     chains=CoinChains, label="a coin", sample_inits=("uniform",),
     default_sample_init=lambda model, chains: "uniform",
     comparable_data=lambda model, data: check_binary_data(data, "data", model.num_units, "float64"),
@@ -162,3 +164,22 @@ def test_unknown_and_duplicate_families_are_refused(coins):
     with pytest.raises(ValueError, match="^model: "):
         bmsample.TrainingConfig(model="coins").validated()
     families.register(COINS)
+
+
+def test_a_trainer_gets_values_and_its_own_settings_not_the_config(coin_data):
+    """``fit`` hands a trainer an ``Estimate`` (CD-k resolved to one chain per minibatch row) and the values of
+    its family's ``trainer_settings``, nothing else of the ``TrainingConfig``."""
+    seen = []
+
+    def trainer(model, estimate, streams, data, generator, device, **settings):
+        seen.append((estimate, settings))
+        return CoinTrainer(model, estimate, streams)
+
+    families.register(dataclasses.replace(COINS, name="coins-cd", trainer=trainer, trainer_settings=("l2",)))
+    try:
+        bmsample.fit(coin_data, model="coins-cd", scheme="cd", k=3, updates=2, batch_size=40, num_chains=7,
+                     l2=0.5, init_scale=0.3, dtype="float64", seed=1)
+    finally:
+        families.unregister("coins-cd")
+    assert seen == [(Estimate(scheme="cd", k=3, batch_size=40, num_chains=40, init="uniform", init_scale=0.3,
+                              sampler="exact"), {"l2": 0.5})]

@@ -77,7 +77,7 @@ def test_gaussian_trainer_gradient_is_the_exact_one(scheme, sampler):
     cfg = TrainingConfig(model="gaussian", scheme=scheme, sampler=sampler, k=4, step_size=0.1, init="gaussian",
                          init_scale=0.7, batch_size=batch_size, num_chains=CHAINS, dtype="float64",
                          seed=0).validated()
-    trainer = GaussianTrainer(model, cfg, _streams(33), batch, np.random.default_rng(0))
+    trainer = GaussianTrainer(model, cfg.estimate(), _streams(33), batch, np.random.default_rng(0), step_size=0.1)
     if scheme == "rdm":
         start = (np.zeros(3), 0.49 * np.eye(3))
     elif scheme == "cd":
@@ -117,7 +117,7 @@ def test_ising_trainer_gradient_is_the_exact_one(scheme, sampler):
     batch = np.where(rng.random((batch_size, 4)) < [0.7, 0.4, 0.5, 0.8], 1.0, -1.0)
     cfg = TrainingConfig(model="ising", scheme=scheme, sampler=sampler, k=2, init="uniform",
                          batch_size=batch_size, num_chains=CHAINS, dtype="float64", seed=0).validated()
-    trainer = IsingTrainer(model, cfg, _streams(43), batch)
+    trainer = IsingTrainer(model, cfg.estimate(), _streams(43), batch)
     start = {"rdm": lambda: exact.uniform_distribution(4), "cd": lambda: _spin_law(batch),
              "pcd": lambda: _spin_law(trainer.chains)}[scheme]()
     J, h = model.coupling_matrix, model.field
@@ -145,7 +145,7 @@ def test_rbm_pcd_gradient_is_the_exact_one_from_the_current_chains():
     batch = (rng.random((500, NV)) < [0.2, 0.7, 0.5, 0.9]).astype(np.float64)
     cfg = TrainingConfig(num_hiddens=NH, scheme="pcd", k=K, batch_size=500, num_chains=CHAINS, dtype="float64",
                          seed=0).validated()
-    trainer = RBMTrainer(model, cfg, _streams(53))
+    trainer = RBMTrainer(model, cfg.estimate(), _streams(53))
     start = data_distribution(trainer.chains, NV)
     (gw, ga, gb), _ = trainer.gradient(batch)
     pos, neg = _rbm_terms(model, data_distribution(batch, NV)), _rbm_terms(
@@ -165,7 +165,7 @@ def test_centred_rbm_gradient_is_the_exact_centred_one():
     model.data_means = np.array([0.15, 0.75, 0.55, 0.35])
     cfg = TrainingConfig(num_hiddens=NH, scheme="rdm", k=K, init="uniform", batch_size=500, num_chains=chains,
                          centered=True, dtype="float64", seed=0).validated()
-    trainer = RBMTrainer(model, cfg, _streams(56))
+    trainer = RBMTrainer(model, cfg.estimate(), _streams(56), centered=True)
     mu, lam = trainer.visible_offset.copy(), trainer.hidden_offset.copy()
     assert np.allclose(mu, model.data_means) and np.all(lam > 0)
     (gw, ga, gb), _ = trainer.gradient(batch)

@@ -18,13 +18,13 @@ within 5 sd of its mean (``conftest.chi_square_ok``).  Fixed seeds.
 """
 
 import itertools
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from conftest import chi_square_ok, needs_two_threads, product_rounding_bound
 
 import bmsample
+from bmsample._ascent import Estimate
 from bmsample._rng import ChainStreams, normals_reference
 from bmsample.grbm import _cpu
 from bmsample.grbm.model import (
@@ -52,11 +52,10 @@ def random_grbm(num_visibles=3, num_hiddens=4, scale=0.8, seed=0, dtype="float64
                                 rng.uniform(0.6, 1.5, num_visibles), dtype=dtype)
 
 
-def config(**settings):
-    """The TrainingConfig fields the trainer reads."""
-    base = dict(scheme="rdm", k=3, init="gaussian", init_scale=1.0, batch_size=100, num_chains=100,
-                l2=0.0, dtype="float64")
-    return SimpleNamespace(**{**base, **settings})
+def estimate(scheme="rdm", k=3, init="gaussian", init_scale=1.0, batch_size=100, num_chains=100):
+    """A trainer's Estimate (CD-k: one chain per minibatch row, whatever ``num_chains``)."""
+    return Estimate(scheme=scheme, k=k, batch_size=batch_size, num_chains=batch_size if scheme == "cd" else num_chains,
+                    init=init, init_scale=init_scale, sampler="block-gibbs")
 
 
 # --- quadrature oracle of the block-Gibbs process ----------------------------------
@@ -388,10 +387,9 @@ def gradient_standard_errors(model, chains):
 def test_rdm_gradient_equals_the_exact_k_step_gradient(init, dtype):
     """Rdm-k: positive phase exact on the batch, negative phase under p0 T^k (quadrature oracle)."""
     model = random_grbm(3, 4, seed=14, dtype=dtype)
-    cfg = config(scheme="rdm", k=3, init=init, init_scale=0.8, batch_size=64, num_chains=CHAINS, l2=0.01,
-                 dtype=dtype)
+    cfg = estimate(scheme="rdm", k=3, init=init, init_scale=0.8, batch_size=64, num_chains=CHAINS)
     batch = np.random.default_rng(15).standard_normal((64, 3)).astype(dtype)
-    trainer = GRBMTrainer(model, cfg, ChainStreams((5, 6)), None, np.random.default_rng(0))
+    trainer = GRBMTrainer(model, cfg, ChainStreams((5, 6)), None, np.random.default_rng(0), l2=0.01)
     assert trainer.chains is None
     grads, metrics = trainer.gradient(batch)
     chains = trainer.negative_chains(batch)  # another draw of the same law, only for the standard errors
@@ -409,7 +407,7 @@ def test_cd_gradient_equals_the_exact_k_step_gradient_from_the_batch():
     transitions (quadrature oracle); the batch holds every chain's start, so only the steps are noise."""
     model = random_grbm(3, 4, seed=19)
     batch = np.random.default_rng(20).standard_normal((CHAINS, 3)) * 1.3 + 0.4
-    cfg = config(scheme="cd", k=2, batch_size=CHAINS, num_chains=None)
+    cfg = estimate(scheme="cd", k=2, batch_size=CHAINS, num_chains=None)
     trainer = GRBMTrainer(model, cfg, ChainStreams((9, 10)), None, np.random.default_rng(0))
     grads, _ = trainer.gradient(batch)
     chains = trainer.negative_chains(batch)  # another draw of the same law, only for the standard errors
@@ -422,7 +420,7 @@ def test_cd_gradient_equals_the_exact_k_step_gradient_from_the_batch():
 
 def test_pcd_gradient_at_equilibrium_equals_the_ml_gradient():
     model = random_grbm(3, 4, seed=16)
-    cfg = config(scheme="pcd", k=2, init="gaussian", batch_size=64, num_chains=CHAINS)
+    cfg = estimate(scheme="pcd", k=2, init="gaussian", batch_size=64, num_chains=CHAINS)
     trainer = GRBMTrainer(model, cfg, ChainStreams((7, 8)), None, np.random.default_rng(0))
     assert trainer.chains.shape == (CHAINS, 3)
     gibbs_steps(model, trainer.chains, 30, trainer.streams, trainer.workspace)  # burn-in (mixes by t ~ 20)
@@ -436,7 +434,7 @@ def test_pcd_gradient_at_equilibrium_equals_the_ml_gradient():
 def test_cd_starts_from_the_batch_and_data_init_draws_rows():
     model = random_grbm(3, 2, seed=18)
     data = np.random.default_rng(19).standard_normal((40, 3))
-    trainer = GRBMTrainer(model, config(scheme="cd", k=1, batch_size=40, num_chains=7), ChainStreams((1, 1)), data,
+    trainer = GRBMTrainer(model, estimate(scheme="cd", k=1, batch_size=40, num_chains=7), ChainStreams((1, 1)), data,
                           np.random.default_rng(0))
     assert trainer.num_chains == 40
     chains = trainer.negative_chains(data)
@@ -464,7 +462,7 @@ def test_training_on_a_gaussian_mixture_learns_it(scheme):
     model = GaussianBernoulliRBM.from_data(x, 4, rng=1, weight_scale=0.1, sigma=0.4)
     model.vbias[:] = [1.5, -1.0]
     data = model.standardise(x)
-    cfg = config(scheme=scheme, k=10, batch_size=200, num_chains=1000, dtype="float32")
+    cfg = estimate(scheme=scheme, k=10, batch_size=200, num_chains=1000)
     trainer = GRBMTrainer(model, cfg, ChainStreams((3, 4)), data, np.random.default_rng(2))
     ll_start = exact_log_likelihood(model, data)
     # lr 0.05, then 0.01 to damp the noise of the bias (its gradient carries 1 / sigma^2 = 6.25).
@@ -486,7 +484,7 @@ def test_training_on_a_gaussian_mixture_learns_it(scheme):
 
 def test_parameters_finite_detects_divergence():
     model = random_grbm(3, 2, seed=21)
-    trainer = GRBMTrainer(model, config(), ChainStreams((1, 1)), None, np.random.default_rng(0))
+    trainer = GRBMTrainer(model, estimate(), ChainStreams((1, 1)), None, np.random.default_rng(0))
     assert trainer.parameters_finite()
     model.hbias[0] = np.inf
     assert not trainer.parameters_finite()

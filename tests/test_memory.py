@@ -46,7 +46,7 @@ def test_training_updates_allocate_no_chains_or_weight_sized_arrays(scheme, cent
     model.data_means = data.mean(axis=0)
     cfg = TrainingConfig(num_hiddens=250, scheme=scheme, k=3, batch_size=100, centered=centered, l2=l2,
                          dtype="float32", seed=0).validated()
-    trainer = RBMTrainer(model, cfg, ChainStreams((3, 4)))
+    trainer = RBMTrainer(model, cfg.estimate(), ChainStreams((3, 4)), l2=l2, centered=centered)
     peak = peak_bytes(lambda: trainer.update(data, 0.01))
     smallest = min(model.weight_matrix.nbytes, data.nbytes)
     assert peak < smallest / 4, f"{peak} bytes traced per update; weights {model.weight_matrix.nbytes}, " \

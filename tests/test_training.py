@@ -42,7 +42,7 @@ def test_gradient_estimate_with_many_chains_matches_the_exact_gradient(scheme):
     cfg = TrainingConfig(num_hiddens=NH, scheme=scheme, k=K, batch_size=len(data) if scheme == "rdm" else chains,
                          num_chains=chains, dtype="float64", seed=0).validated()
     batch = data if scheme == "rdm" else data[np.random.default_rng(0).integers(0, len(data), chains)]
-    trainer = RBMTrainer(model, cfg, ChainStreams.from_seed_sequence(seed_sequence(1)))
+    trainer = RBMTrainer(model, cfg.estimate(), ChainStreams.from_seed_sequence(seed_sequence(1)))
     (gw, ga, gb), _ = trainer.gradient(np.ascontiguousarray(batch, dtype=np.float64))
     start = UNIFORM if scheme == "rdm" else law
     ew, ea, eb = exact_gradient(model, law, exact_process_distribution(model, start, K))

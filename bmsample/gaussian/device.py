@@ -92,22 +92,22 @@ def bench_case(model, state, steps, streams, *, sampler, step_size, temperature)
 def draw_initial_states(trainer, out):
     """p0 of a device trainer of real units into ``out``, as ``sample.initial_states`` draws it on the CPU.
 
-    One draw of ``trainer.streams`` whatever ``trainer.config.init`` ("zeros",
+    One draw of ``trainer.streams`` whatever ``trainer.estimate.init`` ("zeros",
     "uniform", "gaussian" or "data": rows picked on the host by
     ``trainer.generator``, gathered from the device copy of ``trainer.data``).
     """
-    cfg, dt = trainer.config, trainer.model.dtype.type
+    estimate, dt = trainer.estimate, trainer.model.dtype.type
     key0, key1 = trainer.streams.kernel_args()
     draw = trainer.streams.next_draw()
-    if cfg.init == "gaussian":
-        _gpu.fill_normal(dt(0), dt(cfg.init_scale), key0, key1, draw, 0, out)
-    elif cfg.init == "data":
+    if estimate.init == "gaussian":
+        _gpu.fill_normal(dt(0), dt(estimate.init_scale), key0, key1, draw, 0, out)
+    elif estimate.init == "data":
         rows = random_row_indices(trainer.data.shape[0], out.shape[0], trainer.generator)
         if trainer.chain_rows is None:
             trainer.chain_rows = cuda.device_array(out.shape[0], dtype=np.int64)
         linalg.gather_rows(trainer.device_data(trainer.data), trainer.upload_rows(rows, trainer.chain_rows), out)
     else:  # "zeros" is the uniform law on [0, 0]
-        scale = dt(cfg.init_scale if cfg.init == "uniform" else 0.0)
+        scale = dt(estimate.init_scale if estimate.init == "uniform" else 0.0)
         _gpu.fill_uniform(-scale, scale, key0, key1, draw, 0, out)
     return out
 
@@ -119,17 +119,20 @@ class GaussianDeviceTrainer(DeviceTrainer):
     ----------
     model : GaussianModel
         Its arrays are refreshed from the device by ``download``.
-    config : TrainingConfig
+    estimate : bmsample._ascent.Estimate
         ``sampler``: "langevin" or "gibbs" (coordinate Gibbs sweeps).
     streams : ChainStreams
     data : ndarray, shape (num_samples, N)
         The training data (uploaded once; also the source of p0 rows for ``init="data"``).
     generator : numpy Generator
         Picks the p0 rows for ``init="data"``, as on the CPU.
+    step_size, temperature : float
+        As ``GaussianTrainer``'s.
     """
 
-    def __init__(self, model, config, streams, data, generator):
-        super().__init__(config, streams, model.num_units, model.dtype)
+    def __init__(self, model, estimate, streams, data, generator, *, step_size=0.01, temperature=1.0):
+        super().__init__(estimate, streams, model.num_units, model.dtype)
+        self.step_size, self.temperature = step_size, temperature
         self.model, self.data, self.generator = model, data, generator
         n, dtype = model.num_units, model.dtype
         self.params = DeviceCouplings(model)
@@ -138,11 +141,11 @@ class GaussianDeviceTrainer(DeviceTrainer):
         self.grad_scratch = self.gradient_scratch(n, n, dtype)
         self.grad_h = cuda.device_array(n, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
-        self.noise = cuda.device_array((self.num_chains, n), dtype=dtype) if config.sampler == "gibbs" else None
+        self.noise = cuda.device_array((self.num_chains, n), dtype=dtype) if estimate.sampler == "gibbs" else None
         self._stability_warned = False
-        if config.sampler == "langevin":
-            data_variance_warning(data, config.step_size)
-        if config.scheme == "pcd":
+        if estimate.sampler == "langevin":
+            data_variance_warning(data, step_size)
+        if estimate.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
     def _draw_p0_into(self, out):
@@ -150,13 +153,13 @@ class GaussianDeviceTrainer(DeviceTrainer):
 
     def negative_chains(self, batch):
         """The negative-phase chains after k Langevin steps or Gibbs sweeps (a device array)."""
-        chains, cfg = self.start_chains(batch), self.config
-        if cfg.sampler == "langevin":
-            device_langevin_steps(self.params, chains, self.field, cfg.k, self.streams, step_size=cfg.step_size,
-                                  temperature=cfg.temperature)
+        chains, k = self.start_chains(batch), self.estimate.k
+        if self.estimate.sampler == "langevin":
+            device_langevin_steps(self.params, chains, self.field, k, self.streams, step_size=self.step_size,
+                                  temperature=self.temperature)
         else:
-            device_gibbs_sweeps(self.params, chains, self.field, self.noise, cfg.k, self.streams,
-                                temperature=cfg.temperature)
+            device_gibbs_sweeps(self.params, chains, self.field, self.noise, k, self.streams,
+                                temperature=self.temperature)
         return chains
 
     def update(self, batch, learning_rate):
@@ -177,8 +180,8 @@ class GaussianDeviceTrainer(DeviceTrainer):
 
     def check_stability(self):
         """Warn once, as the CPU trainer does, on the host model (current at log points)."""
-        if self.config.sampler == "langevin" and not self._stability_warned:
-            self._stability_warned = langevin_instability_warning(self.model, self.config.step_size)
+        if self.estimate.sampler == "langevin" and not self._stability_warned:
+            self._stability_warned = langevin_instability_warning(self.model, self.step_size)
 
 
 def _moment_metrics(batch, chains):

@@ -47,8 +47,9 @@ def _random_model(num_units, num_hiddens, dtype, rng):
     return GaussianModel(a @ a.T + np.eye(num_units), np.zeros(num_units), dtype=dtype)
 
 
-def _trainer(model, config, streams, data, generator, device):
-    return (_DEVICE_TRAINER if device.is_cuda else GaussianTrainer)(model, config, streams, data, generator)
+def _trainer(model, estimate, streams, data, generator, device, **settings):
+    return (_DEVICE_TRAINER if device.is_cuda else GaussianTrainer)(model, estimate, streams, data, generator,
+                                                                    **settings)
 
 
 FAMILIES = (Family(name="gaussian", model_class=GaussianModel, units="finite reals", p0_laws=P0_LAWS,
@@ -57,5 +58,6 @@ FAMILIES = (Family(name="gaussian", model_class=GaussianModel, units="finite rea
                    default_sample_init=lambda model, chains: default_init(model),
                    sample_options=("init_scale", "sampler", "step_size", "temperature", "record_moments"),
                    comparable_data=_comparable_data, log_likelihood=_log_likelihood,
-                   process_settings=("init_scale", "step_size", "temperature"), random_model=_random_model,
+                   process_settings=("init_scale", "step_size", "temperature"),
+                   trainer_settings=("step_size", "temperature"), random_model=_random_model,
                    predicted_spectrum=_predicted_spectrum),)

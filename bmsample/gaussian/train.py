@@ -15,12 +15,17 @@ class GaussianTrainer(GradientAscent):
     ----------
     model : GaussianModel
         Updated in place.
-    config : TrainingConfig
+    estimate : bmsample._ascent.Estimate
+        ``sampler``: "langevin" or "gibbs" (coordinate Gibbs sweeps).
     streams : ChainStreams
     data : ndarray, shape (num_samples, N)
         Source of p0 rows for ``init="data"``.
     generator : numpy Generator
         Picks the p0 rows for ``init="data"``.
+    step_size : float
+        Langevin step eps.
+    temperature : float
+        Temperature of the sampler.
 
     Notes
     -----
@@ -32,26 +37,27 @@ class GaussianTrainer(GradientAscent):
 
     PARAMETERS = ("coupling_matrix", "field")
 
-    def __init__(self, model, config, streams, data, generator):
-        super().__init__(model, config, streams)
+    def __init__(self, model, estimate, streams, data, generator, *, step_size=0.01, temperature=1.0):
+        super().__init__(model, estimate, streams)
+        self.step_size, self.temperature = step_size, temperature
         self.data = data
         self.generator = generator
         self.workspace = GaussianWorkspace(model, self.num_chains)
-        self.chains = self._draw_p0() if config.scheme == "pcd" else None
+        self.chains = self._draw_p0() if estimate.scheme == "pcd" else None
         self._stability_warned = False
-        if config.sampler == "langevin":
-            data_variance_warning(data, config.step_size)
+        if estimate.sampler == "langevin":
+            data_variance_warning(data, step_size)
 
     def _draw_p0(self):
-        cfg = self.config
-        return initial_states(self.num_chains, self.model.num_units, cfg.init, cfg.init_scale, self.streams,
+        estimate = self.estimate
+        return initial_states(self.num_chains, self.model.num_units, estimate.init, estimate.init_scale, self.streams,
                               self.generator, self.model.dtype, data=self.data)
 
     def negative_chains(self, batch):
-        chains = update_start(self.config.scheme, self._draw_p0, batch, self.chains)
-        cfg = self.config
-        run_sampler(self.model, chains, cfg.k, self.streams, self.workspace, sampler=cfg.sampler,
-                    step_size=cfg.step_size, temperature=cfg.temperature)
+        estimate = self.estimate
+        chains = update_start(estimate.scheme, self._draw_p0, batch, self.chains)
+        run_sampler(self.model, chains, estimate.k, self.streams, self.workspace, sampler=estimate.sampler,
+                    step_size=self.step_size, temperature=self.temperature)
         return chains
 
     def gradient(self, batch):
@@ -74,9 +80,9 @@ class GaussianTrainer(GradientAscent):
         bound.  The row-sum bound max_i sum_j |J_ij| >= largest eigenvalue
         spares the eigendecomposition while it is below 2 / eps.
         """
-        if self.config.sampler != "langevin":
+        if self.estimate.sampler != "langevin":
             return None
-        eps = self.config.step_size
+        eps = self.step_size
         coupling = self.model.coupling_matrix.astype(np.float64)
         if eps * np.abs(coupling).sum(axis=1).max() < UNSTABLE_STEP:
             return None
@@ -89,6 +95,6 @@ class GaussianTrainer(GradientAscent):
 
     def check_stability(self):
         """Warn once when eps * largest eigenvalue of J reaches 1 (called at log points)."""
-        if self.config.sampler != "langevin" or self._stability_warned:
+        if self.estimate.sampler != "langevin" or self._stability_warned:
             return
-        self._stability_warned = langevin_instability_warning(self.model, self.config.step_size)
+        self._stability_warned = langevin_instability_warning(self.model, self.step_size)

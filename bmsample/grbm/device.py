@@ -90,21 +90,24 @@ class GRBMDeviceTrainer(TwoLayerDeviceTrainer):
     ----------
     model : GaussianBernoulliRBM
         Its W and biases are refreshed from the device by ``download``.
-    config : TrainingConfig
+    estimate : bmsample._ascent.Estimate
     streams : ChainStreams
     data : ndarray, shape (num_samples, num_visibles)
         The STANDARDISED training data (uploaded once; also the p0 rows of ``init="data"``).
     generator : numpy Generator
         Picks the p0 rows for ``init="data"``, as on the CPU.
+    l2 : float
+        Weight decay on ``weight_matrix``.
     """
 
-    def __init__(self, model, config, streams, data, generator):
-        super().__init__(model, config, streams)
+    def __init__(self, model, estimate, streams, data, generator, *, l2=0.0):
+        super().__init__(model, estimate, streams)
+        self.l2 = l2
         self.data, self.generator = data, generator
         self.params = DeviceGRBM(model)
         self.inverse_sigma = cuda.to_device(model.dtype.type(1) / model.sigma)
         self.field = cuda.device_array((self.num_chains, model.num_visibles), dtype=model.dtype)
-        if config.scheme == "pcd":
+        if estimate.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
     def _draw_p0_into(self, out):
@@ -113,7 +116,7 @@ class GRBMDeviceTrainer(TwoLayerDeviceTrainer):
     def negative_chains(self, batch):
         """The negative-phase chains after k steps (a device array); PCD-k chains continue in place."""
         chains = self.start_chains(batch)
-        device_gibbs_steps(self.params, chains, self.hidden, self.field, self.config.k, self.streams)
+        device_gibbs_steps(self.params, chains, self.hidden, self.field, self.estimate.k, self.streams)
         return chains
 
     def update(self, batch, learning_rate):
@@ -125,6 +128,6 @@ class GRBMDeviceTrainer(TwoLayerDeviceTrainer):
         self.hidden_gradient(batch, chains, params.scaled_weights)
         _gpu.divide_rows(self.grad_w, params.sigma, self.grad_w)
         _gpu.scale_by_square(self.grad_a, self.inverse_sigma)
-        self.ascend([(params.weights, self.grad_w, self.config.l2), (params.vbias, self.grad_a, 0.0),
+        self.ascend([(params.weights, self.grad_w, self.l2), (params.vbias, self.grad_a, 0.0),
                      (params.hbias, self.grad_b, 0.0)], learning_rate)
         return LazyMetrics(lambda: _moment_metrics(batch.copy_to_host(), chains.copy_to_host()))

@@ -47,8 +47,8 @@ def _random_model(num_visibles, num_hiddens, dtype, rng):
                                 rng.standard_normal(num_visibles) * 0.1, np.zeros(num_hiddens), dtype=dtype)
 
 
-def _trainer(model, config, streams, data, generator, device):
-    return (_DEVICE_TRAINER if device.is_cuda else GRBMTrainer)(model, config, streams, data, generator)
+def _trainer(model, estimate, streams, data, generator, device, **settings):
+    return (_DEVICE_TRAINER if device.is_cuda else GRBMTrainer)(model, estimate, streams, data, generator, **settings)
 
 
 FAMILIES = (Family(name="gaussian-rbm", model_class=GaussianBernoulliRBM, units="finite reals", p0_laws=P0_LAWS,
@@ -57,5 +57,6 @@ FAMILIES = (Family(name="gaussian-rbm", model_class=GaussianBernoulliRBM, units=
                    sample_inits=INITS, default_sample_init=lambda model, chains: default_process(model)[0],
                    sample_options=("init_scale",), comparable_data=_comparable_data,
                    log_likelihood=_log_likelihood, process_settings=("init_scale", "l2", "sigma"),
+                   trainer_settings=("l2",),
                    training_data=_training_data, image_values=lambda states: states,
                    random_model=_random_model),)

@@ -21,15 +21,16 @@ class GRBMTrainer(GradientAscent):
     ----------
     model : GaussianBernoulliRBM
         Updated in place (W, vbias, hbias; sigma, data_mean and data_std are fixed).
-    config : TrainingConfig
-        Uses scheme, k, init ("zeros", "gaussian", "data"), init_scale,
-        batch_size, num_chains and l2.
+    estimate : bmsample._ascent.Estimate
+        ``init``: "zeros", "gaussian" or "data"; ``init_scale`` in standardised units.
     streams : ChainStreams
         Random streams of the negative chains.
     data : ndarray, shape (num_samples, num_visibles)
         The STANDARDISED training data (model dtype), source of the p0 rows for ``init="data"``.
     generator : numpy Generator
         Picks the p0 rows for ``init="data"``.
+    l2 : float
+        Weight decay on ``weight_matrix``.
     chains : ndarray, shape (num_chains, num_visibles), optional
         Persistent chains to resume a PCD run (standardised units); default: fresh p0 draws.
 
@@ -49,26 +50,27 @@ class GRBMTrainer(GradientAscent):
 
     PARAMETERS = ("weight_matrix", "vbias", "hbias")
 
-    def __init__(self, model, config, streams, data, generator, chains=None):
-        super().__init__(model, config, streams)
+    def __init__(self, model, estimate, streams, data, generator, *, l2=0.0, chains=None):
+        super().__init__(model, estimate, streams)
+        self.l2 = l2
         self.data = data
         self.generator = generator
         self.workspace = GRBMWorkspace(model, self.num_chains)
         self.chain_hidden = np.empty((self.num_chains, model.num_hiddens), dtype=model.dtype)
-        self.batch_hidden = np.empty((config.batch_size, model.num_hiddens), dtype=model.dtype)
+        self.batch_hidden = np.empty((estimate.batch_size, model.num_hiddens), dtype=model.dtype)
         self.chains = chains
-        if config.scheme == "pcd" and self.chains is None:
+        if estimate.scheme == "pcd" and self.chains is None:
             self.chains = self._draw_p0()
 
     def _draw_p0(self):
-        cfg = self.config
-        return initial_states(self.model, self.num_chains, cfg.init, cfg.init_scale, self.streams, self.generator,
-                              data=self.data)
+        estimate = self.estimate
+        return initial_states(self.model, self.num_chains, estimate.init, estimate.init_scale, self.streams,
+                              self.generator, data=self.data)
 
     def negative_chains(self, batch):
         """The chains of this update's negative phase after k steps, shape (num_chains, num_visibles)."""
-        chains = update_start(self.config.scheme, self._draw_p0, batch, self.chains)
-        gibbs_steps(self.model, chains, self.config.k, self.streams, self.workspace)
+        chains = update_start(self.estimate.scheme, self._draw_p0, batch, self.chains)
+        gibbs_steps(self.model, chains, self.estimate.k, self.streams, self.workspace)
         return chains
 
     def _hidden_means(self, visible, out):
@@ -88,7 +90,7 @@ class GRBMTrainer(GradientAscent):
             "mean_rmse": rms error of the chains' visible means against the batch's;
             "variance_rmse": the same for the per-unit variances (standardised units).
         """
-        model, cfg = self.model, self.config
+        model = self.model
         dt = model.dtype.type
         chains = self.negative_chains(batch)
         scaled_weights(model, self.workspace.scaled_weights)
@@ -102,8 +104,8 @@ class GRBMTrainer(GradientAscent):
         mean_data, mean_chains = batch.mean(axis=0), chains.mean(axis=0)
         grad_a = (mean_data - mean_chains) * inv_sigma * inv_sigma
         grad_b = batch_hidden.mean(axis=0) - chain_hidden.mean(axis=0)
-        if cfg.l2:
-            grad_w -= dt(cfg.l2) * model.weight_matrix
+        if self.l2:
+            grad_w -= dt(self.l2) * model.weight_matrix
         metrics = {"mean_rmse": float(np.sqrt(np.mean((mean_chains - mean_data) ** 2))),
                    "variance_rmse": float(np.sqrt(np.mean((chains.var(axis=0) - batch.var(axis=0)) ** 2)))}
         return (grad_w, grad_a, grad_b), metrics

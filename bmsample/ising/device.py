@@ -70,8 +70,8 @@ class IsingDeviceTrainer(DeviceTrainer):
     ----------
     model : IsingModel
         Its arrays are refreshed from the device by ``download``.
-    config : TrainingConfig
-        Uses scheme, k, init ("uniform" or "bias"), sampler, batch_size, num_chains.
+    estimate : bmsample._ascent.Estimate
+        As ``IsingTrainer``'s.
     streams : ChainStreams
     data : ndarray, shape (num_samples, N)
         +-1 spins (uploaded once).
@@ -85,12 +85,12 @@ class IsingDeviceTrainer(DeviceTrainer):
     the CPU trainer's ``divergence`` does (read every few updates: ``DeviceTrainer``).
     """
 
-    def __init__(self, model, config, streams, data):
-        super().__init__(config, streams, model.num_units, model.dtype)
+    def __init__(self, model, estimate, streams, data):
+        super().__init__(estimate, streams, model.num_units, model.dtype)
         self.model, self.data = model, data
         n, dtype = model.num_units, model.dtype
         self.params = DeviceCouplings(model)
-        up = up_probabilities(model, config.init)
+        up = up_probabilities(model, estimate.init)
         self.init_logits = cuda.to_device((np.log(up) - np.log1p(-up)).astype(dtype))
         self.zero_field = cuda.to_device(np.zeros((self.num_chains, n), dtype=dtype))
         self.local_field = cuda.device_array((self.num_chains, n), dtype=dtype)
@@ -99,12 +99,12 @@ class IsingDeviceTrainer(DeviceTrainer):
         self.grad_h = cuda.device_array(n, dtype=dtype)
         self.partial = cuda.device_array((linalg.default_row_groups(), n), dtype=dtype)
         self.runs = _steps.StepRuns()
-        if config.scheme == "pcd":
+        if estimate.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
     def divergence(self):
         """The CPU trainer's message on the (downloaded) model: called once the update kernel raised its flag."""
-        return runaway_parameters(self.model, self.config)
+        return runaway_parameters(self.model, self.estimate)
 
     def _draw_p0_into(self, out):
         """p0 as ``sample.initial_spins`` draws it: one draw of {0, 1} sites, then 2 x - 1."""
@@ -120,7 +120,7 @@ class IsingDeviceTrainer(DeviceTrainer):
         params = self.params
         linalg.scaled_product(chains, params.coupling, 1.0, self.local_field)
         linalg.add_row(self.local_field, params.field)
-        for _ in device_sweeps(params.coupling, SAMPLERS[self.config.sampler], self.config.k, self.streams, chains,
+        for _ in device_sweeps(params.coupling, SAMPLERS[self.estimate.sampler], self.estimate.k, self.streams, chains,
                                self.local_field, self.runs):
             pass
         return chains

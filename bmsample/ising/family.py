@@ -40,8 +40,8 @@ def _random_model(num_units, num_hiddens, dtype, rng):
     return IsingModel(upper + upper.T, rng.standard_normal(num_units) * 0.1, dtype=dtype)
 
 
-def _trainer(model, config, streams, data, generator, device):
-    return (_DEVICE_TRAINER if device.is_cuda else IsingTrainer)(model, config, streams, data)
+def _trainer(model, estimate, streams, data, generator, device):
+    return (_DEVICE_TRAINER if device.is_cuda else IsingTrainer)(model, estimate, streams, data)
 
 
 FAMILIES = tuple(Family(name=name, model_class=IsingModel, units="+-1 spins (or exact 0/1 values)",

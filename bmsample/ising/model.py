@@ -151,8 +151,9 @@ def up_probabilities(model, init, clip=1e-3):
 RUNAWAY = 20.0
 
 
-def runaway_parameters(model, config):
-    """A message naming the parameters of ``model`` past |RUNAWAY| and why they ran away, or None."""
+def runaway_parameters(model, estimate):
+    """A message naming the parameters of ``model`` past |RUNAWAY| and why they ran away (in ``estimate``'s
+    sweeps, a ``bmsample._ascent.Estimate``), or None."""
     fields = np.flatnonzero(np.abs(model.field) > RUNAWAY)
     couplings = np.argwhere(np.triu(np.abs(model.coupling_matrix) > RUNAWAY, 1))
     if fields.size == 0 and len(couplings) == 0:
@@ -166,4 +167,4 @@ def runaway_parameters(model, config):
     more = fields.size + len(couplings) - len(parts)
     tail = f" and {more} more" if more > 0 else ""
     return (f"{', '.join(parts)}{tail} ran away past |{RUNAWAY:g}|: the data statistics cannot be reached in "
-            f"{config.k} {config.sampler} sweeps from p0")
+            f"{estimate.k} {estimate.sampler} sweeps from p0")

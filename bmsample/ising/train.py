@@ -15,8 +15,8 @@ class IsingTrainer(GradientAscent):
     ----------
     model : IsingModel
         Updated in place.
-    config : TrainingConfig
-        Uses scheme, k, init ("uniform" or "bias"), sampler, batch_size, num_chains.
+    estimate : bmsample._ascent.Estimate
+        ``init``: "uniform" or "bias"; ``sampler``: a sweep of ``ising.sample``.
     streams : ChainStreams
     data : ndarray, shape (num_samples, N)
         +-1 spins.
@@ -29,18 +29,18 @@ class IsingTrainer(GradientAscent):
 
     PARAMETERS = ("coupling_matrix", "field")
 
-    def __init__(self, model, config, streams, data):
-        super().__init__(model, config, streams)
+    def __init__(self, model, estimate, streams, data):
+        super().__init__(model, estimate, streams)
         self.data = data
         self.workspace = IsingWorkspace(model, self.num_chains)
-        self.chains = self._draw_p0() if config.scheme == "pcd" else None
+        self.chains = self._draw_p0() if estimate.scheme == "pcd" else None
 
     def _draw_p0(self):
-        return initial_spins(self.model, self.num_chains, self.config.init, self.streams, None)
+        return initial_spins(self.model, self.num_chains, self.estimate.init, self.streams, None)
 
     def negative_chains(self, batch):
-        chains = update_start(self.config.scheme, self._draw_p0, batch, self.chains)
-        run_sweeps(self.model, chains, self.config.k, self.streams, self.workspace, sampler=self.config.sampler)
+        chains = update_start(self.estimate.scheme, self._draw_p0, batch, self.chains)
+        run_sweeps(self.model, chains, self.estimate.k, self.streams, self.workspace, sampler=self.estimate.sampler)
         return chains
 
     def gradient(self, batch):
@@ -61,4 +61,4 @@ class IsingTrainer(GradientAscent):
 
     def divergence(self):
         """A message naming the runaway parameters (|value| > RUNAWAY), or None."""
-        return runaway_parameters(self.model, self.config)
+        return runaway_parameters(self.model, self.estimate)

@@ -114,13 +114,13 @@ class TwoLayerDeviceTrainer(DeviceTrainer):
     Subclasses set ``params`` (with ``weights``, ``vbias``, ``hbias`` on the device).
     """
 
-    def __init__(self, model, config, streams):
-        super().__init__(config, streams, model.num_visibles, model.dtype)
+    def __init__(self, model, estimate, streams):
+        super().__init__(estimate, streams, model.num_visibles, model.dtype)
         self.model = model
         dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
         self.hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
         self.chain_hidden = cuda.device_array((self.num_chains, nh), dtype=dtype)
-        self.batch_hidden = cuda.device_array((config.batch_size, nh), dtype=dtype)
+        self.batch_hidden = cuda.device_array((estimate.batch_size, nh), dtype=dtype)
         self.grad_w = cuda.device_array((nv, nh), dtype=dtype)
         self.grad_scratch = self.gradient_scratch(nv, nh, dtype)
         self.grad_a = cuda.device_array(nv, dtype=dtype)
@@ -160,8 +160,10 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
     ----------
     model : BernoulliRBM
         Its arrays are refreshed from the device by ``download``.
-    config : TrainingConfig
+    estimate : bmsample._ascent.Estimate
     streams : ChainStreams
+    l2, centered, centering_rate
+        As ``RBMTrainer``'s.
 
     Notes
     -----
@@ -174,21 +176,22 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
     device; ``hidden_offset`` is its host copy, refreshed by ``download``.
     """
 
-    def __init__(self, model, config, streams):
-        super().__init__(model, config, streams)
+    def __init__(self, model, estimate, streams, *, l2=0.0, centered=False, centering_rate=0.01):
+        super().__init__(model, estimate, streams)
+        self.l2, self.centering_rate = l2, centering_rate
         dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
         self.params = DeviceParameters(model)
-        probabilities = (np.full(nv, 0.5) if config.init == "uniform" else bias_init_probabilities(model))
+        probabilities = (np.full(nv, 0.5) if estimate.init == "uniform" else bias_init_probabilities(model))
         self.init_logits = cuda.to_device((np.log(probabilities) - np.log1p(-probabilities)).astype(dtype))
         self.zero_field = cuda.to_device(np.zeros((self.num_chains, nv), dtype=dtype))
         self.hidden_offset = None
-        if config.centered:
+        if centered:
             self.hidden_offset = np.full(nh, 0.5, dtype=dtype)
             self.device_visible_offset = cuda.to_device(model.data_means.astype(dtype))
             self.device_hidden_offset = cuda.to_device(self.hidden_offset)
             self.hidden_data_means = cuda.device_array(nh, dtype=dtype)
             self.visible_gap = cuda.device_array(nv, dtype=dtype)
-        if config.scheme == "pcd":
+        if estimate.scheme == "pcd":
             self._draw_p0_into(self.device_chains)
 
     def download(self):
@@ -211,7 +214,7 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
     def negative_chains(self, batch):
         """The negative-phase chains after k steps (a device array); PCD-k chains continue in place."""
         chains = self.start_chains(batch)
-        device_gibbs_steps(self.params, chains, self.hidden, self.config.k, self.streams)
+        device_gibbs_steps(self.params, chains, self.hidden, self.estimate.k, self.streams)
         return chains
 
     def update(self, batch, learning_rate):
@@ -225,7 +228,7 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
             visible_gap = self.visible_gap
             visible_gap.copy_to_device(self.grad_a)
             self._centre_gradient()
-        self.ascend([(params.weights, self.grad_w, self.config.l2), (params.vbias, self.grad_a, 0.0),
+        self.ascend([(params.weights, self.grad_w, self.l2), (params.vbias, self.grad_a, 0.0),
                      (params.hbias, self.grad_b, 0.0)], learning_rate)
         return LazyMetrics(lambda: {"magnetisation_rmse": rms(visible_gap.copy_to_host())})
 
@@ -237,4 +240,4 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
         # grad_a -= grad_w @ lam and grad_b -= mu @ grad_w, as (nv, 1) and (1, nh) products.
         linalg.scaled_product(self.grad_w, lam.reshape(nh, 1), -1.0, self.grad_a.reshape(nv, 1), accumulate=True)
         linalg.scaled_product(mu.reshape(1, nv), self.grad_w, -1.0, self.grad_b.reshape(1, nh), accumulate=True)
-        linalg.blend(lam, self.hidden_data_means, self.config.centering_rate)
+        linalg.blend(lam, self.hidden_data_means, self.centering_rate)

@@ -37,8 +37,8 @@ def _random_model(num_visibles, num_hiddens, dtype, rng):
                         rng.standard_normal(num_visibles) * 0.1, np.zeros(num_hiddens), dtype=dtype)
 
 
-def _trainer(model, config, streams, data, generator, device):
-    return (_DEVICE_TRAINER if device.is_cuda else RBMTrainer)(model, config, streams)
+def _trainer(model, estimate, streams, data, generator, device, **settings):
+    return (_DEVICE_TRAINER if device.is_cuda else RBMTrainer)(model, estimate, streams, **settings)
 
 
 FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values", p0_laws=("uniform", "bias"),
@@ -47,4 +47,5 @@ FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values
                    default_sample_init=lambda model, chains: default_process(model, chains)[0],
                    sample_options=("chains", "return_means"), comparable_data=_comparable_data,
                    log_likelihood=_log_likelihood, process_settings=("l2", "centered"),
+                   trainer_settings=("l2", "centered", "centering_rate"),
                    image_values=lambda states: states, random_model=_random_model),)

@@ -16,9 +16,18 @@ class RBMTrainer(GradientAscent):
     ----------
     model : BernoulliRBM
         Updated in place.
-    config : TrainingConfig
+    estimate : bmsample._ascent.Estimate
+        ``init``: "uniform" or "bias" (p0 of independent sites at the visible biases' rates).
     streams : ChainStreams
         Random streams of the negative chains.
+    l2 : float
+        Weight decay on ``weight_matrix``.
+    centered : bool
+        Use the centred gradient.
+    centering_rate : float
+        Rate of the running hidden-mean offset of the centred gradient.
+    chains : ndarray, shape (num_chains, num_visibles), optional
+        Initial PCD-k chains (default: a p0 draw).
 
     Notes
     -----
@@ -37,28 +46,29 @@ class RBMTrainer(GradientAscent):
 
     PARAMETERS = ("weight_matrix", "vbias", "hbias")
 
-    def __init__(self, model, config, streams, chains=None):
-        super().__init__(model, config, streams)
+    def __init__(self, model, estimate, streams, *, l2=0.0, centered=False, centering_rate=0.01, chains=None):
+        super().__init__(model, estimate, streams)
+        self.l2, self.centering_rate = l2, centering_rate
         self.workspace = GibbsWorkspace(model, self.num_chains)
-        dtype, B, M = model.dtype, config.batch_size, self.num_chains
+        dtype, B, M = model.dtype, estimate.batch_size, self.num_chains
         # Minibatch rows [B - b, B) and chains [B, B + M) of one array, so that
         # the hidden means and the weight gradient of both phases are one GEMM each.
         self._visible = np.empty((B + M, model.num_visibles), dtype=dtype)
         self._hidden = np.empty((B + M, model.num_hiddens), dtype=dtype)
         self._negative = self._visible[B:]
         self.grad_w = np.empty_like(model.weight_matrix)
-        probabilities = (np.full(model.num_visibles, 0.5) if config.init == "uniform"
+        probabilities = (np.full(model.num_visibles, 0.5) if estimate.init == "uniform"
                          else bias_init_probabilities(model))
         self.p0_logits = site_logits(probabilities, dtype)
         self.chains = None
-        if config.scheme == "pcd":
+        if estimate.scheme == "pcd":
             self.chains = self._negative
             if chains is None:
                 self._draw_p0()
             else:
                 np.copyto(self.chains, chains)
-        self.visible_offset = model.data_means.astype(dtype) if config.centered else None
-        self.hidden_offset = np.full(model.num_hiddens, 0.5, dtype=dtype) if config.centered else None
+        self.visible_offset = model.data_means.astype(dtype) if centered else None
+        self.hidden_offset = np.full(model.num_hiddens, 0.5, dtype=dtype) if centered else None
 
     def _draw_p0(self):
         zero_field = self.workspace.visible_field
@@ -70,12 +80,12 @@ class RBMTrainer(GradientAscent):
 
         A view of the trainer's buffer: valid until the next call.
         """
-        scheme = self.config.scheme
+        scheme = self.estimate.scheme
         if scheme == "rdm":
             self._draw_p0()
         elif scheme == "cd":
             np.copyto(self._negative, batch)
-        gibbs_steps(self.model, self._negative, self.config.k, self.streams, self.workspace)
+        gibbs_steps(self.model, self._negative, self.estimate.k, self.streams, self.workspace)
         return self._negative
 
     def gradient(self, batch):
@@ -89,8 +99,8 @@ class RBMTrainer(GradientAscent):
         metrics : dict
             Cheap diagnostics: rms error of the chains' visible means against the batch.
         """
-        model, cfg = self.model, self.config
-        B, b = cfg.batch_size, batch.shape[0]
+        model = self.model
+        B, b = self.estimate.batch_size, batch.shape[0]
         visible, hidden = self._visible[B - b:], self._hidden[B - b:]
         np.copyto(visible[:b], batch)
         chains = self.negative_chains(batch)
@@ -103,7 +113,7 @@ class RBMTrainer(GradientAscent):
         grad_b = hidden.sum(axis=0)
         v_data, v_model = visible[:b].mean(axis=0), chains.mean(axis=0)
         grad_a = v_data - v_model
-        if cfg.centered:
+        if self.hidden_offset is not None:
             # sum_r s_r (v_r - mu)(h_r - lam)^T with sum_r s_r = 0 is the product above
             # minus mu (grad_b)^T and grad_a lam^T.
             mu, lam = self.visible_offset, self.hidden_offset
@@ -111,10 +121,10 @@ class RBMTrainer(GradientAscent):
             h_data = hidden[:b].sum(axis=0)
             grad_a -= self.grad_w @ lam
             grad_b -= mu @ self.grad_w
-            lam *= model.dtype.type(1.0 - cfg.centering_rate)
-            lam += model.dtype.type(cfg.centering_rate) * h_data
-        if cfg.l2:
-            _cpu.add_scaled(self.grad_w, model.weight_matrix, model.dtype.type(-cfg.l2))
+            lam *= model.dtype.type(1.0 - self.centering_rate)
+            lam += model.dtype.type(self.centering_rate) * h_data
+        if self.l2:
+            _cpu.add_scaled(self.grad_w, model.weight_matrix, model.dtype.type(-self.l2))
         metrics = {"magnetisation_rmse": float(np.sqrt(np.mean((v_model - v_data) ** 2)))}
         return (self.grad_w, grad_a, grad_b), metrics
 

@@ -347,7 +347,7 @@ class UpdateSnapshot:
     def __init__(self, trainer):
         self.trainer = trainer
         self.chains = None
-        if trainer.config.scheme == "pcd":
+        if trainer.estimate.scheme == "pcd":
             persistent = self._persistent()
             if hasattr(persistent, "copy_to_device"):
                 from numba import cuda

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from .. import families
+from .._ascent import Estimate
 from .._rng import fresh_seed
 from .._validation import check_bool, check_choice, check_dtype, check_int, check_positive_float
 
@@ -131,6 +132,12 @@ class TrainingConfig:
         cfg.seed = check_int(cfg.seed, "seed", minimum=0)
         cfg.weight_scale = check_positive_float(cfg.weight_scale, "weight_scale")
         return cfg
+
+    def estimate(self):
+        """The ``Estimate`` of a trainer under these (validated) settings."""
+        num_chains = self.batch_size if self.scheme == "cd" else self.num_chains
+        return Estimate(scheme=self.scheme, k=self.k, batch_size=self.batch_size, num_chains=num_chains,
+                        init=self.init, init_scale=self.init_scale, sampler=self.sampler)
 
     @classmethod
     def from_mapping(cls, mapping, source="config"):

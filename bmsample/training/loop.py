@@ -287,7 +287,9 @@ def _start(cfg, data, init_seed, chain_seed, rows_seed, device):
     streams = ChainStreams.from_seed_sequence(chain_seed)
     model = family.new_model(cfg, data, np.random.default_rng(init_seed))
     rows = family.training_data(model, data)
-    trainer = family.trainer(model, cfg, streams, rows, np.random.default_rng(rows_seed), device)
+    settings = {name: getattr(cfg, name) for name in family.trainer_settings}
+    trainer = family.trainer(model, cfg.estimate(), streams, rows, np.random.default_rng(rows_seed), device,
+                             **settings)
     return model, trainer, streams, rows
 
 
