@@ -73,23 +73,3 @@ def step_hook(*functions):
             f(t, states)
 
     return hook
-
-
-def check_run(steps, default_steps, num_chains, default_chains, record, unit="steps"):
-    """Resolve and check the length of a sampling run, its chain count and recording times.
-
-    Returns
-    -------
-    (steps, num_chains, times) : int, int, sorted list of int
-    """
-    from ._validation import check_int, check_times
-
-    steps = default_steps if steps is None else steps
-    if steps is None:
-        raise ValueError(f"steps: this model records no training process; give the number of {unit}")
-    steps = check_int(steps, "steps", minimum=0)
-    num_chains = check_int(default_chains if num_chains is None else num_chains, "num_chains")
-    times = check_times(record) if record is not None else []
-    if times and times[-1] > steps:
-        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
-    return steps, num_chains, times

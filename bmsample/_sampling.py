@@ -12,8 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._backend import resolve_backend
-from ._recording import Recorder, check_run, step_hook
+from ._recording import Recorder, step_hook
 from ._rng import ChainStreams, seed_sequence
+from ._validation import check_run
 
 
 @dataclass

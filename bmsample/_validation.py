@@ -1,5 +1,11 @@
 """Checks at the public boundary; each message names the argument, what was
-expected and what was got."""
+expected and what was got.
+
+Every check of an argument's value lives here (numbers, choices, data tables,
+vectors, recording times, run lengths, memory).  The checks of a file format
+stay beside the format they read: checkpoints (``training.checkpoints``),
+sweep files (``tools.sweep``) and the exact-enumeration inputs of
+``ising.exact``."""
 
 import numbers
 import os
@@ -96,7 +102,7 @@ def check_choice(value, name, choices):
     return value
 
 
-def _check_numeric_table(data, name, num_columns):
+def check_table(data, name, num_columns=None):
     """A non-empty 2-d numeric array with ``num_columns`` columns and no NaN or inf."""
     array = np.asarray(data)
     if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
@@ -121,7 +127,7 @@ def check_binary_data(data, name="data", num_columns=None, dtype="float32"):
     num_columns : int or None
         Required number of columns (the model's visible units).
     """
-    array = _check_numeric_table(data, name, num_columns)
+    array = check_table(data, name, num_columns)
     if array.dtype != bool:
         bad = (array != 0) & (array != 1)
         if bad.any():
@@ -143,4 +149,75 @@ def check_times(times, name="record"):
 
 def check_real_data(data, name="data", num_columns=None, dtype="float32"):
     """A non-empty finite 2-d numeric array, returned C-contiguous in ``dtype``."""
-    return np.ascontiguousarray(_check_numeric_table(data, name, num_columns), dtype=check_dtype(dtype))
+    return np.ascontiguousarray(check_table(data, name, num_columns), dtype=check_dtype(dtype))
+
+
+def check_real(value, name, low=None, high=None):
+    """A finite float, optionally strictly between ``low`` and ``high``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a number, got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or (low is not None and value <= low) or (high is not None and value >= high):
+        bounds = f" in ({low}, {high})" if high is not None else (f" > {low}" if low is not None else "")
+        raise ValueError(f"{name}: expected a finite number{bounds}, got {value}")
+    return value
+
+
+def check_int_list(values, name, minimum=1):
+    """A non-empty sorted list of distinct integers >= ``minimum``."""
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise TypeError(f"{name}: expected a list of integers, got {values!r}")
+    checked = sorted({check_int(v, name, minimum=minimum) for v in values})
+    if not checked:
+        raise ValueError(f"{name}: expected at least one integer")
+    return checked
+
+
+def check_vector(values, name, size):
+    """A finite numeric (or boolean) array of shape (``size``,), as float64."""
+    array = np.asarray(values)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise TypeError(f"{name}: expected a numeric array, got dtype {array.dtype}")
+    if array.shape != (size,):
+        raise ValueError(f"{name}: expected shape ({size},), got {array.shape}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name}: contains NaN or inf")
+    return array
+
+
+def check_same_columns(first, first_name, second, second_name):
+    """Refuse ``second`` unless it has the columns (units) of ``first``."""
+    if first.shape[1] != second.shape[1]:
+        raise ValueError(f"{second_name}: expected {first.shape[1]} columns (the units of {first_name}), "
+                         f"got {second.shape[1]}")
+
+
+def check_increasing_times(times, count):
+    """``count`` finite, non-negative, strictly increasing numbers (the times of recorded states), as an array."""
+    values = np.asarray(times)
+    if values.dtype == object or not np.issubdtype(values.dtype, np.number) or values.dtype == bool:
+        raise TypeError(f"times: expected numbers, got dtype {values.dtype}")
+    if values.shape != (count,):
+        raise ValueError(f"times: expected shape ({count},) (one time per recorded state), got {values.shape}")
+    if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(np.diff(values) <= 0):
+        raise ValueError(f"times: expected finite, non-negative, strictly increasing times, got {values.tolist()}")
+    return values
+
+
+def check_run(steps, default_steps, num_chains, default_chains, record, unit="steps"):
+    """Resolve and check the length of a sampling run, its chain count and recording times.
+
+    Returns
+    -------
+    (steps, num_chains, times) : int, int, sorted list of int
+    """
+    steps = default_steps if steps is None else steps
+    if steps is None:
+        raise ValueError(f"steps: this model records no training process; give the number of {unit}")
+    steps = check_int(steps, "steps", minimum=0)
+    num_chains = check_int(default_chains if num_chains is None else num_chains, "num_chains")
+    times = check_times(record) if record is not None else []
+    if times and times[-1] > steps:
+        raise ValueError(f"record: times must be <= steps ({steps}), got {times[-1]}")
+    return steps, num_chains, times

@@ -15,12 +15,19 @@ Contents::
     sample_energies, mean_energy        energy (or visible free energy) of samples under a model
 """
 
-import numbers
 import warnings
 
 import numpy as np
 
-from ._validation import _check_numeric_table, check_binary_data, check_choice, check_int
+from ._validation import (
+    check_binary_data,
+    check_choice,
+    check_increasing_times,
+    check_int,
+    check_real,
+    check_same_columns,
+    check_table,
+)
 
 __all__ = [
     "adversarial_accuracy", "integrated_autocorrelation_time", "mean_energy", "memory_of_initial_state",
@@ -37,29 +44,6 @@ METRICS = ("auto", "hamming", "euclidean")
 
 #: integrated_autocorrelation_time warns below this many tau_int steps per chain (the rule of emcee).
 _RELIABLE_LENGTH = 50
-
-
-# --- validation ----------------------------------------------------------------------------
-def _check_samples(samples, name, num_columns=None):
-    """A non-empty finite 2-d numeric array (num_samples, num_units), not copied."""
-    return _check_numeric_table(samples, name, num_columns)
-
-
-def _check_same_units(first, first_name, second, second_name):
-    if first.shape[1] != second.shape[1]:
-        raise ValueError(f"{second_name}: expected {first.shape[1]} columns (the units of {first_name}), "
-                         f"got {second.shape[1]}")
-
-
-def _check_real(value, name, low=None, high=None):
-    """A finite float, optionally strictly between ``low`` and ``high``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name}: expected a number, got {value!r}")
-    value = float(value)
-    if not np.isfinite(value) or (low is not None and value <= low) or (high is not None and value >= high):
-        bounds = f" in ({low}, {high})" if high is not None else (f" > {low}" if low is not None else "")
-        raise ValueError(f"{name}: expected a finite number{bounds}, got {value}")
-    return value
 
 
 # --- moments -------------------------------------------------------------------------------
@@ -85,7 +69,7 @@ def moments(samples):
     float64 working memory stays bounded for long sample sets.  For {0, 1}
     units m_i is the activation probability; for +-1 spins the magnetisation.
     """
-    x = _check_samples(samples, "samples")
+    x = check_table(samples, "samples")
     n, num_units = x.shape
     means = np.mean(x, axis=0, dtype=np.float64)
     rows = max(1, _COVARIANCE_BLOCK_VALUES // num_units)
@@ -139,9 +123,9 @@ def moment_errors(samples, data):
     noise alone gives errors of order sqrt(var / n): the sd of a mean
     difference between two independent sets is sqrt(var (1/n_1 + 1/n_2)).
     """
-    x = _check_samples(samples, "samples")
-    y = _check_samples(data, "data")
-    _check_same_units(x, "samples", y, "data")
+    x = check_table(samples, "samples")
+    y = check_table(data, "data")
+    check_same_columns(x, "samples", y, "data")
     m_x, c_x = moments(x)
     m_y, c_y = moments(y)
     upper = np.triu_indices(x.shape[1], k=1)
@@ -237,9 +221,9 @@ def pairwise_distances(a, b, metric="auto"):
     square root (the expansion loses absolute accuracy of order
     eps (||x||^2 + ||y||^2)).
     """
-    x = _check_samples(a, "a")
-    y = _check_samples(b, "b")
-    _check_same_units(x, "a", y, "b")
+    x = check_table(a, "a")
+    y = check_table(b, "b")
+    check_same_columns(x, "a", y, "b")
     metric, convention = _resolve_metric(metric, x, "a", y, "b")
     distances = _distance_block(_prepare(x, metric, convention), _prepare(y, metric, convention), metric)
     distances = distances.astype(np.float64)
@@ -354,9 +338,9 @@ def adversarial_accuracy(data, samples, metric="auto", chunk_size=1024):
     Distances are those of ``pairwise_distances``; Euclidean comparisons use
     squared distances.
     """
-    x = _check_samples(data, "data")
-    y = _check_samples(samples, "samples")
-    _check_same_units(x, "data", y, "samples")
+    x = check_table(data, "data")
+    y = check_table(samples, "samples")
+    check_same_columns(x, "data", y, "samples")
     chunk_size = check_int(chunk_size, "chunk_size")
     n = min(x.shape[0], y.shape[0])
     if n < 2:
@@ -427,7 +411,7 @@ def integrated_autocorrelation_time(series, c=5.0):
         raise ValueError(f"series: expected at least 2 steps (axis 0) and 1 chain, got shape {x.shape}")
     if not np.all(np.isfinite(x)):
         raise ValueError("series: contains NaN or inf")
-    c = _check_real(c, "c", low=0.0)
+    c = check_real(c, "c", low=0.0)
     x = x.reshape(x.shape[0], -1).astype(np.float64)
     gamma = _autocovariance(x - x.mean())
     if gamma[0] <= 0:
@@ -439,17 +423,6 @@ def integrated_autocorrelation_time(series, c=5.0):
         warnings.warn(f"series: {x.shape[0]} steps are fewer than {_RELIABLE_LENGTH} tau_int "
                       f"(tau_int ~ {tau:.3g}): the estimate is unreliable", RuntimeWarning, stacklevel=2)
     return tau
-
-
-def _check_times(times, count):
-    values = np.asarray(times)
-    if values.dtype == object or not np.issubdtype(values.dtype, np.number) or values.dtype == bool:
-        raise TypeError(f"times: expected numbers, got dtype {values.dtype}")
-    if values.shape != (count,):
-        raise ValueError(f"times: expected shape ({count},) (one time per recorded state), got {values.shape}")
-    if not np.all(np.isfinite(values)) or np.any(values < 0) or np.any(np.diff(values) <= 0):
-        raise ValueError(f"times: expected finite, non-negative, strictly increasing times, got {values.tolist()}")
-    return values
 
 
 def memory_of_initial_state(initial, states_at_times, times, threshold=0.05):
@@ -496,13 +469,13 @@ def memory_of_initial_state(initial, states_at_times, times, threshold=0.05):
     memory is 0 (nothing chain-specific is left).  The estimate has noise of
     order 1 / sqrt(C N) for independent units.
     """
-    x0 = _check_samples(initial, "initial")
+    x0 = check_table(initial, "initial")
     states = np.asarray(states_at_times)
     if states.ndim != 3 or states.shape[1:] != x0.shape:
         raise ValueError(f"states_at_times: expected shape (len(times), {x0.shape[0]}, {x0.shape[1]}), "
                          f"got {states.shape}")
-    times = _check_times(times, states.shape[0])
-    threshold = _check_real(threshold, "threshold", low=0.0, high=1.0)
+    times = check_increasing_times(times, states.shape[0])
+    threshold = check_real(threshold, "threshold", low=0.0, high=1.0)
     if x0.shape[0] < 2:
         raise ValueError(f"initial: expected at least 2 chains, got {x0.shape[0]}")
     x0 = x0.astype(np.float64)
@@ -510,7 +483,7 @@ def memory_of_initial_state(initial, states_at_times, times, threshold=0.05):
     norm0 = np.einsum("ci,ci->", x0, x0)
     if norm0 == 0:
         raise ValueError("initial: all chains start from the same state; their memory of it is undefined")
-    memory = np.array([_centred_correlation(_check_samples(state, f"states_at_times[{k}]"), x0, norm0)
+    memory = np.array([_centred_correlation(check_table(state, f"states_at_times[{k}]"), x0, norm0)
                        for k, state in enumerate(states)])
     below = np.flatnonzero(memory < threshold)
     forget_time = float(times[below[0]]) if below.size else float("nan")
@@ -572,7 +545,7 @@ def sample_energies(model, samples):
 
 
 def _gaussian_energies(model, samples):
-    return model.energy(_check_samples(samples, "samples", model.num_visibles))
+    return model.energy(check_table(samples, "samples", model.num_visibles))
 
 
 def _ising_energies(model, samples):
@@ -586,7 +559,7 @@ def _rbm_free_energies(model, samples):
 
 
 def _grbm_free_energies(model, samples):
-    return model.free_energy(model.standardise(_check_samples(samples, "samples", model.num_visibles)))
+    return model.free_energy(model.standardise(check_table(samples, "samples", model.num_visibles)))
 
 
 def mean_energy(model, samples):

@@ -123,9 +123,9 @@ def to_spins(data, name="data", num_columns=None, dtype="float32"):
     -------
     ndarray, shape (num_samples, N), exact +-1 in ``dtype``
     """
-    from .._validation import _check_numeric_table
+    from .._validation import check_table
 
-    array = _check_numeric_table(data, name, num_columns)
+    array = check_table(data, name, num_columns)
     values = np.unique(array)
     if np.all(np.isin(values, (0, 1))):
         array = 2 * array.astype(np.int8) - 1

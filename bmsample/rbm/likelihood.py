@@ -32,7 +32,7 @@ from numba import prange
 from .._jit import helper, kernel
 from .._numerics import fast_exp, fast_log
 from .._rng import ChainStreams, seed_sequence
-from .._validation import check_binary_data, check_choice, check_int, check_memory
+from .._validation import check_binary_data, check_choice, check_int, check_memory, check_vector
 from . import _cpu
 from .model import MAX_EXACT_UNITS, BernoulliRBM, bias_init_probabilities, exact_log_partition, softplus
 from .sample import GibbsWorkspace, gibbs_steps
@@ -60,18 +60,6 @@ CLASSIC_SHARES = (1000, 4000, 10000)
 def _check_model(model):
     if not isinstance(model, BernoulliRBM):
         raise TypeError(f"model: expected a BernoulliRBM, got {type(model).__name__}")
-
-
-def _check_finite_vector(values, name, size):
-    array = np.asarray(values)
-    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
-        raise TypeError(f"{name}: expected a numeric array, got dtype {array.dtype}")
-    if array.shape != (size,):
-        raise ValueError(f"{name}: expected shape ({size},), got {array.shape}")
-    array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name}: contains NaN or inf")
-    return array
 
 
 # --- exact ---------------------------------------------------------------------
@@ -192,7 +180,7 @@ def _resolve_base_vbias(model, base_vbias):
             p = bias_init_probabilities(model)
             values = np.log(p) - np.log1p(-p)
     else:
-        values = _check_finite_vector(base_vbias, "base_vbias", model.num_visibles)
+        values = check_vector(base_vbias, "base_vbias", model.num_visibles)
     # The kernels sample with the biases in the model dtype: use those very values everywhere.
     return values.astype(model.dtype).astype(np.float64)
 

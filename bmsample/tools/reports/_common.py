@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..._validation import check_choice, check_int
+from ..._validation import check_choice
 from ..._version import __version__
 from ...io import atomic_write
 from ...training import SCHEMES
@@ -30,16 +30,6 @@ def _resolve(name, defaults, quick_overrides, quick, given):
     return settings
 
 
-def _check_ints(values, name, minimum=1):
-    """A non-empty sorted list of distinct integers >= ``minimum``."""
-    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
-        raise TypeError(f"{name}: expected a list of integers, got {values!r}")
-    checked = sorted({check_int(v, name, minimum=minimum) for v in values})
-    if not checked:
-        raise ValueError(f"{name}: expected at least one integer")
-    return checked
-
-
 def _check_schemes(values):
     if isinstance(values, str):
         values = [values]
@@ -47,16 +37,6 @@ def _check_schemes(values):
     if not checked or len(set(checked)) != len(checked):
         raise ValueError(f"schemes: expected distinct names among {', '.join(SCHEMES)}, got {values!r}")
     return [s for s in SCHEMES if s in checked]
-
-
-def _check_bool(value, name):
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name}: expected True or False, got {value!r}")
-    return bool(value)
-
-
-def _check_seed(seed):
-    return check_int(seed, "seed", minimum=0)
 
 
 def _prepare_out(out, overwrite=False):

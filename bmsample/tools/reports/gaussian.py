@@ -5,7 +5,7 @@ import time
 import numpy as np
 
 from ... import theory
-from ..._validation import check_choice, check_dtype, check_int, check_positive_float
+from ..._validation import check_choice, check_dtype, check_int, check_int_list, check_positive_float
 from ..._version import __version__
 from ...datasets import gaussian_data
 from ...sampling import sample
@@ -15,8 +15,6 @@ from ..plots import _plain_log_ticks, _save
 from ._common import (
     _announcer,
     _Capture,
-    _check_ints,
-    _check_seed,
     _fit_progress,
     _fmt,
     _header,
@@ -57,7 +55,7 @@ def _gaussian_settings(quick, given):
             raise ValueError(f"max_variance: expected >= min_variance ({s['min_variance']}), got {s['max_variance']}")
     s["num_samples"] = check_int(s["num_samples"], "num_samples", minimum=2)
     s["mean_scale"] = check_positive_float(s["mean_scale"], "mean_scale", allow_zero=True)
-    s["ks"] = _check_ints(s["ks"], "ks")
+    s["ks"] = check_int_list(s["ks"], "ks")
     s["step_size"] = check_positive_float(s["step_size"], "step_size")
     s["init"] = check_choice(s["init"], "init", theory.P0_LAWS)
     s["init_scale"] = check_positive_float(s["init_scale"], "init_scale")
@@ -118,7 +116,7 @@ def report_gaussian(out, *, quick=False, seed=0, progress=None, overwrite=False,
         The content of ``results.json``.
     """
     s = _gaussian_settings(quick, settings)
-    seed = _check_seed(seed)
+    seed = check_int(seed, "seed", minimum=0)
     out = _prepare_out(out, overwrite)
     plt = plots._matplotlib()
     say = _announcer(progress, "gaussian")

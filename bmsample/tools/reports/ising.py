@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from ..._validation import check_choice, check_dtype, check_int, check_positive_float
+from ..._validation import check_bool, check_choice, check_dtype, check_int, check_positive_float
 from ..._version import __version__
 from ...datasets import load_dataset
 from ...evaluation import default_times
@@ -13,9 +13,7 @@ from ._binary import _errors_figure, _observations, _scheme_tables, _train_and_e
 from ._common import (
     _announcer,
     _Capture,
-    _check_bool,
     _check_schemes,
-    _check_seed,
     _fmt,
     _header,
     _jsonable,
@@ -52,7 +50,7 @@ def _ising_settings(quick, given):
     s["last_time"] = check_int(s["last_time"], "last_time")
     if s["last_time"] < s["k"]:
         raise ValueError(f"last_time: expected >= k ({s['k']}), got {s['last_time']}")
-    s["aats"] = _check_bool(s["aats"], "aats")
+    s["aats"] = check_bool(s["aats"], "aats")
     s["aats_samples"] = check_int(s["aats_samples"], "aats_samples", minimum=2)
     s["dtype"] = check_dtype(s["dtype"]).name
     return s
@@ -79,7 +77,7 @@ def report_ising(out, *, quick=False, seed=0, progress=None, overwrite=False, **
         The content of ``results.json``.
     """
     s = _ising_settings(quick, settings)
-    seed = _check_seed(seed)
+    seed = check_int(seed, "seed", minimum=0)
     out = _prepare_out(out, overwrite)
     plt = plots._matplotlib()
     say = _announcer(progress, "ising")

@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 
-from ..._validation import check_choice, check_dtype, check_int, check_positive_float
+from ..._validation import check_bool, check_choice, check_dtype, check_int, check_int_list, check_positive_float
 from ..._version import __version__
 from ...datasets import load_dataset
 from ...evaluation import default_times
@@ -15,10 +15,7 @@ from ._binary import _errors_figure, _observations, _scheme_tables, _train_and_e
 from ._common import (
     _announcer,
     _Capture,
-    _check_bool,
-    _check_ints,
     _check_schemes,
-    _check_seed,
     _header,
     _jsonable,
     _label,
@@ -68,11 +65,11 @@ def _rbm_settings(quick, given):
     if s["grid_times"] is None:
         s["grid_times"] = sorted({t for t in (1, s["k"], 10 * s["k"], 100 * s["k"]) if t <= s["last_time"]})
     else:
-        s["grid_times"] = _check_ints(s["grid_times"], "grid_times", minimum=0)
+        s["grid_times"] = check_int_list(s["grid_times"], "grid_times", minimum=0)
         if s["grid_times"][-1] > s["last_time"]:
             raise ValueError(f"grid_times: expected times <= last_time ({s['last_time']}), got {s['grid_times'][-1]}")
     s["grid_chains"] = check_int(s["grid_chains"], "grid_chains")
-    s["aats"] = _check_bool(s["aats"], "aats")
+    s["aats"] = check_bool(s["aats"], "aats")
     s["aats_samples"] = check_int(s["aats_samples"], "aats_samples", minimum=2)
     s["dtype"] = check_dtype(s["dtype"]).name
     return s
@@ -96,7 +93,7 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
         The content of ``results.json``.
     """
     s = _rbm_settings(quick, settings)
-    seed = _check_seed(seed)
+    seed = check_int(seed, "seed", minimum=0)
     out = _prepare_out(out, overwrite)
     plt = plots._matplotlib()
     say = _announcer(progress, "rbm")
