@@ -33,10 +33,10 @@ def test_gaussian_visible_kernel_matches_the_cpu_twin_and_the_reference(dtype):
     key, draw, offset = (3, 4), 2**32 + 1, 2
     cpu_states, cpu_means = np.empty_like(field), np.empty_like(field)
     _cpu.sample_gaussian_visible(field, bias, sigma, np.uint32(key[0]), np.uint32(key[1]), draw, offset,
-                                            cpu_states, cpu_means)
+                                 cpu_states, cpu_means)
     states, means = cuda.device_array_like(field), cuda.device_array_like(field)
-    _gpu.sample_gaussian_visible_with_means(cuda.to_device(field), cuda.to_device(bias), cuda.to_device(sigma),
-                                            np.uint32(key[0]), np.uint32(key[1]), draw, offset, states, means)
+    _gpu.sample_gaussian_visible(cuda.to_device(field), cuda.to_device(bias), cuda.to_device(sigma),
+                                 np.uint32(key[0]), np.uint32(key[1]), draw, offset, states, means)
     exact = bias + sigma * field + sigma * normals_reference(key, draw, offset + np.arange(6), 7, dtype)
     np.testing.assert_allclose(states.copy_to_host(), exact, rtol=RTOL[dtype], atol=RTOL[dtype])
     np.testing.assert_allclose(states.copy_to_host(), cpu_states, rtol=RTOL[dtype], atol=RTOL[dtype])

@@ -124,7 +124,7 @@ def test_layer_twins_match_the_cpu_kernels(dtype):
     _cpu.sample_bernoulli_layer(field, bias, key0, key1, draw, offset, cpu_states, cpu_means)
     gpu_states, gpu_means = (cuda.device_array(field.shape, dtype=dtype) for _ in range(2))
     d_field, d_bias = cuda.to_device(field), cuda.to_device(bias)
-    _gpu.sample_bernoulli_layer_with_means(d_field, d_bias, key0, key1, draw, offset, gpu_states, gpu_means)
+    _gpu.sample_bernoulli_layer(d_field, d_bias, key0, key1, draw, offset, gpu_states, gpu_means)
     tolerance = 16 * np.finfo(dtype).eps
     np.testing.assert_allclose(gpu_means.copy_to_host(), cpu_means, rtol=0, atol=tolerance)
     uniforms = reference_uniforms(KEY, draw, np.arange(offset, offset + 10), 7, dtype)

@@ -1,8 +1,8 @@
 """CUDA kernels of the Gaussian-Bernoulli RBM (``numba.cuda``), twins of ``_cpu``.
 
 The hidden layer is a Bernoulli layer (``bmsample.rbm._gpu``, re-exported as
-on the CPU).  ``sample_gaussian_visible`` and its ``_with_means`` variant
-take the arguments of their ``_cpu`` twins, as device arrays, and draw the
+on the CPU).  ``sample_gaussian_visible`` (its ``means`` optional)
+takes the arguments of its ``_cpu`` twin, as device arrays, and draws the
 same Philox normals (``bmsample._rng_gpu.normal_of_unit``).
 """
 
@@ -13,10 +13,9 @@ from numba import cuda, uint32
 
 from .._gpu_linalg import default_block, grid_1d, grid_2d, split_draw
 from .._rng_gpu import normal_of_unit
-from ..rbm._gpu import bernoulli_means, sample_bernoulli_layer, sample_bernoulli_layer_with_means
+from ..rbm._gpu import bernoulli_means, sample_bernoulli_layer
 
-__all__ = ["bernoulli_means", "divide_rows", "sample_bernoulli_layer", "sample_bernoulli_layer_with_means",
-           "sample_gaussian_visible", "sample_gaussian_visible_with_means", "scale_by_square"]
+__all__ = ["bernoulli_means", "divide_rows", "sample_bernoulli_layer", "sample_gaussian_visible", "scale_by_square"]
 
 
 @lru_cache(maxsize=None)
@@ -46,14 +45,11 @@ def _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, 
                                                                      chain_offset, states, means)
 
 
-def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, states):
-    """``states[c, j] = bias[j] + sigma[j] * field[c, j] + sigma[j] * xi[c, j]`` (see ``_cpu``)."""
-    _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, states, False)
-
-
-def sample_gaussian_visible_with_means(field, bias, sigma, key0, key1, draw, chain_offset, states, means):
-    """``sample_gaussian_visible`` that also writes ``means = bias + sigma * field``."""
-    _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, means, True)
+def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, states, means=None):
+    """``states[c, j] = bias[j] + sigma[j] * field[c, j] + sigma[j] * xi[c, j]`` and, where ``means`` is given,
+    ``means = bias + sigma * field`` (see ``_cpu``)."""
+    _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states,
+                    states if means is None else means, means is not None)
 
 
 @cuda.jit

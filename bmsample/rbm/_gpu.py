@@ -1,6 +1,6 @@
 """CUDA kernels of the Bernoulli-Bernoulli RBM (``numba.cuda``), twins of ``_cpu``.
 
-``sample_bernoulli_layer``, ``sample_bernoulli_layer_with_means``,
+``sample_bernoulli_layer`` (its ``means`` optional, as on the CPU),
 ``bernoulli_means`` and ``subtract_outer_pair`` take the arguments of their
 ``_cpu`` twins, as device arrays.  ``sample_bernoulli_product`` and ``bernoulli_means_product`` fuse a
 layer's product with that pass (``bmsample._gpu_linalg``): the field ``v @
@@ -60,14 +60,11 @@ def _launch_layer(field, bias, key0, key1, draw, chain_offset, states, means, mo
     kernel[grid, block](field, bias, key0, key1, *split_draw(draw), chain_offset, states, means)
 
 
-def sample_bernoulli_layer(field, bias, key0, key1, draw, chain_offset, states):
-    """``states[c, j] = 1{u < sigmoid(field[c, j] + bias[j])}`` (see ``_cpu.sample_bernoulli_layer``)."""
-    _launch_layer(field, bias, key0, key1, draw, chain_offset, states, states, SAMPLE)
-
-
-def sample_bernoulli_layer_with_means(field, bias, key0, key1, draw, chain_offset, states, means):
-    """``sample_bernoulli_layer`` that also writes ``means = sigmoid(field + bias)``."""
-    _launch_layer(field, bias, key0, key1, draw, chain_offset, states, means, SAMPLE_WITH_MEANS)
+def sample_bernoulli_layer(field, bias, key0, key1, draw, chain_offset, states, means=None):
+    """``states[c, j] = 1{u < sigmoid(field[c, j] + bias[j])}`` and, where ``means`` is given,
+    ``means = sigmoid(field + bias)`` (see ``_cpu.sample_bernoulli_layer``)."""
+    mode = SAMPLE if means is None else SAMPLE_WITH_MEANS
+    _launch_layer(field, bias, key0, key1, draw, chain_offset, states, states if means is None else means, mode)
 
 
 def bernoulli_means(field, bias, means):
