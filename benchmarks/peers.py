@@ -343,7 +343,7 @@ def epoch_contenders(data, scheme, settings, peers):
                                   epochs=1, seed=0).validated()
     model = bmsample.BernoulliRBM.from_data(data, settings["hiddens"], rng=0)
     params = [p.copy() for p in (model.weight_matrix, model.vbias, model.hbias)]
-    trainers = {"bmsample": RBMTrainer(model, cfg, ChainStreams((7, 0)))}
+    trainers = {"bmsample": RBMTrainer(model, cfg.estimate(), ChainStreams((7, 0)))}
     if "numpy" in peers:
         trainers["numpy"] = NumpyTrainer(*(p.copy() for p in params), scheme, settings["k"], settings["batch_size"])
     if "torch" in peers:

@@ -48,7 +48,7 @@ def test_training_update(benchmark, scheme, dtype):
     data = bmsample.load_dataset("mnist-test", dtype=dtype).data[:1000]
     cfg = TrainingConfig(num_hiddens=500, scheme=scheme, k=10, batch_size=100, dtype=dtype, seed=0).validated()
     model = bmsample.BernoulliRBM.from_data(data, 500, rng=0, dtype=dtype)
-    trainer = RBMTrainer(model, cfg, ChainStreams((3, 4)))
+    trainer = RBMTrainer(model, cfg.estimate(), ChainStreams((3, 4)))
     batch = np.ascontiguousarray(data[:100])
     benchmark.group = f"training update 784x500 batch=100 k=10 {dtype}"
     benchmark.pedantic(lambda: trainer.update(batch, 1e-4), rounds=10, iterations=1, warmup_rounds=1)

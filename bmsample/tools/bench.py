@@ -272,7 +272,7 @@ def measure_epoch(data, num_hiddens=500, *, scheme="rdm", k=10, batch_size=100, 
     repeats = check_int(repeats, "repeats")
     data = np.ascontiguousarray(data, dtype=cfg.dtype)
     model = BernoulliRBM.from_data(data, num_hiddens, rng=np.random.default_rng(0), dtype=cfg.dtype)
-    trainer = RBMTrainer(model, cfg, ChainStreams((1, 2)))
+    trainer = RBMTrainer(model, cfg.estimate(), ChainStreams((1, 2)))
     updates = data.shape[0] // batch_size
     order = np.random.default_rng(3)
 
