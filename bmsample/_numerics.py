@@ -256,6 +256,6 @@ def means_or(states, means):
 def _means_or_overload(states, means):
     # Chosen at compile time: a kernel called without ``means`` is compiled with no store of the means, so one
     # kernel serves both uses at the speed of the separate ones (a run-time flag in the loop costs ~30 %).
-    if means is None or isinstance(means, (types.NoneType, types.Omitted)):
+    if isinstance(means, (types.NoneType, types.Omitted)):
         return lambda states, means: states
     return lambda states, means: means

@@ -195,7 +195,7 @@ def process_record(cfg, data_name, total_updates):
     settings (``Family.process_settings``)."""
     record = {"scheme": cfg.scheme, "k": cfg.k, "init": cfg.init, "sampler": cfg.sampler,
               "learning_rate": cfg.learning_rate, "batch_size": cfg.batch_size,
-              "num_chains": cfg.num_chains if cfg.scheme != "cd" else cfg.batch_size,
+              "num_chains": cfg.estimate().num_chains,
               "epochs": cfg.epochs, "updates": cfg.updates, "total_updates": total_updates, "data": data_name}
     record.update({name: getattr(cfg, name) for name in families.named(cfg.model).process_settings})
     return record
