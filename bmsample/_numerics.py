@@ -259,3 +259,22 @@ def _means_or_overload(states, means):
     if isinstance(means, (types.NoneType, types.Omitted)):
         return lambda states, means: states
     return lambda states, means: means
+
+
+@helper
+def sum_products4(x, y):
+    """sum_i x[i] * y[i] in float64 with four partial sums (y = ones gives a plain sum).
+
+    Four independent accumulators break the add latency chain that a single
+    one would impose without reassociation (which KERNEL_FASTMATH excludes).
+    """
+    n = x.shape[0]
+    s0 = s1 = s2 = s3 = 0.0
+    for i in range(0, n - 3, 4):
+        s0 += np.float64(x[i]) * y[i]
+        s1 += np.float64(x[i + 1]) * y[i + 1]
+        s2 += np.float64(x[i + 2]) * y[i + 2]
+        s3 += np.float64(x[i + 3]) * y[i + 3]
+    for i in range(n - n % 4, n):
+        s0 += np.float64(x[i]) * y[i]
+    return (s0 + s1) + (s2 + s3)

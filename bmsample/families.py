@@ -76,6 +76,8 @@ class Family:
     random_model : callable(num_units, num_hiddens, dtype, rng) -> model, or None
         A model of that size with small random parameters (``bench``'s synthetic models; families without
         hidden units ignore ``num_hiddens``); None where the family has none.
+    tempering : callable(model, base) -> TemperedChains, or None
+        Its chains at any inverse temperature (``bmsample.tempering``); None where it has no tempering.
     """
 
     name: str
@@ -99,6 +101,7 @@ class Family:
     image_values: Callable | None = None
     predicted_spectrum: Callable | None = None
     random_model: Callable | None = None
+    tempering: Callable | None = None
 
     def __post_init__(self):
         if not self.p0_laws or not self.samplers:

@@ -29,10 +29,13 @@ from ._shell import announces_compiling, handle_errors, set_threads
 @click.option("--schemes", default="rdm,pcd", show_default=True, help="Comma-separated schemes of the epochs.")
 @click.option("-k", "k", type=int, default=10, show_default=True, help="Gibbs steps per update in the epochs.")
 @click.option("--batch-size", type=int, default=100, show_default=True, help="Minibatch size of the epochs.")
+@click.option("--tempering", "replicas", type=int, default=None,
+              help="Also time parallel-tempering sweeps of this many replicas of each --chains count against plain "
+                   "steps of as many chains.")
 @handle_errors
 @announces_compiling
 def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, threads, device, json_path, overwrite,
-          epoch, epoch_data, epoch_samples, schemes, k, batch_size):
+          epoch, epoch_data, epoch_samples, schemes, k, batch_size, replicas):
     """Sampler steps per second and their ratio to the bare GEMMs of the same shapes.
 
     Both are timed in this process, interleaved repeat by repeat (warm-up
@@ -41,7 +44,9 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
     sequential sweep cannot reach); on a GPU (--device), the device steps
     against the device's product kernel.  With --epoch, also one
     training epoch per scheme (updates/s, and its time over the bare time of
-    every matrix product of the epoch)."""
+    every matrix product of the epoch).  With --tempering R, also a
+    parallel-tempering sweep (one round of swaps and one step of each of R
+    replicas of M chains) against one plain step of R M chains."""
     import bmsample
     from bmsample._backend import resolve_backend
     from bmsample._validation import check_choice
@@ -75,5 +80,13 @@ def bench(family, model_file, visibles, hiddens, chains, dtype, steps, repeats, 
                   for name in dtypes for scheme in schemes]
         click.echo(benchmark.format_epoch_rows(epochs))
         document += [{"kind": "epoch", **row.as_dict()} for row in epochs]
+    if replicas is not None:
+        if backend.is_cuda:
+            raise ValueError("tempering: parallel tempering is timed on the CPU; drop --device or --tempering")
+        tempering = [benchmark.measure_tempering(
+            model if model is not None else benchmark.synthetic_model(family, visibles, hiddens, name), replicas, n,
+            sweeps=steps, repeats=repeats, threads=threads) for name in dtypes for n in chain_counts]
+        click.echo(benchmark.format_tempering_rows(tempering))
+        document += [{"kind": "tempering", **row.as_dict()} for row in tempering]
     if json_path is not None:
         atomic_write(json_path, lambda handle: handle.write(json.dumps(document, indent=2).encode()))

@@ -35,17 +35,30 @@ from ._shell import EXIT_INTERRUPTED, announces_compiling, fail, handle_errors, 
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
 @options.device
+@click.option("--tempering", type=click.Choice(["pt"]),
+              help="Sample the equilibrium law instead, by parallel tempering (pt); --chains is then per replica "
+                   "[100] and --steps the sweeps after the warm-up [1000].")
+@click.option("--replicas", type=int, help="pt: replicas R [chosen for a swap probability of 0.3 with --betas auto].")
+@click.option("--betas", "betas_source", default="auto", show_default=True,
+              help="pt: 'auto' (tuned in the warm-up) or a file of inverse temperatures from 1 down (.npy, or text).")
+@click.option("--warmup", type=int, help="pt: warm-up sweeps, not in the output [496 with --betas auto, else 0].")
 @handle_errors
 @announces_compiling
 def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
-           record_moments, means, seed, threads, out, overwrite, png_path, device):
+           record_moments, means, seed, threads, out, overwrite, png_path, device, tempering, replicas, betas_source,
+           warmup):
     """Sample states from a saved MODEL (.npz) into a samples file (--out, .npz).
 
     By default this reproduces the model's training process: an Rdm-k model
     draws fresh chains from its p0 and runs exactly k steps.  The file holds
     visible (chains x units) and, as recorded, recorded and times, means (or
     magnetisations) with covariances (or correlations), visible_means; and
-    its metadata (bmsample.io.save_samples)."""
+    its metadata (bmsample.io.save_samples).
+
+    With --tempering pt the samples are the beta = 1 chains of a parallel
+    tempering run (bmsample.tempering): equilibrium samples of the model,
+    whatever its training process; the swap acceptance per pair, the round
+    trips and the ladder are printed and kept in the file's metadata."""
     import bmsample
     from bmsample import families
     from bmsample._rng import fresh_seed
@@ -59,6 +72,21 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
     family = families.of_model(model)
+    if tempering is not None:
+        _refuse_with_tempering(init=init, init_scale=init_scale, sampler=sampler, step_size=step_size,
+                               temperature=temperature, data=data_name, record_moments=record_moments, means=means)
+        set_threads(threads)
+        seed = fresh_seed() if seed is None else seed
+        settings = {"replicas": replicas, "betas": _betas(betas_source), "warmup": warmup, "rng": seed,
+                    "record": options.counts(record, "record")}
+        result, run = _temper_with_progress(model, chains, 1000 if steps is None else steps, device, settings)
+        if png_path is not None:
+            _write_grid(png_path, model, result.visible)
+        save_samples(out, result, model=str(model_path), family=model.family, seed=seed, tempering=run.diagnostics())
+        click.echo(_tempering_summary(out, run, seed))
+        return
+    if replicas is not None or betas_source != "auto" or warmup is not None:
+        raise ValueError("--replicas/--betas/--warmup: only with --tempering pt")
     given = {"return_means": means, "record_moments": record_moments, "sampler": sampler, "step_size": step_size,
              "temperature": temperature, "init_scale": init_scale}
     _refuse_options(family, [name for name, value in given.items() if value], init)
@@ -102,6 +130,77 @@ def _sample_with_progress(model, chains, steps, device, settings):
             fail(f"stopped by {guard.requested} at step {monitor.done} of {total}; nothing written",
                  EXIT_INTERRUPTED)
     return result
+
+
+def _refuse_with_tempering(**given):
+    """One clear error for the first option that parallel tempering does not take."""
+    for name, value in given.items():
+        if value:
+            flag = {"means": "--means", "data": "--data"}.get(name, "--" + name.replace("_", "-"))
+            raise ValueError(f"{flag}: does not apply with --tempering (its chains start from the beta = 0 law and "
+                             "run the model's own sampler)")
+
+
+def _betas(source):
+    """'auto', or the inverse temperatures in the file ``source`` (.npy without pickles, or numbers as text)."""
+    if source == "auto":
+        return "auto"
+    import numpy as np
+
+    path = Path(source)
+    if not path.is_file():
+        raise ValueError(f"--betas: expected 'auto' or a file of inverse temperatures; {source} is not a file")
+    try:
+        values = (np.load(path, allow_pickle=False) if path.suffix == ".npy"
+                  else np.array(path.read_text().replace(",", " ").split(), dtype=np.float64))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--betas: {source} is not a list of numbers ({exc})") from None
+    return values
+
+
+def _temper_with_progress(model, chains, sweeps, device, settings):
+    """``parallel_tempering`` with a live progress line (warm-up and sweeps); SIGTERM or SIGINT stop it (exit 130).
+
+    Returns (SampleResult of the beta = 1 chains, TemperingResult).
+    """
+    from bmsample import _steps
+    from bmsample._sampling import SampleResult
+    from bmsample.tempering import DEFAULT_WARMUP, parallel_tempering
+
+    warmup = settings["warmup"]
+    total = sweeps + (warmup if warmup is not None else (DEFAULT_WARMUP if isinstance(settings["betas"], str) else 0))
+    tty = sys.stderr.isatty()
+
+    def show(done, total, seconds):
+        if tty:
+            click.echo("\r\033[K" + _steps.format_step_progress(done, total, seconds).replace("step", "sweep", 1),
+                       err=True, nl=False)
+
+    run = None
+    with _steps.PreemptionGuard() as guard, _steps.progress(total, show) as monitor:
+        try:
+            run = parallel_tempering(model, chains, sweeps, backend=device, **settings)
+        except _steps.StepsInterrupted:
+            if not guard.requested:
+                raise
+        finally:
+            if tty and monitor.reported:
+                click.echo("\r\033[K", err=True, nl=False)
+        if guard.requested:
+            fail(f"stopped by {guard.requested} at sweep {monitor.done} of {total}; nothing written",
+                 EXIT_INTERRUPTED)
+    result = SampleResult(run.visible, run.sweeps, "tempering", run.times, "parallel-tempering", run.recorded)
+    return result, run
+
+
+def _tempering_summary(out, run, seed):
+    """What ``sample --tempering`` prints: the file, the ladder, the swap acceptance and the round trips."""
+    acceptance = " ".join("-" if value != value else f"{value:.2f}" for value in run.acceptance)
+    return (f"wrote {out}: {run.visible.shape[0]} beta=1 chains x {run.visible.shape[1]} units, {run.sweeps} sweeps "
+            f"of {run.betas.size} replicas after {run.warmup} warm-up sweeps, seed {seed}\n"
+            f"betas: {' '.join(f'{b:.4g}' for b in run.betas)}\n"
+            f"swap acceptance per pair: {acceptance}\n"
+            f"round trips beta=1 -> beta={run.betas[-1]:.3g} -> beta=1: {run.round_trips}")
 
 
 def _write_grid(path, model, states):

@@ -59,4 +59,4 @@ FAMILIES = (Family(name="gaussian-rbm", model_class=GaussianBernoulliRBM, units=
                    log_likelihood=_log_likelihood, process_settings=("init_scale", "l2", "sigma"),
                    trainer_settings=("l2",),
                    training_data=_training_data, image_values=lambda states: states,
-                   random_model=_random_model),)
+                   random_model=_random_model, tempering=lazy("bmsample.grbm.tempering:GRBMTempered")),)

@@ -11,7 +11,8 @@ chain's Philox stream, one draw index per sweep:
 """
 
 import numpy as np
-from numba import prange
+from numba import prange, types
+from numba.extending import overload
 
 from .._jit import helper, kernel
 from .._numerics import fast_exp, fast_sigmoid, one_like
@@ -33,6 +34,24 @@ METROPOLIS = 2
 SAMPLERS = {"heat-bath": HEAT_BATH, "random-site": RANDOM_SITE, "metropolis": METROPOLIS}
 
 
+def tempered_field(field, row_beta, base_field, c, i):
+    """The field site ``i`` of chain ``c`` feels: ``field``, or at inverse temperature ``row_beta[c]`` towards
+    ``base_field``: beta H_i + (1 - beta) h0_i (parallel tempering)."""
+    if row_beta is None:
+        return field
+    beta = row_beta[c]
+    return beta * field + (1 - beta) * base_field[i]
+
+
+@overload(tempered_field, inline="always")
+def _tempered_field_overload(field, row_beta, base_field, c, i):
+    # Chosen at compile time: plain sweeps (no ``row_beta``) compile with no arithmetic added.
+    if isinstance(row_beta, (types.NoneType, types.Omitted)):
+        return lambda field, row_beta, base_field, c, i: field
+    return lambda field, row_beta, base_field, c, i: (row_beta[c] * field
+                                                      + (one_like(field) - row_beta[c]) * base_field[i])
+
+
 # The random-site helpers index the 2-d arrays with (chain, site) rather than
 # taking row views: a view in the innermost loop costs an atomic reference count.
 @helper
@@ -45,16 +64,16 @@ def _set_spin(coupling, state, local_field, c, i, new):
 
 
 @helper
-def _metropolis(coupling, state, local_field, c, i, u):
+def _metropolis(coupling, state, local_field, c, i, u, row_beta, base_field):
     # Accept the flip with probability min(1, exp(-dE)), dE = 2 s_i H_i.
-    gain = state[c, i] * local_field[c, i]
+    gain = state[c, i] * tempered_field(local_field[c, i], row_beta, base_field, c, i)
     if u < fast_exp(-(gain + gain)):
         _set_spin(coupling, state, local_field, c, i, -state[c, i])
 
 
 @helper
-def _heat_bath(coupling, state, local_field, c, i, u):
-    field = local_field[c, i]
+def _heat_bath(coupling, state, local_field, c, i, u, row_beta, base_field):
+    field = tempered_field(local_field[c, i], row_beta, base_field, c, i)
     one = one_like(field)
     p_up = fast_sigmoid((one + one) * field)
     _set_spin(coupling, state, local_field, c, i, one if u < p_up else -one)
@@ -62,7 +81,7 @@ def _heat_bath(coupling, state, local_field, c, i, u):
 
 @kernel
 def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, spins_t, fields_t,
-           words, delta):
+           words, delta, row_beta=None, base_field=None):
     """Run ``num_sweeps`` sweeps of every chain in place.
 
     For N <= SITE_MAJOR_MAX_UNITS, sequential sweeps (heat-bath, Metropolis)
@@ -97,6 +116,11 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
         Scratch: the current Philox block of each chain.
     delta : ndarray, shape (num_blocks, CHAIN_BLOCK)
         Scratch: the spin changes of the current site.
+    row_beta : ndarray, shape (num_chains,), optional
+        Inverse temperature of each chain (parallel tempering): a site feels
+        beta H_i + (1 - beta) base_field_i, while ``local_field`` stays H.
+    base_field : ndarray, shape (N,), optional
+        h0 of the beta = 0 law (with ``row_beta``).
     """
     num_chains, num_units = state.shape
     like = local_field[0, 0]
@@ -108,7 +132,8 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
                 draw = first_draw + t
                 for c in range(lo, lo + width):
                     _chain_sweep(coupling, kind, state, local_field, c, np.uint32(chain_offset + c),
-                                 np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32), key0, key1, like)
+                                 np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32), key0, key1, like, row_beta,
+                                 base_field)
             continue
         spins = spins_t[block_index]
         fields = fields_t[block_index]
@@ -119,8 +144,8 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
         for t in range(num_sweeps):
             draw = first_draw + t
             _sequential_sweep(coupling, kind, key0, key1, np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32),
-                              np.uint32(chain_offset + lo), width, spins, fields, words[block_index],
-                              delta[block_index], like)
+                              np.uint32(chain_offset + lo), lo, width, spins, fields, words[block_index],
+                              delta[block_index], like, row_beta, base_field)
         for i in range(num_units):
             for c in range(width):
                 state[lo + c, i] = spins[i, c]
@@ -128,9 +153,9 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
 
 
 @helper
-def _sequential_sweep(coupling, kind, key0, key1, draw_lo, draw_hi, first_stream, width, spins, fields, words, delta,
-                      like):
-    """One sequential sweep of a site-major block: spins, fields (N, CHAIN_BLOCK)."""
+def _sequential_sweep(coupling, kind, key0, key1, draw_lo, draw_hi, first_stream, lo, width, spins, fields, words,
+                      delta, like, row_beta, base_field):
+    """One sequential sweep of a site-major block of chains ``lo ...``: spins, fields (N, CHAIN_BLOCK)."""
     one = one_like(like)
     for i in range(spins.shape[0]):
         if i % 4 == 0:
@@ -145,7 +170,7 @@ def _sequential_sweep(coupling, kind, key0, key1, draw_lo, draw_hi, first_stream
         for c in range(width):
             u = uniform_from_bits(words[r, c], like)
             s = spins[i, c]
-            h = fields[i, c]
+            h = tempered_field(fields[i, c], row_beta, base_field, lo + c, i)
             if kind == HEAT_BATH:
                 new = one if u < fast_sigmoid((one + one) * h) else -one
             else:
@@ -161,7 +186,8 @@ def _sequential_sweep(coupling, kind, key0, key1, draw_lo, draw_hi, first_stream
 
 
 @helper
-def _chain_sweep(coupling, kind, state, local_field, c, stream, draw_lo, draw_hi, key0, key1, like):
+def _chain_sweep(coupling, kind, state, local_field, c, stream, draw_lo, draw_hi, key0, key1, like, row_beta,
+                 base_field):
     """One sweep of chain ``c`` alone, updating its fields only when a spin flips."""
     num_units = state.shape[1]
     if kind != RANDOM_SITE:
@@ -170,14 +196,14 @@ def _chain_sweep(coupling, kind, state, local_field, c, stream, draw_lo, draw_hi
             for r in range(min(4, num_units - 4 * block)):
                 u = uniform_from_bits(words[r], like)
                 if kind == HEAT_BATH:
-                    _heat_bath(coupling, state, local_field, c, 4 * block + r, u)
+                    _heat_bath(coupling, state, local_field, c, 4 * block + r, u, row_beta, base_field)
                 else:
-                    _metropolis(coupling, state, local_field, c, 4 * block + r, u)
+                    _metropolis(coupling, state, local_field, c, 4 * block + r, u, row_beta, base_field)
         return
     for block in range((num_units + 1) // 2):
         w0, w1, w2, w3 = philox4x32(np.uint32(block), stream, draw_lo, draw_hi, key0, key1)
         i = np.int64((np.uint64(w0) * np.uint64(num_units)) >> np.uint64(32))
-        _heat_bath(coupling, state, local_field, c, i, uniform_from_bits(w1, like))
+        _heat_bath(coupling, state, local_field, c, i, uniform_from_bits(w1, like), row_beta, base_field)
         if 2 * block + 1 < num_units:
             i = np.int64((np.uint64(w2) * np.uint64(num_units)) >> np.uint64(32))
-            _heat_bath(coupling, state, local_field, c, i, uniform_from_bits(w3, like))
+            _heat_bath(coupling, state, local_field, c, i, uniform_from_bits(w3, like), row_beta, base_field)

@@ -51,5 +51,6 @@ FAMILIES = tuple(Family(name=name, model_class=IsingModel, units="+-1 spins (or 
                         default_sample_init=lambda model, chains: default_process(model, chains)[0],
                         sample_options=("sampler", "chains", "record_moments"), comparable_data=_comparable_data,
                         log_likelihood=_log_likelihood, image_values=lambda spins: (spins + 1) / 2,
-                        random_model=_random_model if name == "ising" else None)
+                        random_model=_random_model if name == "ising" else None,
+                        tempering=lazy("bmsample.ising.tempering:IsingTempered"))
                  for name in ("ising", "independent"))

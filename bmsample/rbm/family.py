@@ -48,4 +48,5 @@ FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values
                    sample_options=("chains", "return_means"), comparable_data=_comparable_data,
                    log_likelihood=_log_likelihood, process_settings=("l2", "centered"),
                    trainer_settings=("l2", "centered", "centering_rate"),
-                   image_values=lambda states: states, random_model=_random_model),)
+                   image_values=lambda states: states, random_model=_random_model,
+                   tempering=lazy("bmsample.rbm.tempering:RBMTempered")),)

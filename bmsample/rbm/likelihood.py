@@ -30,7 +30,7 @@ import numpy as np
 from numba import prange
 
 from .._jit import helper, kernel
-from .._numerics import fast_exp, fast_log
+from .._numerics import fast_exp, fast_log, sum_products4
 from .._rng import ChainStreams, seed_sequence
 from .._validation import check_binary_data, check_choice, check_int, check_memory, check_vector
 from . import _cpu
@@ -198,25 +198,6 @@ def _softplus_step(x, beta_old, beta_new):
     return (beta_new - beta_old) * max(x, 0.0) + fast_log(ratio)
 
 
-@helper
-def _sum4(x, y):
-    """sum_i x[i] * y[i] in float64 with four partial sums (y = ones gives a plain sum).
-
-    Four independent accumulators break the add latency chain that a single
-    one would impose without reassociation (which KERNEL_FASTMATH excludes).
-    """
-    n = x.shape[0]
-    s0 = s1 = s2 = s3 = 0.0
-    for i in range(0, n - 3, 4):
-        s0 += np.float64(x[i]) * y[i]
-        s1 += np.float64(x[i + 1]) * y[i + 1]
-        s2 += np.float64(x[i + 2]) * y[i + 2]
-        s3 += np.float64(x[i + 3]) * y[i + 3]
-    for i in range(n - n % 4, n):
-        s0 += np.float64(x[i]) * y[i]
-    return (s0 + s1) + (s2 + s3)
-
-
 @kernel
 def _anneal_hidden_pass(hidden_field, hbias, visible, vbias_step, beta_old, beta_new, scratch, ones, log_weights):
     """Weight update from ``beta_old`` to ``beta_new`` and hidden field of the transition at ``beta_new``.
@@ -237,7 +218,7 @@ def _anneal_hidden_pass(hidden_field, hbias, visible, vbias_step, beta_old, beta
             x = np.float64(field[j]) + hbias[j]
             terms[j] = _softplus_step(x, beta_old, beta_new)
             field[j] = beta_new * x
-        log_weights[c] += _sum4(terms, ones) + _sum4(visible[c], vbias_step)
+        log_weights[c] += sum_products4(terms, ones) + sum_products4(visible[c], vbias_step)
 
 
 class _Annealer:

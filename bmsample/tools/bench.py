@@ -185,6 +185,68 @@ def _as_dtype(model, dtype):
 
 
 @dataclass
+class TemperingRow:
+    """Parallel-tempering sweeps against plain steps of as many chains (times in milliseconds per sweep)."""
+
+    family: str
+    visibles: int
+    hiddens: int | None
+    replicas: int
+    chains: int
+    dtype: str
+    threads: int
+    sweep_ms: float
+    plain_ms: float
+    ratio_median: float
+    ratio_min: float
+    ratio_max: float
+
+    def as_dict(self):
+        return asdict(self)
+
+
+def measure_tempering(model, replicas=16, chains=100, *, sweeps=10, repeats=15, threads=None):
+    """Time ``sweeps`` parallel-tempering sweeps (R replicas of M chains) against plain steps of R M chains.
+
+    A sweep is one round of swaps and one step of every replica (``bmsample.tempering``); the plain steps are
+    the family's own sampler from its default p0, timed interleaved in the same process.
+
+    Returns
+    -------
+    TemperingRow
+    """
+    import numba
+
+    from ..tempering import ladder_sweeps
+
+    replicas, chains = check_int(replicas, "replicas", minimum=2), check_int(chains, "chains")
+    sweeps, repeats = check_int(sweeps, "sweeps"), check_int(repeats, "repeats")
+    tempered = ladder_sweeps(model, np.linspace(1.0, 0.0, replicas), chains, rng=1)
+    _, plain, _ = step_case(model, replicas * chains, sweeps, np.random.default_rng(1))
+    tempered(sweeps)  # compile and warm up: excluded from the timings
+    plain()
+    times = interleaved_times({"plain": plain, "tempered": lambda: tempered(sweeps)}, repeats)
+    ratios = times["tempered"] / times["plain"]
+    return TemperingRow(families.of_model(model).name, model.num_visibles, getattr(model, "num_hiddens", None),
+                        replicas, chains, model.dtype.name, threads or numba.get_num_threads(),
+                        1e3 * float(np.median(times["tempered"])) / sweeps,
+                        1e3 * float(np.median(times["plain"])) / sweeps, float(np.median(ratios)),
+                        float(ratios.min()), float(ratios.max()))
+
+
+def format_tempering_rows(rows):
+    """The table ``bmsample bench --tempering`` prints (ratio = PT sweep / plain step of R M chains)."""
+    lines = [f"{'tempering':>12} {'size':>10} {'R':>3} {'M':>5} {'dtype':>8} {'thr':>3} {'sweep ms':>8} "
+             f"{'plain ms':>8} {'ratio':>6} {'min':>6} {'max':>6}"]
+    for r in rows:
+        size = f"{r.visibles}x{r.hiddens}" if r.hiddens else f"N={r.visibles}"
+        lines.append(f"{r.family:>12} {size:>10} {r.replicas:>3} {r.chains:>5} {r.dtype:>8} {r.threads:>3} "
+                     f"{r.sweep_ms:8.3f} {r.plain_ms:8.3f} {r.ratio_median:6.3f} {r.ratio_min:6.3f} "
+                     f"{r.ratio_max:6.3f}")
+    return "\n".join(lines)
+
+
+@dataclass
 class EpochRow:
     """One timed training epoch (RBM) against the GEMM floor of that epoch (seconds)."""
 
