@@ -484,7 +484,8 @@ def _warmed_up(process, num_chains, replicas, betas, target, warmup, seed):
                 ladder.sweep()
                 _steps.steps_done(1)
             probabilities = ladder.mean_probabilities()
-            tuning.append({"sweeps": length, "betas": ladder.betas.tolist(), "swap_probability": _floats(probabilities)})
+            tuning.append({"sweeps": length, "betas": ladder.betas.tolist(),
+                           "swap_probability": _floats(probabilities)})
             if fixed is None:
                 ladder.resize(_tuned_betas(ladder.betas, probabilities, num_replicas, target))
             else:
