@@ -122,25 +122,46 @@ def test_ising_report_files_and_numbers(ising_run):
     assert "## Observed" in markdown and f"Rdm-{k}" in markdown
 
 
-def test_ising_report_shows_the_rdm_k_minimum_at_t_equal_k(tmp_path_factory):
-    """The physics of the Ising report, with long enough training (2000 updates, about 10 s): the Rdm-k
-    model's error is smallest at t = k and grows past it (an out-of-equilibrium memory of the k-step process),
-    while CD-k and PCD-k, trained towards equilibrium, have no minimum before k and stay near their best.
+def _ising_curves(tmp_path_factory, seeds):
+    """The Ising report's mean-rmse-against-t curve of each scheme, averaged over ``seeds`` (2000 updates each)."""
+    curves = {}
+    for seed in seeds:
+        out = tmp_path_factory.mktemp(f"report-ising-{seed}") / "out"
+        results = reports.REPORTS["ising"](out, quick=True, seed=seed, progress=None, updates=2000,
+                                           learning_rate=0.01, batch_size=200, num_chains=200, eval_chains=2000,
+                                           aats=False)
+        for scheme, entry in results["schemes"].items():
+            curves.setdefault(scheme, []).append([(row["t"], row["mean_rmse"]) for row in entry["rows"]])
+    k = results["settings"]["k"]
+    averaged = {}
+    for scheme, runs in curves.items():
+        times = np.array([t for t, _ in runs[0]])
+        assert all(np.array_equal([t for t, _ in run], times) for run in runs)
+        averaged[scheme] = (times, np.mean([[e for _, e in run] for run in runs], axis=0))
+    return k, averaged
 
-    Observed (seed 0): Rdm-5 mean rmse 0.033 at t = 5, 0.047 at t = 10 and 0.070 at t = 100; CD-5 and PCD-5
-    0.050-0.053 at t = 5 and 0.044-0.067 at t = 100; the noise floor of 2000 chains is about 0.02.
+
+def test_ising_report_shows_the_rdm_k_minimum_at_t_equal_k(tmp_path_factory):
+    """The physics of the Ising report (three seeds of 2000 updates, about 15 s): the Rdm-k model's error is
+    smallest at t = k and grows past it (an out-of-equilibrium memory of the k-step process), while CD-k and
+    PCD-k, trained towards equilibrium, have no minimum before k and stay near their best.
+
+    One seed is too noisy for this: over seeds 0-11, single runs put the Rdm-5 minimum at t = 10 once, and a
+    PCD-5 run grows by 1.28 from t = 5 to t = 100.  Averaged over three seeds (groups 0-2, 3-5, 6-8, 9-11),
+    the Rdm-5 curve grows by 1.53-2.15 from t = k to t = 100 and CD-5 and PCD-5 by 0.81-1.24; the noise floor
+    of 2000 chains is about 0.02 in each run.
     """
-    out, results, _ = _run(tmp_path_factory, "ising", updates=2000, learning_rate=0.01, batch_size=200,
-                           num_chains=200, eval_chains=2000, aats=False)
-    k, schemes = results["settings"]["k"], results["schemes"]
-    rdm = schemes["rdm"]
-    assert rdm["argmin_t_mean_rmse"] == k
-    assert rdm["at_last"]["mean_rmse"] > 1.5 * rdm["at_k"]["mean_rmse"]
-    for scheme in ("cd", "pcd"):
-        entry = schemes[scheme]
-        assert entry["argmin_t_mean_rmse"] >= k
-        assert entry["at_last"]["mean_rmse"] < 1.5 * entry["at_k"]["mean_rmse"]
-        assert entry["at_last"]["mean_rmse"] < rdm["at_last"]["mean_rmse"]
+    k, curves = _ising_curves(tmp_path_factory, seeds=(0, 1, 2))
+    growth = {}
+    for scheme, (times, errors) in curves.items():
+        at_k = errors[np.flatnonzero(times == k)[0]]
+        growth[scheme] = errors[-1] / at_k
+        if scheme == "rdm":
+            assert times[np.argmin(errors)] == k
+        else:
+            assert times[np.argmin(errors)] >= k, scheme
+    assert growth["rdm"] > 1.4, growth
+    assert growth["cd"] < 1.3 and growth["pcd"] < 1.3, growth
 
 
 def test_rbm_report_files_and_numbers(rbm_run):

@@ -1,10 +1,12 @@
 """One writer per run directory, and ``--overwrite`` that loses nothing: real processes, locks and kills."""
 
 import json
+import re
 import signal
 import socket
 import subprocess
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,10 +118,12 @@ def test_overwrite_killed_after_its_first_checkpoint_is_the_new_run_and_resumes(
     resumed = start(*FIT, "--seed", "4", "--resume", run_dir)
     wait_until_training(resumed)
     resumed.send_signal(signal.SIGTERM)
-    resumed.communicate(timeout=300)
+    _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == EXIT_PREEMPTED
-    latest = bmsample.read_model_file(run_dir / "checkpoints" / "latest.npz")
-    assert latest.metadata["seed"] == 4
+    # The checkpoint it names: latest.npz, or update_N.npz when the signal came at a log-spaced update.
+    written = Path(re.search(r"wrote checkpoint (\S+\.npz)", stderr).group(1))
+    assert written.parent == run_dir / "checkpoints"
+    assert bmsample.read_model_file(written).metadata["seed"] == 4
 
 
 def test_an_overwrite_that_fails_before_checkpointing_leaves_the_old_run(tmp_path, old_run):
