@@ -10,7 +10,7 @@ from ._shell import announces_compiling, handle_errors, set_threads
 
 
 @click.command("eval")
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL|RUN_DIR", type=click.Path(path_type=Path))
 @click.argument("data")
 @click.option("--times", help="Comma-separated sampling times [0, 1, 2, 5, ... up to 10 k, with k].")
 @options.chains
@@ -19,9 +19,13 @@ from ._shell import announces_compiling, handle_errors, set_threads
 @click.option("--aats/--no-aats", default=True, show_default=True, help="Adversarial accuracy per time.")
 @click.option("--aats-samples", type=int, default=1000, show_default=True,
               help="Data rows and samples in the AATS pool (each).")
-@click.option("--log-likelihood", "ll_method", type=click.Choice(["auto", "exact", "ais", "none"]), default="none",
-              show_default=True, help="Equilibrium log-likelihood of DATA (meaningful at equilibrium only).")
+@click.option("--log-likelihood", "ll_method", type=click.Choice(["auto", "exact", "ais", "trajectory", "none"]),
+              default="none", show_default=True,
+              help="Equilibrium log-likelihood of DATA (meaningful at equilibrium only); trajectory: at every model "
+                   "a run saved (RUN_DIR), by trajectory AIS.")
 @click.option("--ais-chains", type=int, default=100, show_default=True)
+@click.option("--trajectory-steps", type=int, default=1, show_default=True,
+              help="trajectory: Gibbs steps under each saved model.")
 @click.option("--ais-betas", type=int, default=10000, show_default=True)
 @click.option("--mixing", "mixing_steps", type=int, default=0,
               help="Also run 100 chains for this many steps: autocorrelation times and memory of p0.")
@@ -34,14 +38,19 @@ from ._shell import announces_compiling, handle_errors, set_threads
 @handle_errors
 @announces_compiling
 def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_samples, ll_method, ais_chains,
-                     ais_betas, mixing_steps, seed, threads, json_path, png_path, overwrite):
+                     trajectory_steps, ais_betas, mixing_steps, seed, threads, json_path, png_path, overwrite):
     """Compare fresh samples of MODEL with DATA as a function of sampling time.
 
     At every time t: rms errors of the means and of the connected
     correlations, their Pearson coefficient, the mean energy and the
     adversarial accuracy (AATS with AA_truth and AA_syn; all three near 0.5 =
     indistinguishable, "!" where the two disagree).  For an Rdm-k model
-    the errors are smallest near t = k."""
+    the errors are smallest near t = k.
+
+    MODEL may be a run directory (fit --out): its final model is evaluated,
+    and --log-likelihood trajectory adds the log-likelihood of DATA at every
+    model the run saved (bmsample.trajectory; fit --trajectory N saves
+    more)."""
     import bmsample
     from bmsample import evaluation
     from bmsample._rng import fresh_seed
@@ -52,7 +61,14 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
     for path, option in ((json_path, "json"), (png_path, "png")):
         if path is not None:
             check_output_file(path, option, overwrite)
-    loaded = bmsample.read_model_file(model_path)
+    trajectory = None
+    if ll_method == "trajectory" or model_path.is_dir():
+        from bmsample.trajectory import load_trajectory
+
+        if not model_path.is_dir():
+            raise ValueError(f"--log-likelihood trajectory: expected a run directory (fit --out), got {model_path}")
+        trajectory = load_trajectory(model_path)
+    loaded = bmsample.read_model_file(model_path / "model.npz" if model_path.is_dir() else model_path)
     model = loaded.model
     reference = bmsample.load_dataset(data, dtype="float64").data
     process = {name: value for name, value in (("init", init), ("sampler", sampler)) if value is not None}
@@ -79,7 +95,10 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
                    "indistinguishable (both must be near 0.5)")
     document = {"model": str(model_path), "data": data, "family": model.family, "k": k, "chains": chains,
                 "seed": seed, "rows": result.rows}
-    if ll_method != "none":
+    if ll_method == "trajectory":
+        document["log_likelihood"] = _trajectory_log_likelihood(trajectory, reference, ais_chains, trajectory_steps,
+                                                                seed)
+    elif ll_method != "none":
         document["log_likelihood"] = evaluation.log_likelihood(model, reference, method=ll_method,
                                                                ais_chains=ais_chains, ais_betas=ais_betas, rng=seed)
         ll = document["log_likelihood"]
@@ -96,3 +115,17 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
         from bmsample.tools.plots import plot_errors_vs_time
 
         plot_errors_vs_time(png_path, result, title=f"{Path(model_path).name} on {data}")
+
+
+def _trajectory_log_likelihood(trajectory, reference, num_chains, steps, seed):
+    """The log-likelihood of ``reference`` at every model of ``trajectory``, printed as a table; the dict."""
+    from bmsample.trajectory import trajectory_log_likelihood
+
+    ll = trajectory_log_likelihood(trajectory, reference, num_chains=num_chains, steps=steps, rng=seed)
+    click.echo(f"log-likelihood along the run (trajectory AIS: {num_chains} chains, {steps} step(s) per model; "
+               "meaningful at equilibrium only)")
+    click.echo(f"{'update':>8} {'log-likelihood':>15} {'std error':>10} {'ESS':>8}")
+    for update, value, error, ess in zip(ll["updates"], ll["log_likelihood"], ll["std_error"],
+                                         ll["effective_sample_size"]):
+        click.echo(f"{update:>8} {value:15.5g} {error:10.3g} {ess:8.1f}")
+    return ll

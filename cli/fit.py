@@ -144,11 +144,14 @@ def _fit_settings(resume, config_file, flags):
 @click.option("--log-mixing", "mixing_steps", type=int, default=0,
               help="At each checkpoint, log autocorrelation times and the p0 forgetting time of 50 chains run "
                    "for this many steps.")
+@click.option("--trajectory", "trajectory", type=int, default=0,
+              help="Also save the parameters of N models evenly spaced along training (trajectory/), for "
+                   "sample --tempering ptt and eval --log-likelihood trajectory [0].")
 @options.device
 @handle_errors
 @announces_compiling
 def fit(data, threads, out, overwrite, resume, checkpoint_interval, log_json, config_file, quiet, mixing_steps,
-        device, **flags):
+        trajectory, device, **flags):
     """Train a model on DATA (bundled name: mnist, mnist-test, digits, wine,
     breast-cancer; or a .npy/.npz/.txt/.csv file)."""
     import bmsample
@@ -165,7 +168,8 @@ def fit(data, threads, out, overwrite, resume, checkpoint_interval, log_json, co
     log = _json_logger(log_json)
     result = bmsample.fit(dataset.data, config, out=out, overwrite=overwrite, resume=resume is not None,
                           checkpoint_interval=checkpoint_interval, progress=_progress(_live_printer(quiet), log),
-                          data_name=dataset.name, mixing_steps=mixing_steps, backend=device)
+                          data_name=dataset.name, mixing_steps=mixing_steps, trajectory=trajectory,
+                          backend=device)
     last = result.history[-1] if result.history else {}
     updates, seconds = last.get("update", 0), last.get("seconds", 0)
     if log is not None:

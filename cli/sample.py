@@ -10,7 +10,7 @@ from ._shell import EXIT_INTERRUPTED, announces_compiling, fail, handle_errors, 
 
 
 @click.command()
-@click.argument("model_path", metavar="MODEL", type=click.Path(path_type=Path))
+@click.argument("model_path", metavar="MODEL|RUN_DIR", type=click.Path(path_type=Path))
 @options.chains
 @click.option("--steps", type=int, help="Sampler steps [the model's k].")
 @click.option("--init", metavar="LAW",
@@ -35,18 +35,22 @@ from ._shell import EXIT_INTERRUPTED, announces_compiling, fail, handle_errors, 
 @click.option("--png", "png_path", type=click.Path(path_type=Path),
               help="Also write a grid of the first 100 samples (image data: the model's dataset's shape).")
 @options.device
-@click.option("--tempering", type=click.Choice(["pt"]),
-              help="Sample the equilibrium law instead, by parallel tempering (pt); --chains is then per replica "
-                   "[100] and --steps the sweeps after the warm-up [1000].")
+@click.option("--tempering", type=click.Choice(["pt", "ptt"]),
+              help="Sample the equilibrium law instead: parallel tempering of MODEL (pt), or trajectory tempering "
+                   "over the models a run saved (ptt, RUN_DIR); --chains is then per replica [100] and --steps the "
+                   "sweeps after the warm-up [1000].")
 @click.option("--replicas", type=int, help="pt: replicas R [chosen for a swap probability of 0.3 with --betas auto].")
 @click.option("--betas", "betas_source", default="auto", show_default=True,
               help="pt: 'auto' (tuned in the warm-up) or a file of inverse temperatures from 1 down (.npy, or text).")
-@click.option("--warmup", type=int, help="pt: warm-up sweeps, not in the output [496 with --betas auto, else 0].")
+@click.option("--warmup", type=int,
+              help="Warm-up sweeps, not in the output [pt: 496 with --betas auto, else 0; ptt: 100].")
+@click.option("--target-acceptance", type=float,
+              help="ptt: least swap acceptance of neighbouring models when choosing them [0.25].")
 @handle_errors
 @announces_compiling
 def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temperature, data_name, record,
            record_moments, means, seed, threads, out, overwrite, png_path, device, tempering, replicas, betas_source,
-           warmup):
+           warmup, target_acceptance):
     """Sample states from a saved MODEL (.npz) into a samples file (--out, .npz).
 
     By default this reproduces the model's training process: an Rdm-k model
@@ -58,7 +62,11 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     With --tempering pt the samples are the beta = 1 chains of a parallel
     tempering run (bmsample.tempering): equilibrium samples of the model,
     whatever its training process; the swap acceptance per pair, the round
-    trips and the ladder are printed and kept in the file's metadata."""
+    trips and the ladder are printed and kept in the file's metadata.
+    With --tempering ptt, RUN_DIR is a fit run directory and the samples
+    are those of its final model, by parallel trajectory tempering over the
+    models saved along training (bmsample.trajectory; fit --trajectory N
+    saves more of them)."""
     import bmsample
     from bmsample import families
     from bmsample._rng import fresh_seed
@@ -69,6 +77,17 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     check_output_file(out, "out", overwrite)
     if png_path is not None:
         check_output_file(png_path, "png", overwrite)
+    if target_acceptance is not None and tempering != "ptt":
+        raise ValueError("--target-acceptance: only with --tempering ptt")
+    if tempering == "ptt":
+        _refuse_with_tempering(init=init, init_scale=init_scale, sampler=sampler, step_size=step_size,
+                               temperature=temperature, data=data_name, record_moments=record_moments, means=means)
+        if replicas is not None or betas_source != "auto":
+            raise ValueError("--replicas/--betas: only with --tempering pt (ptt's ladder is the run's saved models, "
+                             "chosen for --target-acceptance)")
+        _sample_trajectory(model_path, chains, steps, seed, threads, out, png_path, device, warmup, target_acceptance,
+                           record)
+        return
     loaded = bmsample.read_model_file(model_path)
     model = loaded.model
     family = families.of_model(model)
@@ -86,7 +105,7 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
         click.echo(_tempering_summary(out, run, seed))
         return
     if replicas is not None or betas_source != "auto" or warmup is not None:
-        raise ValueError("--replicas/--betas/--warmup: only with --tempering pt")
+        raise ValueError("--replicas/--betas/--warmup: only with --tempering")
     given = {"return_means": means, "record_moments": record_moments, "sampler": sampler, "step_size": step_size,
              "temperature": temperature, "init_scale": init_scale}
     _refuse_options(family, [name for name, value in given.items() if value], init)
@@ -108,26 +127,35 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
 def _sample_with_progress(model, chains, steps, device, settings):
     """``bmsample.sample`` with a live progress line on a terminal; SIGTERM or SIGINT stop it (exit 130)."""
     import bmsample
-    from bmsample import _steps
 
     total = steps if steps is not None else (model.process or {}).get("k")
+    return _with_progress(lambda: bmsample.sample(model, chains, steps, backend=device, **settings), total, "step")
+
+
+def _with_progress(call, total, unit):
+    """``call()`` with a live progress line of ``total`` steps (named ``unit``) on a terminal; SIGTERM or SIGINT
+    stop it (exit 130, nothing written)."""
+    from bmsample import _steps
+
     tty = sys.stderr.isatty()
 
     def show(done, total, seconds):
         if tty:
-            click.echo("\r\033[K" + _steps.format_step_progress(done, total, seconds), err=True, nl=False)
+            line = _steps.format_step_progress(done, total, seconds).replace("step", unit, 1)
+            click.echo("\r\033[K" + line, err=True, nl=False)
 
+    result = None
     with _steps.PreemptionGuard() as guard, _steps.progress(total or 0, show) as monitor:
         try:
-            result = bmsample.sample(model, chains, steps, backend=device, **settings)
+            result = call()
         except _steps.StepsInterrupted:
-            if not guard.requested:  # only this guard's signals stop the sampling quietly
+            if not guard.requested:  # only this guard's signals stop the run quietly
                 raise
         finally:
             if tty and monitor.reported:
                 click.echo("\r\033[K", err=True, nl=False)
         if guard.requested:
-            fail(f"stopped by {guard.requested} at step {monitor.done} of {total}; nothing written",
+            fail(f"stopped by {guard.requested} at {unit} {monitor.done} of {total}; nothing written",
                  EXIT_INTERRUPTED)
     return result
 
@@ -137,8 +165,8 @@ def _refuse_with_tempering(**given):
     for name, value in given.items():
         if value:
             flag = {"means": "--means", "data": "--data"}.get(name, "--" + name.replace("_", "-"))
-            raise ValueError(f"{flag}: does not apply with --tempering (its chains start from the beta = 0 law and "
-                             "run the model's own sampler)")
+            raise ValueError(f"{flag}: does not apply with --tempering (its chains start from the independent-site "
+                             "law and run the model's own sampler)")
 
 
 def _betas(source):
@@ -163,34 +191,49 @@ def _temper_with_progress(model, chains, sweeps, device, settings):
 
     Returns (SampleResult of the beta = 1 chains, TemperingResult).
     """
-    from bmsample import _steps
     from bmsample._sampling import SampleResult
     from bmsample.tempering import DEFAULT_WARMUP, parallel_tempering
 
     warmup = settings["warmup"]
     total = sweeps + (warmup if warmup is not None else (DEFAULT_WARMUP if isinstance(settings["betas"], str) else 0))
-    tty = sys.stderr.isatty()
-
-    def show(done, total, seconds):
-        if tty:
-            click.echo("\r\033[K" + _steps.format_step_progress(done, total, seconds).replace("step", "sweep", 1),
-                       err=True, nl=False)
-
-    run = None
-    with _steps.PreemptionGuard() as guard, _steps.progress(total, show) as monitor:
-        try:
-            run = parallel_tempering(model, chains, sweeps, backend=device, **settings)
-        except _steps.StepsInterrupted:
-            if not guard.requested:
-                raise
-        finally:
-            if tty and monitor.reported:
-                click.echo("\r\033[K", err=True, nl=False)
-        if guard.requested:
-            fail(f"stopped by {guard.requested} at sweep {monitor.done} of {total}; nothing written",
-                 EXIT_INTERRUPTED)
+    run = _with_progress(lambda: parallel_tempering(model, chains, sweeps, backend=device, **settings), total, "sweep")
     result = SampleResult(run.visible, run.sweeps, "tempering", run.times, "parallel-tempering", run.recorded)
     return result, run
+
+
+def _sample_trajectory(run_dir, chains, sweeps, seed, threads, out, png_path, device, warmup, target, record):
+    """``sample RUN_DIR --tempering ptt``: the final model's chains of a trajectory-tempering run, written."""
+    from bmsample._rng import fresh_seed
+    from bmsample._sampling import SampleResult
+    from bmsample.io import save_samples
+    from bmsample.trajectory import load_trajectory, trajectory_tempering
+
+    if not run_dir.is_dir():
+        raise ValueError(f"--tempering ptt: expected a run directory (fit --out), got the file {run_dir}")
+    if device not in (None, "cpu"):
+        raise ValueError("--device: trajectory tempering runs on the CPU for now")
+    trajectory = load_trajectory(run_dir)
+    set_threads(threads)
+    seed = fresh_seed() if seed is None else seed
+    sweeps = 1000 if sweeps is None else sweeps
+    settings = {"rng": seed, "record": options.counts(record, "record"),
+                "warmup": 100 if warmup is None else warmup,
+                "target_acceptance": 0.25 if target is None else target}
+    pilot = 20 * len(trajectory.models)
+    run = _with_progress(lambda: trajectory_tempering(trajectory, chains, sweeps, **settings),
+                         pilot + settings["warmup"] + sweeps, "sweep")
+    model = trajectory.models[-1]
+    result = SampleResult(run.visible, run.sweeps, "tempering", run.times, "trajectory-tempering", run.recorded)
+    if png_path is not None:
+        _write_grid(png_path, model, result.visible)
+    save_samples(out, result, model=str(run_dir), family=model.family, seed=seed, tempering=run.diagnostics())
+    ladder = " ".join("base" if u is None else str(u) for u in run.updates)
+    acceptance = " ".join("-" if value != value else f"{value:.2f}" for value in run.acceptance)
+    click.echo(f"wrote {out}: {run.visible.shape[0]} chains of the final model x {run.visible.shape[1]} units, "
+               f"{run.sweeps} sweeps of {len(run.updates)} replicas after {run.warmup} warm-up sweeps, seed {seed}\n"
+               f"models (updates): {ladder}\n"
+               f"swap acceptance per pair: {acceptance}\n"
+               f"round trips final -> base -> final: {run.round_trips}")
 
 
 def _tempering_summary(out, run, seed):

@@ -468,3 +468,63 @@ def gibbs_unit_steps(weights, vbias, hbias, key0, key1, first_draw, chain_offset
         _unit_worker(weights, vbias, hbias, key0, key1, first_draw, chain_offset, steps, num_slices, visible,
                      hidden, hidden_field, visible_field, words[worker], weight_columns, copy_columns, tasks, means,
                      with_means)
+
+
+@helper
+def _log_weight_row(field_row, hbias, visible_row, vbias):
+    """log p*(v) = v . a + sum_j softplus((v W)_j + b_j) of one row, in float64 (the exact -F(v))."""
+    total = 0.0
+    for i in range(visible_row.shape[0]):
+        total += np.float64(visible_row[i]) * np.float64(vbias[i])
+    for j in range(field_row.shape[0]):
+        x = np.float64(field_row[j]) + np.float64(hbias[j])
+        total += max(x, 0.0) + np.log1p(fast_exp(-abs(x)))
+    return total
+
+
+@kernel
+def trajectory_fields(weights, vbias, hbias, models, chunks, visible, fields, log_weights):
+    """Hidden fields and log-weights of every replica's chains under one model of a trajectory each.
+
+    For replica r with ``models[r] = t >= 0`` (skipped where t < 0): ``fields[r] = visible[r] @ weights[t]``
+    through BLAS (single-threaded: the caller sets it; each of ``chunks`` blocks of the replica's rows is one
+    thread's) and ``log_weights[r, m] = log p*_t(visible[r, m])`` (``_log_weight_row``).
+
+    Shapes: weights (T, N, H), vbias (T, N), hbias (T, H), visible (R, M, N), fields (R, M, H),
+    log_weights (R, M) float64.
+    """
+    num_replicas, num_chains = visible.shape[0], visible.shape[1]
+    for block in prange(num_replicas * chunks):
+        r, part = block // chunks, block % chunks
+        t = models[r]
+        if t < 0:
+            continue
+        lo, hi = _block_bounds(part, num_chains, chunks)
+        np.dot(visible[r, lo:hi], weights[t], fields[r, lo:hi])
+        for m in range(lo, hi):
+            log_weights[r, m] = _log_weight_row(fields[r, m], hbias[t], visible[r, m], vbias[t])
+
+
+@kernel
+def trajectory_gibbs_step(weights, vbias, hbias, models, key0, key1, draw, chunks, fields, hidden, visible_field,
+                          visible):
+    """One block-Gibbs step of every replica r under model ``models[r]``, from its hidden fields (ready).
+
+    Row m of replica r has stream r M + m; the hidden pass takes draw ``draw`` and the visible pass
+    ``draw + 1``.  Each of ``chunks`` blocks of a replica's rows is one thread's, calling single-threaded BLAS.
+    Shapes as in ``trajectory_fields``; hidden (R, M, H) and visible_field (R, M, N) are scratch.
+    """
+    num_replicas, num_chains = visible.shape[0], visible.shape[1]
+    hidden_lo, hidden_hi = np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32)
+    visible_lo, visible_hi = np.uint32((draw + 1) & 0xFFFFFFFF), np.uint32((draw + 1) >> 32)
+    for block in prange(num_replicas * chunks):
+        r, part = block // chunks, block % chunks
+        t = models[r]
+        lo, hi = _block_bounds(part, num_chains, chunks)
+        for m in range(lo, hi):
+            _sample_row(fields[r, m], hbias[t], np.uint32(r * num_chains + m), hidden_lo, hidden_hi, key0, key1,
+                        hidden[r, m], hidden[r, m], False)
+        np.dot(hidden[r, lo:hi], weights[t].T, visible_field[r, lo:hi])
+        for m in range(lo, hi):
+            _sample_row(visible_field[r, m], vbias[t], np.uint32(r * num_chains + m), visible_lo, visible_hi, key0,
+                        key1, visible[r, m], visible[r, m], False)

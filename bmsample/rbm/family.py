@@ -49,4 +49,5 @@ FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values
                    log_likelihood=_log_likelihood, process_settings=("l2", "centered"),
                    trainer_settings=("l2", "centered", "centering_rate"),
                    image_values=lambda states: states, random_model=_random_model,
-                   tempering=lazy("bmsample.rbm.tempering:RBMTempered")),)
+                   tempering=lazy("bmsample.rbm.tempering:RBMTempered"),
+                   trajectory=lazy("bmsample.rbm.trajectory:RBMTrajectory")),)

@@ -255,7 +255,7 @@ def last_checkpoint(run_dir, expected):
 def remove_stray_temporaries(run_dir):
     """Delete temporary files that an atomic write killed mid-way left behind (never a finished file)."""
     run_dir = Path(run_dir)
-    for folder in (run_dir, run_dir / "checkpoints"):
+    for folder in (run_dir, run_dir / "checkpoints", run_dir / "trajectory"):
         for path in folder.glob(".*.tmp"):
             path.unlink(missing_ok=True)
 
@@ -283,6 +283,7 @@ class RunWriter:
             for name in RUN_FILES:
                 (self.dir / name).unlink(missing_ok=True)
             shutil.rmtree(self.dir / "checkpoints", ignore_errors=True)
+            shutil.rmtree(self.dir / "trajectory", ignore_errors=True)
             io.atomic_write(self.dir / "config.json",
                             lambda h: h.write(json.dumps(asdict(cfg), indent=2).encode() + b"\n"))
             self.history = []
@@ -330,6 +331,14 @@ class RunWriter:
                       extra_metadata={"checkpoint": {**block, **state}}, extra_arrays=arrays)
         self.run_dir.commit()
         return self.dir / relative
+
+    def trajectory_model(self, update, model, total):
+        """Write the parameters alone of ``model`` after ``update`` to ``trajectory/update_XXXXXXXX.npz`` (one of
+        the ``total`` models of ``fit(trajectory=total)``)."""
+        from ..trajectory import trajectory_metadata
+
+        io.save_model(self.dir / "trajectory" / f"update_{update:08d}.npz", model, seed=self.cfg.seed,
+                      extra_metadata=trajectory_metadata(update, total))
 
     def final(self, model, chains):
         io.save_model(self.dir / "model.npz", model, chains=chains, seed=self.cfg.seed)

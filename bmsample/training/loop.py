@@ -21,7 +21,7 @@ from .progress import Speed, mixing_record, mixing_seed, parameter_norms
 
 
 def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoint_interval=600.0, progress=None,
-        data_name=None, mixing_steps=0, backend="cpu", **settings):
+        data_name=None, mixing_steps=0, trajectory=0, backend="cpu", **settings):
     """Train a model on ``data``.
 
     Parameters
@@ -56,6 +56,12 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
         If positive, at every checkpoint run 50 chains for this many steps
         of the model's process and log ``energy_tau``, ``magnetisation_tau``
         and ``forget_time`` (``bmsample.evaluation.mixing``).
+    trajectory : int
+        With ``out``, also save the parameters alone (no chains) of this
+        many models evenly spaced along training, from update 0, to
+        ``trajectory/update_XXXXXXXX.npz``: the dense trajectory that
+        ``bmsample.trajectory`` (trajectory tempering, trajectory AIS) uses
+        beside the checkpoints and the final model.
     backend : {"cpu", "cuda", "cuda:N", "auto"}
         Where training runs (every family, scheme and sampler has a CUDA
         path).  The device is not part of the run's files: a GPU run writes
@@ -76,12 +82,15 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
     """
     cfg, saved = _settings(config, settings, out, resume, overwrite)
     mixing_steps = check_int(mixing_steps, "mixing_steps", minimum=0)
+    trajectory = check_int(trajectory, "trajectory", minimum=0)
+    if trajectory and out is None:
+        raise ValueError("trajectory: needs out, the run directory its models are saved in")
     checkpoint_interval = check_positive_float(checkpoint_interval, "checkpoint_interval", allow_zero=True)
     device = resolve_backend(backend, f"{cfg.model} {cfg.sampler} training")
     data = families.named(cfg.model).check_data(data, "data", dtype=cfg.dtype)
     if data.shape[0] < cfg.batch_size:
         raise ValueError(f"batch_size: {cfg.batch_size} is larger than the {data.shape[0]} samples")
-    reporting = (progress, checkpoint_interval, mixing_steps)
+    reporting = (progress, checkpoint_interval, mixing_steps, trajectory)
     if out is None:
         return Run(cfg, data, None, device, data_name, *reporting).train(resuming=False)
     run_dir = rundir.RunDirectory(out)  # locked from here on: one writer per run directory
@@ -127,11 +136,15 @@ class Run:
     progress : callable(dict) or None
     checkpoint_interval : float
     mixing_steps : int
+    trajectory : int
+        Parameter-only models to save along training (``fit``'s ``trajectory``).
     """
 
-    def __init__(self, cfg, data, run_dir, device, data_name, progress, checkpoint_interval, mixing_steps):
+    def __init__(self, cfg, data, run_dir, device, data_name, progress, checkpoint_interval, mixing_steps,
+                 trajectory):
         self.cfg, self.run_dir, self.progress = cfg, run_dir, progress
         self.checkpoint_interval, self.mixing_steps = checkpoint_interval, mixing_steps
+        self.trajectory = trajectory
         self.out = None if run_dir is None else run_dir.path
         self.fingerprint = checkpoints.data_fingerprint(data) if self.out is not None else None
         init_seed, chain_seed, order_seed, rows_seed = np.random.SeedSequence(cfg.seed).spawn(4)
@@ -141,6 +154,7 @@ class Run:
         self.model.process = process_record(cfg, data_name, self.total)
         self.order = np.random.default_rng(order_seed)
         self.marks = log_spaced_updates(self.total)
+        self.trajectory_marks = {i * self.total // trajectory for i in range(trajectory)}
         self.log_interval = max(1, self.total // 100)
         self.update, self.elapsed, self.last_checkpoint, self.resumed_from = 0, 0.0, None, None
 
@@ -160,11 +174,13 @@ class Run:
         self.last_live, self.last_save, self.speed = 0.0, time.monotonic(), Speed()
         self.verified = self.update
         self.snapshot = checkpoints.UpdateSnapshot(self.trainer) if self.writer is not None else None
+        self.keep_trajectory()
         with _steps.PreemptionGuard(active=self.writer is not None) as self.guard:
             while self.update < self.total:
                 metrics = self.step(self.next_batch())
                 now = time.perf_counter() - self.start
                 self.report(metrics, now, self.speed.after_update(self.update, now))
+                self.keep_trajectory()
                 self.keep_latest()
                 if self.guard.requested:
                     raise checkpoints.TrainingPreempted(self.guard.requested, self.update, self.last_checkpoint)
@@ -237,6 +253,13 @@ class Run:
             self.last_live = now
             self.progress({"live": True, "update": update, "epoch": epoch, "seconds": now,
                            "total_updates": self.total, "updates_per_second": rate, **metrics})
+
+    def keep_trajectory(self):
+        """Save the parameters of the model after this update if it is one of the trajectory's."""
+        if self.writer is not None and self.update in self.trajectory_marks:
+            self.verify()
+            self.trainer.download()
+            self.writer.trajectory_model(self.update, self.model, self.trajectory)
 
     def keep_latest(self):
         """Rewrite ``checkpoints/latest.npz`` every ``checkpoint_interval`` seconds, and when a signal came."""

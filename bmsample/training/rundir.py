@@ -24,7 +24,7 @@ from pathlib import Path
 
 LOCK_NAME = ".bmsample.lock"
 #: Names a run directory may hold (besides temporary files): what ``fit`` and ``plot`` write.
-RUN_CONTENTS = ("model.npz", "log.jsonl", "config.json", "checkpoints", "plots", LOCK_NAME)
+RUN_CONTENTS = ("model.npz", "log.jsonl", "config.json", "checkpoints", "trajectory", "plots", LOCK_NAME)
 STAGING_SUFFIX = ".bmsample-new"
 
 
