@@ -59,6 +59,8 @@ class TrajectoryChains:
     ----------
     num_models : int
         T + 1.
+    scratch_slots : tuple of two int
+        Model indices that ``interpolate`` may fill.
     log_z_base : float
         Exact log Z of model 0 in the normalisation of ``log_weights``.
     task : str
@@ -94,6 +96,10 @@ class TrajectoryChains:
         False)."""
         raise NotImplementedError
 
+    def interpolate(self, slot, first, second, fraction):
+        """Make model ``slot`` the model whose parameters are (1 - fraction) theta_first + fraction theta_second."""
+        raise NotImplementedError
+
     def data_log_weights(self, index, data):
         """log p*_index of the rows of ``data`` (float64)."""
         raise NotImplementedError
@@ -122,12 +128,12 @@ class Trajectory:
         if len(self.models) < 1 or len(self.models) != len(self.updates):
             raise ValueError("trajectory: needs at least one model, each with its update")
         family = families.of_model(self.models[-1])
-        shapes = {name: array.shape for name, array in self.models[-1].to_arrays().items()}
+        shapes = _parameter_shapes(self.models[-1])
         for model, update in zip(self.models, self.updates):
             if families.of_model(model) is not family:
                 raise ValueError(f"trajectory: the model at update {update} is {families.of_model(model).label} "
                                  f"model, the final one {family.label} model")
-            if model.dtype != self.models[-1].dtype or {n: a.shape for n, a in model.to_arrays().items()} != shapes:
+            if model.dtype != self.models[-1].dtype or _parameter_shapes(model) != shapes:
                 raise ValueError(f"trajectory: the model at update {update} has another shape or dtype than the "
                                  "final one")
         if list(self.updates) != sorted(set(self.updates)):
@@ -138,6 +144,11 @@ class Trajectory:
         if self.family.trajectory is None:
             raise ValueError(f"trajectory: not available for {self.family.label} model")
         return self.family.trajectory(self.models, base=base)
+
+
+def _parameter_shapes(model):
+    """Shapes of a model's parameter arrays (not of what it records about its data)."""
+    return {name: array.shape for name, array in model.to_arrays().items() if not name.startswith("data_")}
 
 
 def _saved_update(path, loaded):
@@ -254,7 +265,7 @@ def extra_models_needed(acceptance, target):
     if acceptance >= target:
         return 0
     spread = -2 * norm.ppf(acceptance / 2)
-    return int(np.ceil(spread / (-2 * norm.ppf(target / 2)))) - 1
+    return int(np.ceil(spread / (-2 * norm.ppf(target / 2)) - 1e-9)) - 1
 
 
 class _Ladder:
@@ -265,12 +276,13 @@ class _Ladder:
         num_replicas, num_chains = states.shape[:2]
         self.workspace = process.workspace(num_replicas, num_chains)
         self.walkers = np.arange(num_replicas * num_chains).reshape(num_replicas, num_chains)
-        self.directions = np.zeros(num_replicas * num_chains, dtype=np.int8)
-        self.directions[self.walkers[0]] = 1
         self.sweeps_done = 0
         self.reset_statistics()
 
     def reset_statistics(self):
+        """Statistics from now on: swaps, and round trips (walkers at the final model start one)."""
+        self.directions = np.zeros(self.walkers.size, dtype=np.int8)
+        self.directions[self.walkers[0]] = 1
         pairs = self.models.size - 1
         self.proposed = np.zeros(pairs, dtype=np.int64)
         self.accepted = np.zeros(pairs, dtype=np.int64)
@@ -322,14 +334,15 @@ class _Ladder:
             return self.accepted / self.proposed
 
 
-def _anneal_through(process, num_chains, steps, streams, keep=None):
-    """Chains from model 0 through models 1 ... T, ``steps`` Gibbs steps under each after its AIS weight.
+def _anneal_through(process, num_chains, steps, streams, keep=None, between=0):
+    """Chains from model 0 through models 1 ... T, ``steps`` Gibbs steps after each AIS weight.
 
-    Returns the log weights, float64 (T + 1, num_chains): row t estimates log Z_t - log Z_0 (row 0 is 0); and,
-    with ``keep``, the states after the steps under each model, (T + 1, M, num_units).
+    ``between`` models interpolated in parameters, (1 - s) theta_{t-1} + s theta_t at s = 1 / (between + 1), ...,
+    join each model to the next.  Returns the log weights, float64 (T + 1, num_chains): row t estimates
+    log Z_t - log Z_0 (row 0 is 0); and, with ``keep``, the states after the steps under each model,
+    (T + 1, M, num_units).
     """
-    states = process.base_states(num_chains, streams)[None]
-    states = np.ascontiguousarray(states)
+    states = np.ascontiguousarray(process.base_states(num_chains, streams)[None])
     workspace = process.workspace(1, num_chains)
     log_weights = np.zeros((process.num_models, num_chains))
     kept = None
@@ -337,14 +350,21 @@ def _anneal_through(process, num_chains, steps, streams, keep=None):
         check_memory(process.num_models * states.nbytes, f"{process.num_models} models of {num_chains} chains")
         kept = np.empty((process.num_models, *states.shape[1:]), dtype=states.dtype)
         kept[0] = states[0]
+    running, previous = np.zeros(num_chains), 0
     with _steps.abandonable(), single_threaded_blas():
         for t in range(1, process.num_models):
-            own, other = process.log_weights(states, workspace, np.array([t - 1]), np.array([t]))
-            log_weights[t] = log_weights[t - 1] + other[0] - own[0]
-            process.advance(workspace)
-            for s in range(steps):
-                process.step(states, workspace, np.array([t]), streams, fields_ready=s == 0)
-            _steps.steps_done(steps)
+            for i in range(1, between + 2):
+                current = t if i == between + 1 else process.scratch_slots[i % 2]
+                if current != t:
+                    process.interpolate(current, t - 1, t, i / (between + 1))
+                own, other = process.log_weights(states, workspace, np.array([previous]), np.array([current]))
+                running += other[0] - own[0]
+                process.advance(workspace)
+                for s in range(steps):
+                    process.step(states, workspace, np.array([current]), streams, fields_ready=s == 0)
+                _steps.steps_done(steps)
+                previous = current
+            log_weights[t] = running
             if kept is not None:
                 kept[t] = states[0]
     return log_weights, kept
@@ -529,7 +549,7 @@ class TrajectoryAISResult:
         (sum w)^2 / sum w^2 of each model's weights, in [1, num_chains].
     log_z_base : float
         Exact log Z of the independent-site law the chains start from.
-    num_chains, steps : int
+    num_chains, steps, between : int
     log_weights : ndarray, shape (T, num_chains)
         log(Z_t / Z_base) estimates, one per chain.
     """
@@ -541,6 +561,7 @@ class TrajectoryAISResult:
     log_z_base: float
     num_chains: int
     steps: int
+    between: int
     log_weights: np.ndarray
 
 
@@ -555,7 +576,7 @@ def _weight_summaries(log_weights):
     return shift[:, 0] + np.log(mean), relative_se, ess
 
 
-def trajectory_log_partition(trajectory, num_chains=1000, *, steps=1, base="data", rng=None):
+def trajectory_log_partition(trajectory, num_chains=1000, *, steps=1, between=4, base="data", rng=None):
     """Estimate log Z of every model of a trajectory in one annealing run (see the module doc).
 
     Parameters
@@ -566,6 +587,11 @@ def trajectory_log_partition(trajectory, num_chains=1000, *, steps=1, base="data
     steps : int
         Gibbs steps under each model after its weight (cost: ``steps`` steps of ``num_chains`` chains per saved
         model, plus one product for the weight).
+    between : int
+        Models interpolated linearly in parameters between consecutive saved ones (and between the
+        independent-site law and the first), each with its weight and ``steps`` steps.  Consecutive models of a
+        noisy training run differ by a random part of their SGD steps, which more saved models do not smooth:
+        interpolating between sparser ones does.
     base : {"data", "uniform"}
     rng : None, int, SeedSequence or Generator
 
@@ -584,11 +610,12 @@ def trajectory_log_partition(trajectory, num_chains=1000, *, steps=1, base="data
     process = trajectory.chains(base=base)
     num_chains = check_int(num_chains, "num_chains", minimum=2)
     steps = check_int(steps, "steps")
+    between = check_int(between, "between", minimum=0)
     streams = ChainStreams.from_seed_sequence(seed_sequence(rng))
-    log_weights, _ = _anneal_through(process, num_chains, steps, streams)
+    log_weights, _ = _anneal_through(process, num_chains, steps, streams, between=between)
     log_mean, relative_se, ess = _weight_summaries(log_weights[1:])
     return TrajectoryAISResult(list(trajectory.updates), process.log_z_base + log_mean, relative_se, ess,
-                               float(process.log_z_base), num_chains, steps, log_weights[1:])
+                               float(process.log_z_base), num_chains, steps, between, log_weights[1:])
 
 
 def trajectory_log_likelihood(trajectory, data, **options):
@@ -600,13 +627,14 @@ def trajectory_log_likelihood(trajectory, data, **options):
     data : array_like, shape (num_samples, num_units)
         In the units of the family's data (checked against the final model).
     **options
-        Passed to ``trajectory_log_partition`` (num_chains, steps, base, rng).
+        Passed to ``trajectory_log_partition`` (num_chains, steps, between, base, rng).
 
     Returns
     -------
     dict
         ``updates``, ``log_likelihood`` and ``std_error`` (lists, one per model: mean_n log p*_t(x_n) - log Z_t
-        and the standard error of log Z_t), ``log_z``, ``effective_sample_size``, ``num_chains``, ``steps``.
+        and the standard error of log Z_t), ``log_z``, ``effective_sample_size``, ``num_chains``, ``steps``,
+        ``between``.
     """
     trajectory = _as_trajectory(trajectory)
     rows = trajectory.family.comparable_data(trajectory.models[-1], data)
@@ -617,7 +645,7 @@ def trajectory_log_likelihood(trajectory, data, **options):
             "log_likelihood": (data_terms - result.log_z).tolist(),
             "std_error": result.log_z_std_error.tolist(), "log_z": result.log_z.tolist(),
             "effective_sample_size": result.effective_sample_size.tolist(), "num_chains": result.num_chains,
-            "steps": result.steps}
+            "steps": result.steps, "between": result.between}
 
 
 def trajectory_metadata(update, total):

@@ -25,7 +25,9 @@ from ._shell import announces_compiling, handle_errors, set_threads
                    "a run saved (RUN_DIR), by trajectory AIS.")
 @click.option("--ais-chains", type=int, default=100, show_default=True)
 @click.option("--trajectory-steps", type=int, default=1, show_default=True,
-              help="trajectory: Gibbs steps under each saved model.")
+              help="trajectory: Gibbs steps under each saved or interpolated model.")
+@click.option("--trajectory-between", type=int, default=4, show_default=True,
+              help="trajectory: models interpolated between consecutive saved ones.")
 @click.option("--ais-betas", type=int, default=10000, show_default=True)
 @click.option("--mixing", "mixing_steps", type=int, default=0,
               help="Also run 100 chains for this many steps: autocorrelation times and memory of p0.")
@@ -38,7 +40,8 @@ from ._shell import announces_compiling, handle_errors, set_threads
 @handle_errors
 @announces_compiling
 def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_samples, ll_method, ais_chains,
-                     trajectory_steps, ais_betas, mixing_steps, seed, threads, json_path, png_path, overwrite):
+                     trajectory_steps, trajectory_between, ais_betas, mixing_steps, seed, threads, json_path, png_path,
+                     overwrite):
     """Compare fresh samples of MODEL with DATA as a function of sampling time.
 
     At every time t: rms errors of the means and of the connected
@@ -97,7 +100,7 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
                 "seed": seed, "rows": result.rows}
     if ll_method == "trajectory":
         document["log_likelihood"] = _trajectory_log_likelihood(trajectory, reference, ais_chains, trajectory_steps,
-                                                                seed)
+                                                                trajectory_between, seed)
     elif ll_method != "none":
         document["log_likelihood"] = evaluation.log_likelihood(model, reference, method=ll_method,
                                                                ais_chains=ais_chains, ais_betas=ais_betas, rng=seed)
@@ -117,13 +120,14 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
         plot_errors_vs_time(png_path, result, title=f"{Path(model_path).name} on {data}")
 
 
-def _trajectory_log_likelihood(trajectory, reference, num_chains, steps, seed):
+def _trajectory_log_likelihood(trajectory, reference, num_chains, steps, between, seed):
     """The log-likelihood of ``reference`` at every model of ``trajectory``, printed as a table; the dict."""
     from bmsample.trajectory import trajectory_log_likelihood
 
-    ll = trajectory_log_likelihood(trajectory, reference, num_chains=num_chains, steps=steps, rng=seed)
-    click.echo(f"log-likelihood along the run (trajectory AIS: {num_chains} chains, {steps} step(s) per model; "
-               "meaningful at equilibrium only)")
+    ll = trajectory_log_likelihood(trajectory, reference, num_chains=num_chains, steps=steps, between=between,
+                                   rng=seed)
+    click.echo(f"log-likelihood along the run (trajectory AIS: {num_chains} chains, {between} interpolated models "
+               f"between saved ones, {steps} step(s) per model; meaningful at equilibrium only)")
     click.echo(f"{'update':>8} {'log-likelihood':>15} {'std error':>10} {'ESS':>8}")
     for update, value, error, ess in zip(ll["updates"], ll["log_likelihood"], ll["std_error"],
                                          ll["effective_sample_size"]):

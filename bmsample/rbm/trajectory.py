@@ -44,7 +44,7 @@ class RBMTrajectory(TrajectoryChains):
         if not all(isinstance(model, BernoulliRBM) for model in models):
             raise TypeError("models: expected Bernoulli RBMs")
         a0 = _resolve_base_vbias(final, None) if base == "data" else np.zeros(final.num_visibles)
-        dtype, size = final.dtype, len(models) + 1
+        dtype, size = final.dtype, len(models) + 3  # the last two: scratch for interpolated models
         self.num_units, self.num_hiddens = final.num_visibles, final.num_hiddens
         self.weights = np.zeros((size, final.num_visibles, final.num_hiddens), dtype=dtype)
         self.vbias = np.empty((size, final.num_visibles), dtype=dtype)
@@ -57,7 +57,16 @@ class RBMTrajectory(TrajectoryChains):
 
     @property
     def num_models(self):
-        return self.weights.shape[0]
+        return self.weights.shape[0] - 2
+
+    @property
+    def scratch_slots(self):
+        return (self.num_models, self.num_models + 1)
+
+    def interpolate(self, slot, first, second, fraction):
+        for array in (self.weights, self.vbias, self.hbias):
+            np.multiply(array[first], 1 - fraction, out=array[slot])
+            array[slot] += fraction * array[second]
 
     def base_states(self, num_rows, streams):
         shape = (num_rows, self.num_units)
