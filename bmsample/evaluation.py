@@ -99,17 +99,64 @@ def evaluate(model, data, *, times=None, num_chains=1000, rng=None, aats=True, a
     rows = []
 
     def measure(t, states):
-        if t not in wanted:
-            return
-        row = {"t": t, **metrics.moment_errors(states, reference), "energy": metrics.mean_energy(model, states)}
-        if aats:
-            n = min(len(held_out), states.shape[0])
-            row.update(metrics.adversarial_accuracy(held_out[:n], states[:n]))
-        rows.append(row)
+        if t in wanted:
+            rows.append(_row(model, reference, held_out, t, states, aats))
 
     wanted = set(times)
     sample(model, num_chains, times[-1], rng=rng, callback=measure, **sample_options)
     return Evaluation(model_k(model), rows, num_chains)
+
+
+def _row(model, reference, held_out, t, states, aats):
+    row = {"t": t, **metrics.moment_errors(states, reference), "energy": metrics.mean_energy(model, states)}
+    if aats:
+        n = min(len(held_out), states.shape[0])
+        row.update(metrics.adversarial_accuracy(held_out[:n], states[:n]))
+    return row
+
+
+def equilibrium(model, data, method="pt", *, trajectory=None, num_chains=200, sweeps=1000, rng=None, aats=True,
+                aats_samples=1000):
+    """The row of ``evaluate`` at t = infinity: equilibrium samples of ``model`` against ``data``.
+
+    Parameters
+    ----------
+    model : a model of a family with ``tempering`` (``method="pt"``) or ``trajectory`` (``"ptt"``)
+    data : ndarray, shape (num_samples, num_units)
+    method : {"pt", "ptt"}
+        Parallel tempering of ``model`` (``bmsample.tempering``, auto ladder), or trajectory tempering over
+        ``trajectory`` (``bmsample.trajectory``; its final model should be ``model``).
+    trajectory : Trajectory or run directory, optional
+        For ``"ptt"``.
+    num_chains : int
+        Chains per replica; their final states are the samples.
+    sweeps : int
+        Sweeps after the warm-up.
+    rng, aats, aats_samples
+        As in ``evaluate``.
+
+    Returns
+    -------
+    dict
+        ``row`` (as ``evaluate``'s rows, with ``t = "inf"``) and ``diagnostics`` of the tempering run.
+    """
+    reference = comparable_data(model, data)
+    aats_samples = check_int(aats_samples, "aats_samples")
+    if method == "pt":
+        from .tempering import parallel_tempering
+
+        run = parallel_tempering(model, num_chains, sweeps, rng=rng)
+    elif method == "ptt":
+        from .trajectory import trajectory_tempering
+
+        if trajectory is None:
+            raise ValueError("trajectory: method 'ptt' needs the run's trajectory (a run directory)")
+        run = trajectory_tempering(trajectory, num_chains, sweeps, rng=rng)
+    else:
+        raise ValueError(f"method: expected 'pt' or 'ptt', got {method!r}")
+    states = np.asarray(run.visible, dtype=np.float64)
+    return {"method": method, "row": _row(model, reference, reference[:aats_samples], "inf", states, aats),
+            "diagnostics": run.diagnostics()}
 
 
 def mixing(model, *, num_chains=100, steps=1000, rng=None, threshold=0.05, **sample_options):

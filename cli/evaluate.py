@@ -29,6 +29,13 @@ from ._shell import announces_compiling, handle_errors, set_threads
 @click.option("--trajectory-between", type=int, default=4, show_default=True,
               help="trajectory: models interpolated between consecutive saved ones.")
 @click.option("--ais-betas", type=int, default=10000, show_default=True)
+@click.option("--equilibrium", type=click.Choice(["pt", "ptt"]),
+              help="Add a t = inf row: equilibrium samples by parallel tempering (pt) or trajectory tempering over "
+                   "the models of RUN_DIR (ptt).")
+@click.option("--equilibrium-chains", type=int, default=200, show_default=True,
+              help="Chains per replica of --equilibrium.")
+@click.option("--equilibrium-sweeps", type=int, default=1000, show_default=True,
+              help="Sweeps of --equilibrium after its warm-up.")
 @click.option("--mixing", "mixing_steps", type=int, default=0,
               help="Also run 100 chains for this many steps: autocorrelation times and memory of p0.")
 @options.seed
@@ -40,8 +47,8 @@ from ._shell import announces_compiling, handle_errors, set_threads
 @handle_errors
 @announces_compiling
 def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_samples, ll_method, ais_chains,
-                     trajectory_steps, trajectory_between, ais_betas, mixing_steps, seed, threads, json_path, png_path,
-                     overwrite):
+                     trajectory_steps, trajectory_between, ais_betas, equilibrium, equilibrium_chains,
+                     equilibrium_sweeps, mixing_steps, seed, threads, json_path, png_path, overwrite):
     """Compare fresh samples of MODEL with DATA as a function of sampling time.
 
     At every time t: rms errors of the means and of the connected
@@ -65,11 +72,12 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
         if path is not None:
             check_output_file(path, option, overwrite)
     trajectory = None
-    if ll_method == "trajectory" or model_path.is_dir():
+    if ll_method == "trajectory" or equilibrium == "ptt" or model_path.is_dir():
         from bmsample.trajectory import load_trajectory
 
         if not model_path.is_dir():
-            raise ValueError(f"--log-likelihood trajectory: expected a run directory (fit --out), got {model_path}")
+            flag = "--log-likelihood trajectory" if ll_method == "trajectory" else "--equilibrium ptt"
+            raise ValueError(f"{flag}: expected a run directory (fit --out), got {model_path}")
         trajectory = load_trajectory(model_path)
     loaded = bmsample.read_model_file(model_path / "model.npz" if model_path.is_dir() else model_path)
     model = loaded.model
@@ -87,17 +95,21 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
     header = f"{'t':>6} {'means rmse':>11} {'corr rmse':>11} {'corr pearson':>13} {'energy':>11}"
     click.echo(header + (f" {'aats':>6} {'aa_truth':>8} {'aa_syn':>6}" if aats else ""))
     for row in result.rows:
-        line = (f"{row['t']:>6} {row['mean_rmse']:11.4g} {row['covariance_rmse']:11.4g} "
-                f"{row['covariance_pearson']:13.4f} {row['energy']:11.5g}")
-        if aats:
-            line += f" {row['aats']:6.3f} {row['aa_truth']:8.3f} {row['aa_syn']:6.3f}"
-            line += " !" if aa_disagree(row) else ""
-        click.echo(line + (" <- k" if row["t"] == k else ""))
+        click.echo(_row_line(row, aats) + (" <- k" if row["t"] == k else ""))
+    if equilibrium is not None:
+        found = evaluation.equilibrium(model, reference, equilibrium, trajectory=trajectory,
+                                       num_chains=equilibrium_chains, sweeps=equilibrium_sweeps, rng=seed, aats=aats,
+                                       aats_samples=aats_samples)
+        diagnostics = found["diagnostics"]
+        click.echo(f"{_row_line(found['row'], aats)} <- equilibrium ({equilibrium}, {diagnostics['replicas']} "
+                   f"replicas, {diagnostics['round_trips']} round trips)")
     if aats and any(aa_disagree(row) for row in result.rows):
         click.echo(f"! AA_truth and AA_syn differ by more than {AA_DISAGREEMENT}: there AATS near 0.5 does not mean "
                    "indistinguishable (both must be near 0.5)")
     document = {"model": str(model_path), "data": data, "family": model.family, "k": k, "chains": chains,
                 "seed": seed, "rows": result.rows}
+    if equilibrium is not None:
+        document["equilibrium"] = found
     if ll_method == "trajectory":
         document["log_likelihood"] = _trajectory_log_likelihood(trajectory, reference, ais_chains, trajectory_steps,
                                                                 trajectory_between, seed)
@@ -133,3 +145,15 @@ def _trajectory_log_likelihood(trajectory, reference, num_chains, steps, between
                                          ll["effective_sample_size"]):
         click.echo(f"{update:>8} {value:15.5g} {error:10.3g} {ess:8.1f}")
     return ll
+
+
+def _row_line(row, aats):
+    """One line of the table: the time, the moment errors, the energy and the adversarial accuracy."""
+    from bmsample.metrics import aa_disagree
+
+    line = (f"{row['t']:>6} {row['mean_rmse']:11.4g} {row['covariance_rmse']:11.4g} "
+            f"{row['covariance_pearson']:13.4f} {row['energy']:11.5g}")
+    if aats:
+        line += f" {row['aats']:6.3f} {row['aa_truth']:8.3f} {row['aa_syn']:6.3f}"
+        line += " !" if aa_disagree(row) else ""
+    return line

@@ -295,3 +295,23 @@ def test_sample_with_pt_writes_beta_one_chains_and_refuses_bad_ladders(run_dir, 
         refused = run_cli("sample", run_dir / "model.npz", "--tempering", "pt", *extra, "--out", tmp_path / "y.npz")
         assert refused.returncode == 2 and message in refused.stderr, refused.stderr
         assert not (tmp_path / "y.npz").exists()
+
+
+@pytest.mark.parametrize("method", ["pt", "ptt"])
+def test_eval_adds_the_equilibrium_row(run_dir, tmp_path, method):
+    report = tmp_path / "eval.json"
+    target = run_dir if method == "ptt" else run_dir / "model.npz"
+    done = run_cli("eval", target, "digits", "--equilibrium", method, "--equilibrium-chains", "100",
+                   "--equilibrium-sweeps", "50", "--times", "0,5", "--chains", "200", "--seed", "0", "--json", report)
+    assert done.returncode == 0, done.stderr
+    line = [text for text in done.stdout.splitlines() if text.lstrip().startswith("inf")]
+    assert len(line) == 1 and f"<- equilibrium ({method}," in line[0]
+    found = json.loads(report.read_text())["equilibrium"]
+    assert found["method"] == method and found["row"]["t"] == "inf"
+    assert 0 < found["row"]["mean_rmse"] < 0.2 and 0 <= found["row"]["aats"] <= 1
+    assert found["diagnostics"]["round_trips"] > 0
+
+
+def test_eval_equilibrium_ptt_needs_a_run_directory(run_dir):
+    done = run_cli("eval", run_dir / "model.npz", "digits", "--equilibrium", "ptt")
+    assert done.returncode == 2 and "--equilibrium ptt: expected a run directory" in done.stderr, done.stderr
