@@ -145,7 +145,7 @@ def _fit_settings(resume, config_file, flags):
               help="At each checkpoint, log autocorrelation times and the p0 forgetting time of 50 chains run "
                    "for this many steps.")
 @click.option("--trajectory", "trajectory", type=int, default=0,
-              help="Also save the parameters of N models evenly spaced along training (trajectory/), for "
+              help="Also save the parameters of N models along training, closer together early (trajectory/), for "
                    "sample --tempering ptt and eval --log-likelihood trajectory [0].")
 @options.device
 @handle_errors

@@ -17,7 +17,7 @@ from .._rng import ChainStreams
 from .._validation import check_int, check_positive_float
 from . import checkpoints, rundir
 from .config import FitResult, log_spaced_updates, process_record, resolve_config, run_length
-from .progress import Speed, mixing_record, mixing_seed, parameter_norms
+from .progress import Speed, mixing_record, mixing_seed, parameter_norms, trajectory_updates
 
 
 def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoint_interval=600.0, progress=None,
@@ -58,7 +58,8 @@ def fit(data, config=None, *, out=None, overwrite=False, resume=False, checkpoin
         and ``forget_time`` (``bmsample.evaluation.mixing``).
     trajectory : int
         With ``out``, also save the parameters alone (no chains) of this
-        many models evenly spaced along training, from update 0, to
+        many models along training, from update 0, closer together early
+        (``progress.trajectory_updates``), to
         ``trajectory/update_XXXXXXXX.npz``: the dense trajectory that
         ``bmsample.trajectory`` (trajectory tempering, trajectory AIS) uses
         beside the checkpoints and the final model.
@@ -154,7 +155,7 @@ class Run:
         self.model.process = process_record(cfg, data_name, self.total)
         self.order = np.random.default_rng(order_seed)
         self.marks = log_spaced_updates(self.total)
-        self.trajectory_marks = {i * self.total // trajectory for i in range(trajectory)}
+        self.trajectory_marks = set(trajectory_updates(self.total, trajectory))
         self.log_interval = max(1, self.total // 100)
         self.update, self.elapsed, self.last_checkpoint, self.resumed_from = 0, 0.0, None, None
 

@@ -59,3 +59,19 @@ def format_progress(record):
     metric = next((key for key in ("magnetisation_rmse", "mean_rmse") if key in record), None)
     shown = f"  {metric.replace('_', ' ')} {record[metric]:.4f}" if metric else ""
     return f"epoch {record['epoch']}  update {record['update']}/{total}{pct}{speed}{shown}"
+
+
+def trajectory_updates(total, count):
+    """The updates after which ``fit(trajectory=count)`` saves a model: u_i = total (i / count)^2 for
+    i = 0 ... count - 1, each at least one past the one before: closer together early, where the model changes
+    fastest (on MNIST, 2 to 25 updates apart around update 500 of 12 000 with count = 200).
+
+    Returns
+    -------
+    list of int, increasing from 0, ``min(count, total)`` of them
+    """
+    updates = []
+    for i in range(min(count, total)):
+        quadratic = int(round(total * (i / count) ** 2))
+        updates.append(max(quadratic, updates[-1] + 1) if updates else 0)
+    return updates
