@@ -16,9 +16,9 @@ class Estimate:
 
     Attributes
     ----------
-    scheme : {"rdm", "cd", "pcd"}
+    scheme : {"rdm", "cd", "pcd", "jarzynski"}
         Where the chains of an update start: p0 (Rdm-k), the minibatch (CD-k), where the last update left
-        them (PCD-k).
+        them (PCD-k; Jarzynski, with importance weights).
     k : int
         Sampler steps per estimate.
     batch_size : int
@@ -31,6 +31,10 @@ class Estimate:
         Width of a real p0 (half-width of a uniform law, or a standard deviation).
     sampler : str
         The family's sampler.
+    ess_threshold : float
+        Jarzynski: the fraction of the chains below which their effective sample size triggers resampling.
+    resampling : {"systematic", "restart"}
+        Jarzynski: how the chains are resampled.
     """
 
     scheme: str
@@ -40,6 +44,13 @@ class Estimate:
     init: str
     init_scale: float
     sampler: str
+    ess_threshold: float = 0.5
+    resampling: str = "systematic"
+
+    @property
+    def persistent(self):
+        """Whether the chains carry over from one update to the next (PCD-k, Jarzynski)."""
+        return self.scheme in ("pcd", "jarzynski")
 
 
 class Trainer(Protocol):

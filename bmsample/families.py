@@ -78,6 +78,8 @@ class Family:
         hidden units ignore ``num_hiddens``); None where the family has none.
     tempering : callable(model, base) -> TemperedChains, or None
         Its chains at any inverse temperature (``bmsample.tempering``); None where it has no tempering.
+    schemes : tuple of str
+        The training schemes its trainer has (default: rdm, cd, pcd).
     trajectory : callable(models, base) -> TrajectoryChains, or None
         Its chains under the models saved along a run (``bmsample.trajectory``); None where it has none.
     """
@@ -105,6 +107,7 @@ class Family:
     random_model: Callable | None = None
     tempering: Callable | None = None
     trajectory: Callable | None = None
+    schemes: tuple = ("rdm", "cd", "pcd")
 
     def __post_init__(self):
         if not self.p0_laws or not self.samplers:

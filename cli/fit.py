@@ -15,7 +15,7 @@ SETTINGS = {  # CLI option name -> TrainingConfig field
     "sigma": "sigma",
     "epochs": "epochs", "updates": "updates", "batch_size": "batch_size", "chains": "num_chains",
     "learning_rate": "learning_rate", "l2": "l2", "centered": "centered", "dtype": "dtype",
-    "seed": "seed",
+    "seed": "seed", "ess_threshold": "ess_threshold", "resampling": "resampling",
 }
 
 
@@ -106,7 +106,12 @@ def _fit_settings(resume, config_file, flags):
                    "(Gaussian-Bernoulli RBM), ising (fully connected Boltzmann machine on +-1 spins), independent "
                    "(independent spins), or a family registered with bmsample.families [rbm].")
 @click.option("--hidden", type=int, help="Number of hidden units (rbm, gaussian-rbm) [500].")
-@click.option("--scheme", type=click.Choice(["rdm", "cd", "pcd"]), help="Training scheme [rdm].")
+@click.option("--scheme", type=click.Choice(["rdm", "cd", "pcd", "jarzynski"]),
+              help="Training scheme [rdm]; jarzynski (rbm): persistent chains with importance weights.")
+@click.option("--ess-threshold", type=float,
+              help="jarzynski: resample below this effective sample size, a fraction of the chains [0.5].")
+@click.option("--resampling", type=click.Choice(["systematic", "restart"]),
+              help="jarzynski: systematic resampling by the weights, or fresh p0 chains [systematic].")
 @click.option("-k", "--steps", type=int, help="Sampler steps per gradient estimate [10].")
 @click.option("--init", metavar="LAW",
               help="p0 of the Rdm-k / initial PCD chains: rbm uniform|bias [uniform]; gaussian "

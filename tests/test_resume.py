@@ -17,6 +17,9 @@ CASES = {
     "rbm-rdm": {"model": "rbm", "num_hiddens": 5, "scheme": "rdm", "init": "bias"},
     "rbm-cd": {"model": "rbm", "num_hiddens": 5, "scheme": "cd"},
     "rbm-pcd-centred": {"model": "rbm", "num_hiddens": 5, "scheme": "pcd", "centered": True, "num_chains": 7},
+    # A threshold of 0.97 resamples every few updates: resume must restore the weights and the streams.
+    "rbm-jarzynski": {"model": "rbm", "num_hiddens": 5, "scheme": "jarzynski", "num_chains": 7, "ess_threshold": 0.97,
+                      "learning_rate": 0.3},
     "gaussian-pcd-data": {"model": "gaussian", "scheme": "pcd", "init": "data", "learning_rate": 0.05},
     "gaussian-rbm-rdm-data": {"model": "gaussian-rbm", "num_hiddens": 4, "scheme": "rdm", "init": "data"},
     "ising-pcd": {"model": "ising", "scheme": "pcd", "sampler": "random-site"},
@@ -89,8 +92,9 @@ def test_checkpoints_hold_the_whole_run_state(full_run):
     block = loaded.metadata["checkpoint"]
     assert block["update"] == 5 and block["epoch"] == 2
     assert set(block) >= {"streams", "order", "rows", "seconds", "data_sha256"}
-    assert (loaded.chains is not None) == (settings["scheme"] == "pcd")
+    assert (loaded.chains is not None) == (settings["scheme"] in ("pcd", "jarzynski"))
     assert ("trainer_hidden_offset" in loaded.arrays) == settings.get("centered", False)
+    assert ("trainer_log_weights" in loaded.arrays) == (settings["scheme"] == "jarzynski")
 
 
 def test_resume_of_a_finished_run_returns_it_untouched(full_run, tmp_path):

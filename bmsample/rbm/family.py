@@ -38,6 +38,8 @@ def _random_model(num_visibles, num_hiddens, dtype, rng):
 
 
 def _trainer(model, estimate, streams, data, generator, device, **settings):
+    if device.is_cuda and estimate.scheme == "jarzynski":
+        raise ValueError("scheme: jarzynski training runs on the CPU for now (--device cpu)")
     return (_DEVICE_TRAINER if device.is_cuda else RBMTrainer)(model, estimate, streams, **settings)
 
 
@@ -50,4 +52,5 @@ FAMILIES = (Family(name="rbm", model_class=BernoulliRBM, units="exact 0/1 values
                    trainer_settings=("l2", "centered", "centering_rate"),
                    image_values=lambda states: states, random_model=_random_model,
                    tempering=lazy("bmsample.rbm.tempering:RBMTempered"),
-                   trajectory=lazy("bmsample.rbm.trajectory:RBMTrajectory")),)
+                   trajectory=lazy("bmsample.rbm.trajectory:RBMTrajectory"),
+                   schemes=("rdm", "cd", "pcd", "jarzynski")),)

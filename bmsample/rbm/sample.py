@@ -230,7 +230,7 @@ def default_process(model, chains=None):
     process = model.process or {}
     scheme = process.get("scheme")
     steps = process.get("k")
-    if scheme == "pcd" and chains is not None:
+    if scheme in ("pcd", "jarzynski") and chains is not None:
         return "chains", steps
     if scheme == "cd":
         return "data", steps

@@ -21,7 +21,7 @@ never overwritten; ``checkpoints/latest.npz`` is replaced atomically every
 import hashlib
 import json
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from .._errors import TrainingPreempted  # noqa: F401 (raised as checkpoints.Tra
 
 LATEST = "latest.npz"
 #: Trainer attributes holding arrays that change during training (besides the model and the chains).
-TRAINER_ARRAYS = ("hidden_offset",)
+TRAINER_ARRAYS = ("hidden_offset", "log_weights")
 #: Files of a run directory that ``fit`` writes (and may replace with ``overwrite``).
 RUN_FILES = ("model.npz", "log.jsonl", "config.json")
 
@@ -103,9 +103,11 @@ def check_same_model(saved, model, run_dir):
 
 
 def config_differences(cfg, saved):
-    """Names of the settings of ``cfg`` (TrainingConfig) that differ from ``saved``, with both values."""
-    return [f"{name} (run {saved.get(name)!r}, now {value!r})" for name, value in asdict(cfg).items()
-            if saved.get(name) != value]
+    """Names of the settings of ``cfg`` (TrainingConfig) that differ from ``saved``, with both values; a setting
+    that ``saved`` lacks (a run from before it existed) has its default there."""
+    defaults = {f.name: f.default for f in fields(cfg)}
+    return [f"{name} (run {saved.get(name, defaults[name])!r}, now {value!r})" for name, value in asdict(cfg).items()
+            if saved.get(name, defaults[name]) != value]
 
 
 class CheckpointError(ValueError):
@@ -340,8 +342,10 @@ class RunWriter:
         io.save_model(self.dir / "trajectory" / f"update_{update:08d}.npz", model, seed=self.cfg.seed,
                       extra_metadata=trajectory_metadata(update, total))
 
-    def final(self, model, chains):
-        io.save_model(self.dir / "model.npz", model, chains=chains, seed=self.cfg.seed)
+    def final(self, model, chains, log_weights=None):
+        """``model.npz``: the model, its persistent chains and (Jarzynski) their log-weights."""
+        extra = None if log_weights is None else {"chain_log_weights": log_weights}
+        io.save_model(self.dir / "model.npz", model, chains=chains, seed=self.cfg.seed, extra_arrays=extra)
 
 
 class UpdateSnapshot:
@@ -356,7 +360,10 @@ class UpdateSnapshot:
     def __init__(self, trainer):
         self.trainer = trainer
         self.chains = None
-        if trainer.estimate.scheme == "pcd":
+        self.log_weights = None
+        if getattr(trainer, "log_weights", None) is not None:
+            self.log_weights = np.empty_like(trainer.log_weights)
+        if trainer.estimate.persistent:
             persistent = self._persistent()
             if hasattr(persistent, "copy_to_device"):
                 from numba import cuda
@@ -379,6 +386,8 @@ class UpdateSnapshot:
         self.rows = generator.bit_generator.state if generator is not None else None
         if self.chains is not None:
             _copy_into(self.chains, self._persistent())
+        if self.log_weights is not None:
+            np.copyto(self.log_weights, trainer.log_weights)
 
     def restore(self):
         """Put the remembered state back (the update in progress is dropped)."""
@@ -388,6 +397,8 @@ class UpdateSnapshot:
             trainer.generator.bit_generator.state = self.rows
         if self.chains is not None:
             _copy_into(self._persistent(), self.chains)
+        if self.log_weights is not None:
+            np.copyto(trainer.log_weights, self.log_weights)
 
 
 def _copy_into(target, source):

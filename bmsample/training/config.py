@@ -10,9 +10,11 @@ import numpy as np
 from .. import families
 from .._ascent import Estimate
 from .._rng import fresh_seed
-from .._validation import check_bool, check_choice, check_dtype, check_int, check_positive_float
+from .._validation import check_bool, check_choice, check_dtype, check_int, check_positive_float, check_real
 
-SCHEMES = ("rdm", "cd", "pcd")
+SCHEMES = ("rdm", "cd", "pcd", "jarzynski")
+#: What a Jarzynski run does when its chains' effective sample size falls below the threshold.
+RESAMPLINGS = ("systematic", "restart")
 #: The default run length: this many passes over the data, but at least this many updates.
 DEFAULT_EPOCHS, DEFAULT_MIN_UPDATES = 20, 5000
 
@@ -30,7 +32,11 @@ class TrainingConfig:
         Boltzmann machine on +-1 spins, or independent spins (its J = 0 case).
     num_hiddens : int
         RBM hidden units.
-    scheme : {"rdm", "cd", "pcd"}
+    scheme : {"rdm", "cd", "pcd", "jarzynski"}
+        Where each update's chains start: p0 (Rdm-k), the minibatch (CD-k),
+        the last update's chains (PCD-k), or the last update's chains with
+        Jarzynski importance weights (``bmsample.rbm.train``; families whose
+        ``Family.schemes`` list it).
     k : int
         Sampler steps per gradient estimate (RBM: block-Gibbs steps;
         Gaussian: Langevin steps or coordinate-Gibbs sweeps).
@@ -74,6 +80,12 @@ class TrainingConfig:
         None draws fresh entropy (recorded in the model).
     weight_scale : float
         Standard deviation of the initial weights.
+    ess_threshold : float
+        Jarzynski: resample when the chains' effective sample size falls
+        below this fraction of the chains, in (0, 1].
+    resampling : {"systematic", "restart"}
+        Jarzynski: systematic resampling by the weights, or fresh chains
+        from p0 weighted by p*_theta / p0.
     """
 
     model: str = "rbm"
@@ -97,6 +109,8 @@ class TrainingConfig:
     dtype: str = "float32"
     seed: int | None = None
     weight_scale: float = 0.01
+    ess_threshold: float = 0.5
+    resampling: str = "systematic"
 
     def validated(self):
         """A checked copy with defaults resolved."""
@@ -105,6 +119,9 @@ class TrainingConfig:
         family = families.named(cfg.model)
         cfg.num_hiddens = check_int(cfg.num_hiddens, "num_hiddens")
         check_choice(cfg.scheme, "scheme", SCHEMES)
+        if cfg.scheme not in family.schemes:
+            raise ValueError(f"scheme: {cfg.scheme} is not available for {family.label} model (it has "
+                             f"{', '.join(family.schemes)})")
         cfg.k = check_int(cfg.k, "k")
         cfg.init = family.p0_laws[0] if cfg.init is None else cfg.init
         check_choice(cfg.init, "init", family.p0_laws)
@@ -131,13 +148,18 @@ class TrainingConfig:
             cfg.seed = fresh_seed()
         cfg.seed = check_int(cfg.seed, "seed", minimum=0)
         cfg.weight_scale = check_positive_float(cfg.weight_scale, "weight_scale")
+        cfg.ess_threshold = check_real(cfg.ess_threshold, "ess_threshold", 0.0)
+        if cfg.ess_threshold > 1.0:
+            raise ValueError(f"ess_threshold: expected a fraction of the chains in (0, 1], got {cfg.ess_threshold}")
+        check_choice(cfg.resampling, "resampling", RESAMPLINGS)
         return cfg
 
     def estimate(self):
         """The ``Estimate`` of a trainer under these (validated) settings."""
         num_chains = self.batch_size if self.scheme == "cd" else self.num_chains
         return Estimate(scheme=self.scheme, k=self.k, batch_size=self.batch_size, num_chains=num_chains,
-                        init=self.init, init_scale=self.init_scale, sampler=self.sampler)
+                        init=self.init, init_scale=self.init_scale, sampler=self.sampler,
+                        ess_threshold=self.ess_threshold, resampling=self.resampling)
 
     @classmethod
     def from_mapping(cls, mapping, source="config"):

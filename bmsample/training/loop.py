@@ -295,7 +295,7 @@ class Run:
         self.trainer.download()
         chains = self.trainer.chains
         if self.writer is not None:
-            self.writer.final(self.model, chains)
+            self.writer.final(self.model, chains, getattr(self.trainer, "log_weights", None))
         return FitResult(self.model, chains, self.history, self.cfg, resumed_from=self.resumed_from)
 
 

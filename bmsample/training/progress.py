@@ -58,6 +58,8 @@ def format_progress(record):
             speed += f", {_steps.format_duration((total - record['update']) / rate)} left"
     metric = next((key for key in ("magnetisation_rmse", "mean_rmse") if key in record), None)
     shown = f"  {metric.replace('_', ' ')} {record[metric]:.4f}" if metric else ""
+    if "ess" in record:
+        shown += f"  ess {record['ess']:.2f}" + (" (resampled)" if record.get("resampled") else "")
     return f"epoch {record['epoch']}  update {record['update']}/{total}{pct}{speed}{shown}"
 
 
