@@ -72,14 +72,14 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
         if path is not None:
             check_output_file(path, option, overwrite)
     trajectory = None
-    if ll_method == "trajectory" or equilibrium == "ptt" or model_path.is_dir():
+    if ll_method == "trajectory" or equilibrium == "ptt":
         from bmsample.trajectory import load_trajectory
 
         if not model_path.is_dir():
             flag = "--log-likelihood trajectory" if ll_method == "trajectory" else "--equilibrium ptt"
             raise ValueError(f"{flag}: expected a run directory (fit --out), got {model_path}")
         trajectory = load_trajectory(model_path)
-    loaded = bmsample.read_model_file(model_path / "model.npz" if model_path.is_dir() else model_path)
+    loaded = bmsample.read_model_file(_final_model_file(model_path))
     model = loaded.model
     reference = bmsample.load_dataset(data, dtype="float64").data
     process = {name: value for name, value in (("init", init), ("sampler", sampler)) if value is not None}
@@ -130,6 +130,16 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
         from bmsample.tools.plots import plot_errors_vs_time
 
         plot_errors_vs_time(png_path, result, title=f"{Path(model_path).name} on {data}")
+
+
+def _final_model_file(model_path):
+    """MODEL itself, or the model.npz of a run directory; a clear error for any other directory."""
+    if not model_path.is_dir():
+        return model_path
+    if not (model_path / "model.npz").is_file():
+        raise ValueError(f"{model_path} is a directory without a model.npz: expected a model file or a finished "
+                         "run directory (fit --out)")
+    return model_path / "model.npz"
 
 
 def _trajectory_log_likelihood(trajectory, reference, num_chains, steps, between, seed):

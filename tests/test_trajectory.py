@@ -1,6 +1,7 @@
 """Trajectory tempering and trajectory AIS against exact enumeration; fit --trajectory; the CLI on a real run."""
 
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -262,12 +263,22 @@ def test_eval_run_dir_prints_and_writes_the_log_likelihood_of_every_model(run_di
     assert f"{400:>8} " in done.stdout
 
 
+def test_eval_of_a_run_directory_with_only_its_final_model(run_dir, tmp_path):
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    shutil.copy(run_dir / "model.npz", lone / "model.npz")
+    done = run_cli("eval", lone, "digits", "--times", "0,2", "--chains", "50", "--no-aats", "--seed", "0")
+    assert done.returncode == 0, done.stderr
+    assert [line.split()[0] for line in done.stdout.splitlines()[2:]] == ["0", "2"]
+
+
 @pytest.mark.parametrize("args, message", [
     (["sample", "{model}", "--tempering", "ptt"], "expected a run directory"),
     (["sample", "{run}", "--tempering", "ptt", "--replicas", "3"], "only with --tempering pt"),
     (["sample", "{model}", "--target-acceptance", "0.3"], "only with --tempering ptt"),
     (["sample", "{empty}", "--tempering", "ptt"], "holds 0 saved model"),
     (["eval", "{model}", "digits", "--log-likelihood", "trajectory"], "expected a run directory"),
+    (["eval", "{empty}", "digits"], "is a directory without a model.npz"),
     (["fit", "digits", "--trajectory", "-1", "--updates", "2"], "trajectory"),
 ])
 def test_bad_trajectory_input_gets_one_line(run_dir, tmp_path, args, message):
