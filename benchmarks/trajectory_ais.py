@@ -8,8 +8,11 @@ an error bar of 0.1 nats on the final model, and the two final estimates side by
 parallel trajectory tempering over the run's models (``trajectory_tempering``) and print its ladder, swap
 acceptance and round trips.  The README quotes the output.
 
-    bmsample fit mnist --trajectory 50 --seed 0 --out runs/mnist-trajectory   # about 4 minutes on 2 cores
-    python benchmarks/trajectory_ais.py runs/mnist-trajectory                  # about 10 minutes
+    bmsample fit mnist --trajectory 200 --seed 0 --out runs/mnist-trajectory   # about 4 minutes on 2 cores
+    python benchmarks/trajectory_ais.py runs/mnist-trajectory --repeats 1       # about 10 minutes
+
+``--exact`` adds the exact log Z of the final model (enumerating its hidden states: at most 24 hidden units) and
+every estimate's distance from it.
 """
 
 import argparse
@@ -36,6 +39,7 @@ def main():
     parser.add_argument("--standard-betas", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--between", type=int, nargs="+", default=[0, 4, 20])
     parser.add_argument("--ptt-sweeps", type=int, default=200)
+    parser.add_argument("--exact", action="store_true", help="Also the exact log Z (at most 24 hidden units).")
     parser.add_argument("--json", help="Also write the rows here.")
     args = parser.parse_args()
 
@@ -48,6 +52,14 @@ def main():
     print(f"{args.run_dir}: {len(trajectory.models)} saved models (updates {trajectory.updates[0]} ... "
           f"{trajectory.updates[-1]}), {final.num_visibles} x {final.num_hiddens}, {args.chains} chains, "
           f"{bmsample.__version__}")
+    exact = None
+    if args.exact:
+        from bmsample.rbm.model import exact_log_partition
+
+        if final.num_hiddens > 24:
+            parser.error(f"--exact: enumerating {final.num_hiddens} hidden units is out of reach (at most 24)")
+        exact = float(exact_log_partition(final))
+        print(f"exact log Z of the final model: {exact:.3f}")
     rows = []
     for seed in range(args.repeats):
         for betas in args.standard_betas:
@@ -63,11 +75,14 @@ def main():
                          "log_z": float(result.log_z[-1]), "std_error": float(result.log_z_std_error[-1]),
                          "ess": float(result.effective_sample_size[-1]), "models": len(trajectory.models)})
     print(f"{'method':<28} {'seed':>4} {'seconds':>8} {'log Z (final)':>14} {'std err':>8} {'ESS':>7} "
-          f"{'s for 0.1 nats':>15} {'models':>6}")
+          f"{'s for 0.1 nats':>15} {'models':>6}" + (f" {'- exact':>8}" if exact is not None else ""))
     for row in rows:
         row["seconds_for_target"] = row["seconds"] * (row["std_error"] / TARGET_ERROR) ** 2
+        if exact is not None:
+            row["error"] = row["log_z"] - exact
         print(f"{row['method']:<28} {row['seed']:>4} {row['seconds']:8.1f} {row['log_z']:14.3f} "
-              f"{row['std_error']:8.3f} {row['ess']:7.1f} {row['seconds_for_target']:15.1f} {row['models']:>6}")
+              f"{row['std_error']:8.3f} {row['ess']:7.1f} {row['seconds_for_target']:15.1f} {row['models']:>6}"
+              + (f" {row['error']:+8.3f}" if exact is not None else ""))
     ptt, seconds = timed(lambda: trajectory_tempering(trajectory, 100, args.ptt_sweeps, rng=0))
     ladder = " ".join("base" if u is None else str(u) for u in ptt.updates)
     print(f"PTT, 100 chains per replica, {args.ptt_sweeps} sweeps: {seconds:.1f} s; ladder (updates) {ladder}")
@@ -75,8 +90,8 @@ def main():
     print(f"round trips: {ptt.round_trips}; pilot's shortfalls: {len(ptt.selection['shortfalls'])}")
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"rows": rows, "ptt": ptt.diagnostics(), "ptt_seconds": seconds}, handle, indent=2,
-                      default=float)
+            json.dump({"exact_log_z": exact, "rows": rows, "ptt": ptt.diagnostics(), "ptt_seconds": seconds},
+                      handle, indent=2, default=float)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ import time
 import numpy as np
 
 from ... import metrics
+from ...evaluation import equilibrium as equilibrium_row
 from ...evaluation import evaluate
 from ...training import TrainingDiverged, fit
 from ..plots import _save
@@ -12,8 +13,11 @@ from ._common import _COLOURS, _fit_progress, _fmt, _label, _shown_times, _table
 
 
 def _train_and_evaluate(say, *, family, schemes, k, train_data, eval_data, fit_settings, seeds, eval_seed, times,
-                        eval_chains, init, aats, aats_samples, data_name, after=None):
-    """Train each scheme with the same settings, evaluate fresh chains from ``init`` at ``times``."""
+                        eval_chains, init, aats, aats_samples, data_name, after=None, equilibrium=None):
+    """Train each scheme with the same settings, evaluate fresh chains from ``init`` at ``times``.
+
+    ``equilibrium``, a dict with ``num_chains`` and ``sweeps``, adds each model's t = inf row: its equilibrium
+    samples by parallel tempering (``evaluation.equilibrium``)."""
     per_scheme = {}
     for scheme, seed_s in zip(schemes, seeds):
         label = _label(scheme, k)
@@ -36,6 +40,13 @@ def _train_and_evaluate(say, *, family, schemes, k, train_data, eval_data, fit_s
                               aats_samples=aats_samples, init=init)
         rows = sorted(evaluation.rows, key=lambda row: row["t"])
         entry.update(rows=rows, evaluation_seconds=time.perf_counter() - t0, **_error_summary(rows, k))
+        if equilibrium is not None:
+            say(f"equilibrium of {label}: parallel tempering, {equilibrium['num_chains']} chains per replica, "
+                f"{equilibrium['sweeps']} sweeps after an auto-ladder warm-up")
+            t0 = time.perf_counter()
+            entry["equilibrium"] = equilibrium_row(result.model, eval_data, "pt", rng=eval_seed, aats=aats,
+                                                   aats_samples=aats_samples, **equilibrium)
+            entry["equilibrium_seconds"] = time.perf_counter() - t0
         if after is not None:
             entry.update(after(scheme, result.model) or {})
         per_scheme[scheme] = entry
@@ -71,6 +82,9 @@ def _errors_figure(path, plt, per_scheme, k, title, noise_floor=None):
             if key == "aats":  # the two accuracies AATS averages: its 0.5 means little when they disagree
                 for part, style in (("aa_truth", "--"), ("aa_syn", ":")):
                     ax.plot(t, [row[part] for row in entry["rows"]], style, lw=1, color=_COLOURS[scheme])
+            if entry.get("equilibrium"):
+                ax.axhline(entry["equilibrium"]["row"][key], color=_COLOURS[scheme], lw=1, ls="-.",
+                           label=f"{entry['label']} at equilibrium (PT)" if key != "aats" else None)
         ax.axvline(k, color="black", lw=1, ls=":", label=f"t = k = {k}")
         if key == "mean_rmse" and noise_floor is not None:
             ax.axhline(noise_floor, color="grey", lw=0.8, ls="--", label="sampling-noise level")
@@ -110,6 +124,9 @@ def _scheme_tables(per_scheme, k, times, keys):
         if not done or key not in next(iter(done.values()))["rows"][0]:
             continue
         rows = [[t] + [next(row[key] for row in e["rows"] if row["t"] == t) for e in done.values()] for t in times]
+        if any(e.get("equilibrium") for e in done.values()):
+            rows.append(["inf (PT)"] + [e["equilibrium"]["row"][key] if e.get("equilibrium") else None
+                                        for e in done.values()])
         lines += [f"{name} at every sampling time:", "",
                   _table(["t"] + [e["label"] for e in done.values()], rows), ""]
     return lines
@@ -118,6 +135,60 @@ def _scheme_tables(per_scheme, k, times, keys):
 def _aats_cell(row):
     """AATS with AA_truth and AA_syn, for a table cell (None without AATS)."""
     return metrics.format_aats(row) if "aats" in row else None
+
+
+def means_noise_level(data, num_chains):
+    """rms sd of (mean of ``num_chains`` samples - mean of ``data``) from sampling alone, in ``data``'s units.
+
+    The expected means rmse of samples of the data's own law; an error of this size is not a measured bias."""
+    data = np.asarray(data, dtype=np.float64)
+    return float(np.sqrt(np.mean(data.var(axis=0)) * (1.0 / num_chains + 1.0 / data.shape[0])))
+
+
+def _bias(rmse, noise):
+    """The part of a means rmse that sampling noise does not explain: sqrt(max(rmse^2 - noise^2, 0))."""
+    return float(np.sqrt(max(rmse**2 - noise**2, 0.0)))
+
+
+def equilibrium_observations(per_scheme, k, last, noise_at_last, noise_at_equilibrium):
+    """What the t = inf rows say: is PCD at equilibrium at t = ``last``, how far is Rdm's equilibrium from the data.
+
+    ``noise_at_last`` and ``noise_at_equilibrium``: ``means_noise_level`` of the evaluated chains and of the
+    equilibrium samples; the means errors are compared after taking it out (``_bias``)."""
+    out = []
+    for entry in per_scheme.values():
+        found = entry.get("equilibrium")
+        if not found:
+            continue
+        row, d = found["row"], found["diagnostics"]
+        aats = f", AATS {metrics.format_aats(row)}" if "aats" in row else ""
+        out.append(f"- {entry['label']} at equilibrium (parallel tempering, {d['replicas']} replicas, "
+                   f"{d['round_trips']} round trips in {d['sweeps']} sweeps): means rmse {_fmt(row['mean_rmse'])}, "
+                   f"correlations rmse {_fmt(row['covariance_rmse'])}{aats}."
+                   + ("" if d["round_trips"] else " No walker crossed the ladder: this row may not be the "
+                                                  "equilibrium."))
+    pcd, rdm = per_scheme.get("pcd"), per_scheme.get("rdm")
+    if pcd and pcd.get("equilibrium"):
+        at_last = _bias(pcd["at_last"]["mean_rmse"], noise_at_last)
+        at_inf = _bias(pcd["equilibrium"]["row"]["mean_rmse"], noise_at_equilibrium)
+        same = abs(at_last - at_inf) <= noise_at_equilibrium
+        verdict = ("yes: the two agree within the sampling-noise level" if same else
+                   f"no: the chains at t = {last} are {'closer to' if at_last < at_inf else 'farther from'} the "
+                   "data than the equilibrium")
+        out.append(f"- Do chains from noise reach PCD-{k}'s equilibrium by t = {last}? Means error without its "
+                   f"sampling-noise part: {_fmt(at_last)} at t = {last}, {_fmt(at_inf)} at equilibrium (noise levels "
+                   f"{_fmt(noise_at_last)} and {_fmt(noise_at_equilibrium)}): {verdict}.")
+    if rdm and rdm.get("equilibrium"):
+        at_k = _bias(rdm["at_k"]["mean_rmse"], noise_at_last)
+        at_inf = _bias(rdm["equilibrium"]["row"]["mean_rmse"], noise_at_equilibrium)
+        ratio = at_inf / at_k if at_k > 0 else float("inf")
+        out.append(f"- Rdm-{k}'s equilibrium against the data: means error without its sampling-noise part "
+                   f"{_fmt(at_inf)}, against {_fmt(at_k)} at t = k (ratio {_fmt(ratio, 3)}); correlations rmse "
+                   f"{_fmt(rdm['equilibrium']['row']['covariance_rmse'])} against "
+                   f"{_fmt(rdm['at_k']['covariance_rmse'])} at t = k."
+                   + (" The model matches the data through its k-step process, not at equilibrium." if ratio > 1.5
+                      else ""))
+    return out
 
 
 def _observations(per_scheme, k, last):

@@ -11,7 +11,14 @@ from ...evaluation import default_times
 from ...sampling import sample
 from .. import plots
 from ..plots import write_sample_grid
-from ._binary import _errors_figure, _observations, _scheme_tables, _train_and_evaluate
+from ._binary import (
+    _errors_figure,
+    _observations,
+    _scheme_tables,
+    _train_and_evaluate,
+    equilibrium_observations,
+    means_noise_level,
+)
 from ._common import (
     _announcer,
     _Capture,
@@ -33,10 +40,11 @@ _RBM_DEFAULTS = {
     "train_size": 10000, "eval_size": None, "num_hiddens": 200, "k": 10, "schemes": ("rdm", "cd", "pcd"),
     "epochs": 20, "learning_rate": 0.01, "batch_size": 100, "num_chains": None, "init": "uniform",
     "eval_chains": 1000, "last_time": 1000, "grid_times": None, "grid_chains": 50, "aats": True, "aats_samples": 1000,
-    "dtype": "float32",
+    "dtype": "float32", "equilibrium": True, "equilibrium_chains": 200, "equilibrium_sweeps": 1000,
 }
 _RBM_QUICK = {"train_size": 1000, "eval_size": 500, "num_hiddens": 20, "epochs": 2, "eval_chains": 200,
-              "last_time": 100, "grid_chains": 20, "aats_samples": 200}
+              "last_time": 100, "grid_chains": 20, "aats_samples": 200,
+              "equilibrium_chains": 50, "equilibrium_sweeps": 100}
 
 
 def _rbm_settings(quick, given):
@@ -72,6 +80,9 @@ def _rbm_settings(quick, given):
     s["aats"] = check_bool(s["aats"], "aats")
     s["aats_samples"] = check_int(s["aats_samples"], "aats_samples", minimum=2)
     s["dtype"] = check_dtype(s["dtype"]).name
+    s["equilibrium"] = check_bool(s["equilibrium"], "equilibrium")
+    s["equilibrium_chains"] = check_int(s["equilibrium_chains"], "equilibrium_chains", minimum=2)
+    s["equilibrium_sweeps"] = check_int(s["equilibrium_sweeps"], "equilibrium_sweeps")
     return s
 
 
@@ -85,7 +96,13 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
     from the same p0 for every model against ``mnist-test`` (its first
     ``eval_size`` images, default all) at ``default_times(k, last_time)``;
     sample grids of the first ``grid_chains`` of those chains at
-    ``grid_times`` (default 1, k, 10 k, 100 k up to ``last_time``).
+    ``grid_times`` (default 1, k, 10 k, 100 k up to ``last_time``).  With
+    ``equilibrium`` (default), each model also gets a t = inf row: the final
+    states of ``equilibrium_chains`` chains of a parallel-tempering run of
+    ``equilibrium_sweeps`` sweeps after an auto-ladder warm-up
+    (``evaluation.equilibrium``), which says whether the PCD model's chains
+    from noise are at equilibrium by ``last_time`` and how far the Rdm
+    model's equilibrium is from the data.
 
     Returns
     -------
@@ -126,7 +143,10 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
                                          eval_data=test, fit_settings=fit_settings, seeds=fit_seeds,
                                          eval_seed=eval_seed, times=times, eval_chains=s["eval_chains"],
                                          init=s["init"], aats=s["aats"], aats_samples=s["aats_samples"],
-                                         data_name=f"mnist ({s['train_size']} random rows)", after=grids)
+                                         data_name=f"mnist ({s['train_size']} random rows)", after=grids,
+                                         equilibrium=({"num_chains": s["equilibrium_chains"],
+                                                       "sweeps": s["equilibrium_sweeps"]} if s["equilibrium"] else
+                                                      None))
     say("writing figures")
     with _Capture() as drawing:
         _errors_figure(out / "errors_vs_time.png", plt, per_scheme, s["k"],
@@ -138,6 +158,8 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
                "seconds": seconds, "data": {"train": "mnist", "train_rows": rows, "eval": "mnist-test",
                                             "eval_rows": int(test.shape[0])},
                "times": times, "eval_seed": eval_seed, "schemes": per_scheme,
+               "means_noise_level": {"evaluation": means_noise_level(test, s["eval_chains"]),
+                                     "equilibrium": means_noise_level(test, s["equilibrium_chains"])},
                "errors_at_k": {sc: (None if not e["rows"] else
                                     {key: e["at_k"].get(key) for key in ("mean_rmse", "covariance_rmse",
                                                                          "covariance_pearson", "aats")})
@@ -173,6 +195,14 @@ def _rbm_markdown(r, s, seed, quick):
                                                           ("aats", "AATS"), ("aa_truth", "AA_truth"),
                                                           ("aa_syn", "AA_syn")])
     lines += ["## Observed", ""] + _observations(r["schemes"], k, last) + [""]
+    if s["equilibrium"]:
+        noise = r["means_noise_level"]
+        lines += ["## Equilibrium", "",
+                  f"Row t = inf (PT) of the tables: the final states of {s['equilibrium_chains']} chains of a "
+                  f"parallel-tempering run of each model ({s['equilibrium_sweeps']} sweeps after an auto-ladder "
+                  "warm-up; `bmsample eval MODEL DATA --equilibrium pt` gives the same row). Dash-dotted lines in "
+                  "the figure.", ""]
+        lines += equilibrium_observations(r["schemes"], k, last, noise["evaluation"], noise["equilibrium"]) + [""]
     done = [e for e in r["schemes"].values() if e.get("grids")]
     if done:
         grid_times = s["grid_times"]
