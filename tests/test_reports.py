@@ -11,6 +11,7 @@ pytest.importorskip("matplotlib")
 from bmsample import theory  # noqa: E402
 from bmsample.evaluation import default_times  # noqa: E402
 from bmsample.tools import plots, reports  # noqa: E402
+from bmsample.tools.reports._binary import equilibrium_observations, means_noise_level  # noqa: E402
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -180,6 +181,49 @@ def test_rbm_report_files_and_numbers(rbm_run):
         assert at_k["mean_rmse"] == entry["at_k"]["mean_rmse"]
         assert 0 <= at_k["aats"] <= 1 and at_k["mean_rmse"] > 0
     assert len(results["figures"]) == 1 + 3 * len(s["grid_times"])
+    for entry in results["schemes"].values():
+        found = entry["equilibrium"]
+        assert found["method"] == "pt" and found["row"]["t"] == "inf"
+        assert found["diagnostics"]["chains_per_replica"] == s["equilibrium_chains"]
+        assert found["diagnostics"]["sweeps"] == s["equilibrium_sweeps"]
+        assert 0 < found["row"]["mean_rmse"] < 0.5 and 0 <= found["row"]["aats"] <= 1
+    assert "## Equilibrium" in markdown and markdown.count("| inf (PT) |") == 5
+    assert f"Do chains from noise reach PCD-{k}'s equilibrium" in markdown
+    assert f"Rdm-{k}'s equilibrium against the data" in markdown
+
+
+def test_means_noise_level_is_the_expected_means_rmse_of_samples_of_the_data_law():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.02, 0.98, 64)
+    squares, levels = [], []
+    for _ in range(300):
+        data = (rng.random((500, 64)) < p).astype(np.float64)
+        samples = (rng.random((80, 64)) < p).astype(np.float64)
+        squares.append(np.mean((samples.mean(axis=0) - data.mean(axis=0)) ** 2))
+        levels.append(means_noise_level(data, 80) ** 2)
+    # mean of 300 means of 64 squared Gaussians: relative sd sqrt(2 / 64 / 300) = 0.01
+    assert np.mean(squares) == pytest.approx(np.mean(levels), rel=0.04)
+
+
+def _entry(label, at_k, at_last, at_inf):
+    row = {"mean_rmse": at_inf, "covariance_rmse": 0.01}
+    return {"label": label, "rows": [{}], "at_k": {"mean_rmse": at_k, "covariance_rmse": 0.01},
+            "at_last": {"mean_rmse": at_last}, "equilibrium": {
+                "row": row, "diagnostics": {"replicas": 9, "round_trips": 4, "sweeps": 100}}}
+
+
+@pytest.mark.parametrize("at_last, at_inf, verdict", [
+    (0.05, 0.05, "yes"), (0.05, 0.052, "yes"), (0.05, 0.2, "no: the chains at t = 1000 are closer to"),
+    (0.2, 0.05, "no: the chains at t = 1000 are farther from")])
+def test_equilibrium_observations_judge_pcd_against_its_noise_level(at_last, at_inf, verdict):
+    lines = equilibrium_observations({"pcd": _entry("PCD-10", 0.1, at_last, at_inf),
+                                      "rdm": _entry("Rdm-10", 0.03, 0.2, 0.3)}, 10, 1000, 0.01, 0.02)
+    judged = next(line for line in lines if line.startswith("- Do chains"))
+    assert f": {verdict}" in judged, judged
+    rdm = next(line for line in lines if line.startswith("- Rdm-10's equilibrium"))
+    # biases without noise: sqrt(0.3^2 - 0.02^2) / sqrt(0.03^2 - 0.01^2)
+    assert f"ratio {np.sqrt(0.3**2 - 0.02**2) / np.sqrt(0.03**2 - 0.01**2):.3g}" in rdm
+    assert "not at equilibrium" in rdm
 
 
 @pytest.mark.parametrize("name", sorted(reports.REPORTS))
