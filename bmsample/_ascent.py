@@ -114,6 +114,8 @@ class GradientAscent:
     PARAMETERS = ()
     chains = None
     generator = None
+    #: Jarzynski: the chains' ``JarzynskiWeights``, set by a trainer that has the scheme.
+    jarzynski = None
     #: The divergence check is cheap on the host: after every update.
     runaway_check_interval = 1
 
@@ -126,14 +128,30 @@ class GradientAscent:
     def minibatch(self, data, rows):
         return data[rows]
 
+    @property
+    def log_weights(self):
+        """Jarzynski: the chains' log-weights, float64 (num_chains,), updated in place; None for other schemes."""
+        return None if self.jarzynski is None else self.jarzynski.log_weights
+
+    def chain_weights(self):
+        """Jarzynski: the chains' normalised importance weights, float64 (num_chains,); None for other schemes."""
+        return None if self.jarzynski is None else self.jarzynski.normalised()
+
     def update(self, batch, learning_rate):
-        """One gradient-ascent step on ``batch``; returns the metrics of ``gradient``."""
+        """One gradient-ascent step on ``batch``; returns the metrics of ``gradient`` (Jarzynski: and ``ess``,
+        the chains' effective sample size as a fraction of them, and ``resampled``)."""
         grads, metrics = self.gradient(batch)
-        lr = self.model.dtype.type(learning_rate)
+        before = self.jarzynski.log_p_star_before() if self.jarzynski is not None else None
+        self.apply(grads, self.model.dtype.type(learning_rate))
+        if before is not None:
+            metrics.update(self.jarzynski.reweight(before))
+        return metrics
+
+    def apply(self, grads, learning_rate):
+        """parameter += learning_rate * gradient, in ``PARAMETERS`` order."""
         for name, grad in zip(self.PARAMETERS, grads, strict=True):
             parameter = getattr(self.model, name)
-            parameter += lr * grad
-        return metrics
+            parameter += learning_rate * grad
 
     def download(self):
         """Nothing to do: the model is updated in place."""

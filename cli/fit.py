@@ -107,7 +107,8 @@ def _fit_settings(resume, config_file, flags):
                    "(independent spins), or a family registered with bmsample.families [rbm].")
 @click.option("--hidden", type=int, help="Number of hidden units (rbm, gaussian-rbm) [500].")
 @click.option("--scheme", type=click.Choice(["rdm", "cd", "pcd", "jarzynski"]),
-              help="Training scheme [rdm]; jarzynski (rbm): persistent chains with importance weights.")
+              help="Training scheme [rdm]; jarzynski (rbm, ising, independent): persistent chains with importance "
+                   "weights.")
 @click.option("--ess-threshold", type=float,
               help="jarzynski: resample below this effective sample size, a fraction of the chains [0.5].")
 @click.option("--resampling", type=click.Choice(["systematic", "restart"]),

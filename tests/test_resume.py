@@ -23,6 +23,8 @@ CASES = {
     "gaussian-pcd-data": {"model": "gaussian", "scheme": "pcd", "init": "data", "learning_rate": 0.05},
     "gaussian-rbm-rdm-data": {"model": "gaussian-rbm", "num_hiddens": 4, "scheme": "rdm", "init": "data"},
     "ising-pcd": {"model": "ising", "scheme": "pcd", "sampler": "random-site"},
+    "ising-jarzynski": {"model": "ising", "scheme": "jarzynski", "num_chains": 7, "ess_threshold": 0.97,
+                        "learning_rate": 0.3},
 }
 
 

@@ -41,6 +41,8 @@ def _random_model(num_units, num_hiddens, dtype, rng):
 
 
 def _trainer(model, estimate, streams, data, generator, device):
+    if device.is_cuda and estimate.scheme == "jarzynski":
+        raise ValueError("scheme: jarzynski training runs on the CPU for now (--device cpu)")
     return (_DEVICE_TRAINER if device.is_cuda else IsingTrainer)(model, estimate, streams, data)
 
 
@@ -52,5 +54,6 @@ FAMILIES = tuple(Family(name=name, model_class=IsingModel, units="+-1 spins (or 
                         sample_options=("sampler", "chains", "record_moments"), comparable_data=_comparable_data,
                         log_likelihood=_log_likelihood, image_values=lambda spins: (spins + 1) / 2,
                         random_model=_random_model if name == "ising" else None,
-                        tempering=lazy("bmsample.ising.tempering:IsingTempered"))
+                        tempering=lazy("bmsample.ising.tempering:IsingTempered"),
+                        schemes=("rdm", "cd", "pcd", "jarzynski"))
                  for name in ("ising", "independent"))

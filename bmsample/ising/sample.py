@@ -76,7 +76,7 @@ def default_process(model, chains=None):
     """(init, sampler, steps) reproducing how ``model`` was trained."""
     process = model.process or {}
     scheme = process.get("scheme")
-    if scheme == "pcd" and chains is not None:
+    if scheme in ("pcd", "jarzynski") and chains is not None:
         init = "chains"
     elif scheme == "cd":
         init = "data"

@@ -4,7 +4,7 @@ Rdm-k, CD-k and PCD-k schemes (see ``bmsample.training`` for the loop)."""
 import numpy as np
 
 from .._ascent import GradientAscent
-from .._rng import reference_uniforms
+from .._jarzynski import JarzynskiWeights
 from . import _cpu
 from .model import bias_init_probabilities
 from .sample import GibbsWorkspace, draw_independent_sites, gibbs_steps, site_logits
@@ -62,7 +62,6 @@ class RBMTrainer(GradientAscent):
                          else bias_init_probabilities(model))
         self.p0_logits = site_logits(probabilities, dtype)
         self.chains = None
-        self.log_weights = None
         if estimate.persistent:
             self.chains = self._negative
             if chains is None:
@@ -70,7 +69,9 @@ class RBMTrainer(GradientAscent):
             else:
                 np.copyto(self.chains, chains)
         if estimate.scheme == "jarzynski":
-            self.log_weights = self._log_weights_from_p0()
+            p0_logits = self.p0_logits.astype(np.float64)
+            self.jarzynski = JarzynskiWeights(self.chains, self._log_p_star, lambda states: states @ p0_logits,
+                                              self._draw_p0, streams, estimate)
         self.visible_offset = model.data_means.astype(dtype) if centered else None
         self.hidden_offset = np.full(model.num_hiddens, 0.5, dtype=dtype) if centered else None
 
@@ -84,10 +85,6 @@ class RBMTrainer(GradientAscent):
         model = self.model
         field = states @ model.weight_matrix.astype(np.float64) + model.hbias.astype(np.float64)
         return states @ model.vbias.astype(np.float64) + np.logaddexp(0.0, field).sum(axis=1)
-
-    def _log_weights_from_p0(self):
-        """Importance log-weights of chains drawn from p0 for the current model: log p*(v) - log p0(v) + const."""
-        return self._log_p_star(self.chains) - self.chains @ self.p0_logits.astype(np.float64)
 
     def negative_chains(self, batch):
         """The chains of this update's negative phase after k steps, shape (num_chains, num_visibles).
@@ -149,49 +146,8 @@ class RBMTrainer(GradientAscent):
         metrics = {"magnetisation_rmse": float(np.sqrt(np.mean((v_model - v_data) ** 2)))}
         return (self.grad_w, grad_a, grad_b), metrics
 
-    def chain_weights(self):
-        """The chains' normalised importance weights (Jarzynski), float64 (num_chains,); None for other schemes."""
-        if self.log_weights is None:
-            return None
-        w = np.exp(self.log_weights - self.log_weights.max())
-        return w / w.sum()
-
-    def update(self, batch, learning_rate):
-        """One gradient-ascent step on ``batch``; returns the metrics of ``gradient`` (Jarzynski: and ``ess``,
-        the chains' effective sample size as a fraction of them, and ``resampled``)."""
-        (grad_w, grad_a, grad_b), metrics = self.gradient(batch)
-        before = self._log_p_star(self.chains) if self.log_weights is not None else None
-        lr = self.model.dtype.type(learning_rate)
-        _cpu.add_scaled(self.model.weight_matrix, grad_w, lr)
-        self.model.vbias += lr * grad_a
-        self.model.hbias += lr * grad_b
-        if before is not None:
-            metrics.update(self._reweight(before))
-        return metrics
-
-    def _reweight(self, before):
-        """Jarzynski: each chain's log-weight grows by log p*_new(v) - log p*_old(v); resample when the
-        effective sample size is below the threshold.  Returns the metrics."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            self.log_weights += self._log_p_star(self.chains) - before
-        if not np.all(np.isfinite(self.log_weights)):
-            return {"ess": float("nan"), "resampled": False}
-        w = self.chain_weights()
-        ess = float(1.0 / np.sum(w**2)) / w.size
-        resampled = ess < self.estimate.ess_threshold
-        if resampled:
-            self._resample(w)
-        return {"ess": ess, "resampled": resampled}
-
-    def _resample(self, weights):
-        if self.estimate.resampling == "restart":
-            self._draw_p0()
-            self.log_weights[:] = self._log_weights_from_p0()
-            return
-        # Systematic: M evenly spaced points from one uniform of the chains' streams (stream 0, the next draw).
-        u = reference_uniforms(self.streams.key, self.streams.next_draw(), [0], 1, np.float64)[0, 0]
-        cumulative = np.cumsum(weights)
-        cumulative[-1] = 1.0
-        rows = np.searchsorted(cumulative, (u + np.arange(weights.size)) / weights.size, side="right")
-        self.chains[...] = self.chains[np.minimum(rows, weights.size - 1)]
-        self.log_weights[:] = 0.0
+    def apply(self, grads, learning_rate):
+        grad_w, grad_a, grad_b = grads
+        _cpu.add_scaled(self.model.weight_matrix, grad_w, learning_rate)
+        self.model.vbias += learning_rate * grad_a
+        self.model.hbias += learning_rate * grad_b
