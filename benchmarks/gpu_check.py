@@ -40,9 +40,10 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Seconds the GPU test subset may take at most (kernel compilation dominates on a real GPU).
 TEST_TIMEOUT = 150
 FULL = dict(visibles=784, hiddens=500, chains=(1000, 10000, 50000), steps=20, cpu_chains=(1000, 10000),
-            compare=(64, 32, 2000, 10), train_chains=10000, train_batch=1000, gpu_updates=20, cpu_updates=2)
+            compare=(64, 32, 2000, 10), train_chains=10000, train_batch=1000, gpu_updates=20, cpu_updates=2,
+            tempering=(784, 500, 16, 100, 20))
 QUICK = dict(visibles=12, hiddens=8, chains=(64,), steps=2, cpu_chains=(64,), compare=(6, 4, 32, 3),
-             train_chains=32, train_batch=16, gpu_updates=2, cpu_updates=2)
+             train_chains=32, train_batch=16, gpu_updates=2, cpu_updates=2, tempering=(6, 4, 3, 4, 3))
 
 
 class DeadlineReached(BaseException):
@@ -227,6 +228,29 @@ def compare_cpu_gpu(report, visibles, hiddens, chains, steps):
                         f"{100 * np.mean(np.all(cpu.visible == gpu.visible, axis=1)):.2f}% chains identical")
 
 
+def tempering_check(report, visibles, hiddens, replicas, chains, sweeps):
+    """Parallel tempering on the device against the CPU (same seed, fixed ladder): identical chains, the same
+    swaps, and sweeps/s of each (the CPU's with this machine's threads)."""
+    from bmsample.tempering import parallel_tempering
+
+    for dtype in ("float32", "float64"):
+        model = random_model(visibles, hiddens, dtype)
+        options = dict(num_chains=chains, betas=np.linspace(1.0, 0.0, replicas), rng=1)
+        seconds = {}
+        runs = {}
+        for where in ("cpu", "cuda"):
+            parallel_tempering(model, sweeps=1, backend=where, **options)  # compilation
+            start = time.perf_counter()
+            runs[where] = parallel_tempering(model, sweeps=sweeps, backend=where, **options)
+            seconds[where] = time.perf_counter() - start
+        cpu, gpu = runs["cpu"], runs["cuda"]
+        equal = np.mean(np.all(cpu.replica_states == gpu.replica_states, axis=2))
+        report.line(f"tempering {visibles}x{hiddens} {dtype}, R = {replicas}, M = {chains}, {sweeps} sweeps: "
+                    f"{100 * equal:.2f}% chains identical, max |acceptance difference| "
+                    f"{np.max(np.abs(cpu.acceptance - gpu.acceptance)):.3f}; sweeps/s cpu "
+                    f"{sweeps / seconds['cpu']:.1f}, gpu {sweeps / seconds['cuda']:.1f}")
+
+
 def _rate(run, steps, synchronize, repeats=3):
     run(steps)  # warm-up and compilation
     synchronize()
@@ -346,6 +370,7 @@ def main(argv=None):
                 ("compare", lambda r: compare_cpu_gpu(r, *sizes["compare"])),
                 ("gibbs", lambda r: gibbs_table(r, sizes["visibles"], sizes["hiddens"], sizes["chains"],
                                                 sizes["steps"], sizes["cpu_chains"])),
+                ("tempering", lambda r: tempering_check(r, *sizes["tempering"])),
                 ("training", lambda r: training_rates(r, args.quick, sizes["train_chains"], sizes["train_batch"],
                                                       sizes["gpu_updates"], sizes["cpu_updates"]))]
     chosen = set(args.sections.split(",")) if args.sections else {name for name, _ in sections}

@@ -107,6 +107,11 @@ def targets():
                               (A2, A1, *randoms, I64, A2, A2)))
         out.append(Target(f"subtract_outer_pair[{tag}]", rbm_gpu._subtract_outer_pair_kernel,
                           (A2, A1, A1, A1, A1)))
+        D1 = types.Array(types.float64, 1, "C")
+        out += [Target(f"rbm_tempered_layer[{tag}]", rbm_gpu._tempered_layer_kernel(np.dtype(dtype)),
+                       (A2, A1, A1, A1, *randoms, I64, A2)),
+                Target(f"rbm_tempered_gaps[{tag}]", rbm_gpu._gap_kernel(np.dtype(dtype), 128),
+                       (A2, A1, A2, A1, D1, D1, D1))]
         for with_means in (False, True):
             out.append(Target(f"grbm_visible[{tag},{with_means:d}]",
                               grbm_gpu._visible_kernel(np.dtype(dtype), with_means),

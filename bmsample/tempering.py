@@ -105,6 +105,16 @@ class TemperedChains:
         """One step of the family's kernel in place on every row at its beta ``row_betas[row]``."""
         raise NotImplementedError
 
+    def upload(self, state, workspace):
+        """The ladder changed the host ``state`` (new chains, or rows moved): a copy elsewhere must follow."""
+
+    def download(self, state, workspace):
+        """Bring the host ``state`` up to date before the ladder reads it (a device's rows)."""
+
+    def on_device(self, backend):
+        """This process with its rows on the CUDA ``backend`` (for ``parallel_tempering(backend=...)``)."""
+        raise ValueError(f"backend: parallel tempering ({self.task}) runs on the CPU for now")
+
 
 @dataclass
 class TemperingState:
@@ -265,8 +275,18 @@ class _Ladder:
         self.state, self.rows, self.directions = state, rows, directions.reshape(-1)
         self.sweeps_done = sweeps_done
         self.workspace = process.workspace(state.shape[0])
-        self.fresh = True
+        self._states_changed()
         self.set_betas(betas)
+
+    def _states_changed(self):
+        """The host rows are new: fields are recomputed, and a device copy follows."""
+        self.fresh = True
+        self.process.upload(self.state, self.workspace)
+
+    def host_state(self):
+        """The rows, up to date on the host."""
+        self.process.download(self.state, self.workspace)
+        return self.state
 
     def set_betas(self, betas):
         self.betas = betas
@@ -323,7 +343,7 @@ class _Ladder:
 
     def replica_states(self):
         """(R, M, num_units): the chains in replica order."""
-        return self.state[self.rows.reshape(-1)].reshape(self.betas.size, self.num_chains, -1)
+        return self.host_state()[self.rows.reshape(-1)].reshape(self.betas.size, self.num_chains, -1)
 
     def mean_probabilities(self):
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -335,22 +355,22 @@ class _Ladder:
 
     def restart_counts(self):
         """The output starts: chains in replica order again, directions and statistics from now on."""
-        self.state = np.ascontiguousarray(self.state[self.rows.reshape(-1)])
+        self.state = np.ascontiguousarray(self.host_state()[self.rows.reshape(-1)])
         self.rows = np.arange(self.rows.size).reshape(self.rows.shape)
         self.directions = _start_directions(self.rows).reshape(-1)
         self.sweeps_done = 0
-        self.fresh = True
+        self._states_changed()
         self.set_betas(self.betas)
 
     def resize(self, betas):
         """Move to a new ladder; each new replica takes the chains of the old replica of nearest beta."""
         nearest = np.abs(self.betas[None, :] - betas[:, None]).argmin(axis=1)
-        self.state = np.ascontiguousarray(self.state[self.rows[nearest].reshape(-1)])
+        self.state = np.ascontiguousarray(self.host_state()[self.rows[nearest].reshape(-1)])
         if betas.size != self.betas.size:
             self.workspace = self.process.workspace(self.state.shape[0])
         self.rows = np.arange(self.state.shape[0]).reshape(betas.size, self.num_chains)
         self.directions = _start_directions(self.rows).reshape(-1)
-        self.fresh = True
+        self._states_changed()
         self.set_betas(betas)
 
 
@@ -441,7 +461,7 @@ def parallel_tempering(model, num_chains=None, sweeps=1000, *, replicas=None, be
     record_replicas = check_bool(record_replicas, "record_replicas")
     device = resolve_backend(backend, process.task)
     if device.is_cuda:
-        raise ValueError("backend: parallel tempering runs on the CPU for now")
+        process = process.on_device(device)
     if resume is not None:
         ladder, warmup, tuning = _resumed(process, resume, num_chains, replicas, betas, warmup), 0, []
     else:
@@ -528,12 +548,12 @@ def _production(ladder, sweeps, times, record_replicas, warmup, tuning):
         check_memory(2 * (sweeps + 1) * num_replicas * num_chains, f"record_replicas: {sweeps + 1} sweeps")
         history = np.empty((sweeps + 1, num_replicas, num_chains), dtype=np.int16)
         history[0] = ladder.replica[start_rows]
-    recorder(0, ladder.state[ladder.rows[0]])
+    recorder(0, ladder.host_state()[ladder.rows[0]])
     with _steps.abandonable(), single_threaded_blas():
         for t in range(1, sweeps + 1):
             ladder.sweep()
-            if recorder.active:
-                recorder(t, ladder.state[ladder.rows[0]])
+            if t in recorder.slot:  # only then: on a device, reading the rows copies them back
+                recorder(t, ladder.host_state()[ladder.rows[0]])
             if history is not None:
                 history[t] = ladder.replica[start_rows]
             _steps.steps_done(1)

@@ -72,12 +72,18 @@ def test_philox_is_32_bit_multiplies(compiled):
             assert rows[label]["mul64"] == 0, label
 
 
+#: float32 kernels that convert to float64 by design: the swap gaps of tempering sum their float32 terms in
+#: float64 from float64 betas, as the CPU kernel does (two narrowings of the betas, one widening per term block).
+FLOAT64_SUMS = {"rbm_tempered_gaps[float32]"}
+
+
 def test_exponentials_are_accurate_and_float32_stays_float32(compiled):
     for rows in compiled.values():
+        assert FLOAT64_SUMS <= set(rows)
         for label, row in rows.items():
             assert row["approx"] == 0, label
             if "float32" in label:
-                assert row["cvt_f64_f32"] == 0, label  # e.g. (1 - rate) in float64
+                assert row["cvt_f64_f32"] == 0 or label in FLOAT64_SUMS, label  # e.g. (1 - rate) in float64
                 assert row["ex2"] <= row["reduced_exp"], label  # fast-math exp: ex2.approx with no reduction
         metropolis = [row for label, row in rows.items() if label.startswith("ising_sweeps[float32,metropolis,")]
         assert len(metropolis) == 3  # warp per chain, block per chain with rows in shared and in global memory

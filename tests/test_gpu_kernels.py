@@ -138,6 +138,53 @@ def test_layer_twins_match_the_cpu_kernels(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_tempered_layer_twin_draws_the_cpu_kernels_units(dtype):
+    """Parallel tempering's pass at each row's beta (0 and 1 included), against the draws of the exact means."""
+    rng = np.random.default_rng(4)
+    field = (rng.standard_normal((10, 7)) * 2).astype(dtype)
+    bias, base = (rng.standard_normal(7).astype(dtype) for _ in range(2))
+    row_beta = np.array([1.0, 0.0, 0.5, 0.25, 0.9, 1.0, 0.1, 0.0, 0.75, 0.3], dtype=dtype)
+    key0, key1, draw, offset = np.uint32(KEY[0]), np.uint32(KEY[1]), 2**32 + 3, 4
+    cpu_states = np.empty_like(field)
+    _cpu.sample_tempered_layer(field, bias, base, row_beta, key0, key1, draw, offset, cpu_states)
+    gpu_states = cuda.device_array(field.shape, dtype=dtype)
+    _gpu.sample_tempered_layer(*(cuda.to_device(a) for a in (field, bias, base, row_beta)), key0, key1, draw, offset,
+                               gpu_states)
+    b = row_beta.astype(np.float64)[:, None]
+    exact = _sigmoid(b * (field.astype(np.float64) + bias) + (1 - b) * base)
+    uniforms = reference_uniforms(KEY, draw, np.arange(offset, offset + 10), 7, dtype)
+    tolerance = 16 * np.finfo(dtype).eps
+    _check_states(gpu_states.copy_to_host(), exact, uniforms, tolerance)
+    _check_states(cpu_states, exact, uniforms, tolerance)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("threads", [1, 4])
+def test_tempered_gaps_twin_is_the_free_energy_difference(dtype, threads):
+    """log p*_beta'(v) - log p*_beta(v) per row, the block reduction with 1 and 4 threads, 0 where beta' = beta."""
+    rng = np.random.default_rng(5)
+    rows, nv, nh = 9, 11, 13
+    visible = (rng.random((rows, nv)) < 0.5).astype(dtype)
+    field = (rng.standard_normal((rows, nh)) * 3).astype(dtype)
+    hbias = rng.standard_normal(nh).astype(dtype)
+    vbias_gap = rng.standard_normal(nv)
+    betas = rng.random(rows)
+    new_betas = rng.random(rows)
+    new_betas[[2, 5]] = betas[[2, 5]]
+    gaps = cuda.device_array(rows, dtype=np.float64)
+    _gpu.tempered_gaps(cuda.to_device(field), cuda.to_device(hbias), cuda.to_device(visible),
+                       cuda.to_device(vbias_gap.astype(dtype)), cuda.to_device(betas), cuda.to_device(new_betas),
+                       gaps, threads=threads)
+    y = field.astype(np.float64) + hbias
+    exact = (np.logaddexp(0, new_betas[:, None] * y) - np.logaddexp(0, betas[:, None] * y)).sum(axis=1)
+    exact += (new_betas - betas) * (visible @ vbias_gap)
+    scale = np.abs(y).sum(axis=1) + np.abs(visible) @ np.abs(vbias_gap) + nh
+    found = gaps.copy_to_host()
+    assert np.all(np.abs(found - exact) <= 64 * np.finfo(dtype).eps * scale)
+    assert found[2] == 0.0 and found[5] == 0.0
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_scaled_transposed_products(dtype):
     rng = np.random.default_rng(3)
     left, right, more_left, more_right = (rng.standard_normal(shape).astype(dtype)

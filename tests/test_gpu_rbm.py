@@ -179,3 +179,23 @@ def test_device_check_ends_at_its_deadline_with_what_it_has(tmp_path):
     assert "device: Numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1)" in lines
     assert lines[-2].startswith("[compare: cut by the deadline after ")
     assert lines[-1].startswith("summary: 2 sections, 1 ok, 1 cut by the deadline in ")
+
+
+@pytest.mark.parametrize("dtype, betas", [("float64", "auto"), ("float32", [1.0, 0.5, 0.0])])
+def test_device_parallel_tempering_runs_the_cpu_ladder(dtype, betas):
+    """Swaps decided on the host from the device's gaps: the same rows, swaps, replicas and recorded chains as
+    the CPU, through an auto ladder's resize and the output's restart (host copies of the device rows)."""
+    from bmsample.tempering import parallel_tempering
+
+    model = random_rbm(6, 4, scale=2.0, seed=3, dtype=dtype)
+    options = dict(num_chains=3, sweeps=5, betas=betas, rng=4, record=[0, 3, 5], record_replicas=True)
+    if betas == "auto":
+        options.update(replicas=3, warmup=16)
+    cpu = parallel_tempering(model, **options)
+    gpu = parallel_tempering(model, backend="cuda", **options)
+    np.testing.assert_array_equal(gpu.betas, cpu.betas)
+    np.testing.assert_array_equal(gpu.replica_states, cpu.replica_states)
+    np.testing.assert_array_equal(gpu.recorded, cpu.recorded)
+    np.testing.assert_array_equal(gpu.replica_history, cpu.replica_history)
+    np.testing.assert_array_equal(gpu.acceptance, cpu.acceptance)
+    assert gpu.visible.dtype == cpu.visible.dtype and cpu.acceptance.min() > 0

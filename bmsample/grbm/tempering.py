@@ -13,6 +13,7 @@ import numpy as np
 
 from .._validation import check_choice
 from ..rbm.tempering import RBMTempered
+from ..tempering import TemperedChains
 from . import _cpu
 from .model import GaussianBernoulliRBM
 from .sample import scaled_weights
@@ -36,6 +37,9 @@ class GRBMTempered(RBMTempered):
         self.bias_gap = ((a0 - model.vbias.astype(np.float64)) / sigma64).astype(model.dtype)
         self.a0 = a0.astype(model.dtype)
         self.record_dtype, self.to_data_units = model.dtype, model.destandardise
+
+    def on_device(self, backend):
+        return TemperedChains.on_device(self, backend)  # the device process has the Bernoulli visible pass only
 
     def base_states(self, num_rows, streams):
         shape = (num_rows, self.model.num_visibles)

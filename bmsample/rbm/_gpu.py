@@ -1,7 +1,8 @@
 """CUDA kernels of the Bernoulli-Bernoulli RBM (``numba.cuda``), twins of ``_cpu``.
 
 ``sample_bernoulli_layer`` (its ``means`` optional, as on the CPU),
-``bernoulli_means`` and ``subtract_outer_pair`` take the arguments of their
+``bernoulli_means``, ``subtract_outer_pair`` and parallel tempering's
+``sample_tempered_layer`` and ``tempered_gaps`` take the arguments of their
 ``_cpu`` twins, as device arrays.  ``sample_bernoulli_product`` and ``bernoulli_means_product`` fuse a
 layer's product with that pass (``bmsample._gpu_linalg``): the field ``v @
 W`` never goes through global memory.  Launchers return without
@@ -14,10 +15,11 @@ Random numbers: unit ``j`` of row ``c`` takes word ``j % 4`` of Philox block
 within that rounding.
 """
 
+import math
 from functools import lru_cache
 
 import numpy as np
-from numba import cuda, uint32
+from numba import cuda, float64, uint32
 
 from .._gpu_linalg import (
     MEANS,
@@ -27,6 +29,7 @@ from .._gpu_linalg import (
     default_block,
     grid_2d,
     launch_product,
+    simulated,
     split_draw,
 )
 
@@ -117,3 +120,86 @@ def subtract_outer_pair(target, x1, y1, x2, y2):
     grid = grid_2d(target.shape[0], target.shape[1], block)
     if grid is not None:
         _subtract_outer_pair_kernel[grid, block](target, x1, y1, x2, y2)
+
+
+@lru_cache(maxsize=None)
+def _tempered_layer_kernel(dtype):
+    """Elementwise Bernoulli pass of chains at their own inverse temperatures."""
+    sigmoid, bernoulli = bernoulli_unit_functions(dtype)
+    one = np.dtype(dtype).type(1.0)
+
+    @cuda.jit
+    def kernel(field, bias, base_bias, row_beta, key0, key1, draw_lo, draw_hi, chain_offset, states):
+        j, first = cuda.grid(2)
+        if j >= field.shape[1]:
+            return
+        for c in range(first, field.shape[0], cuda.gridsize(2)[1]):
+            beta = row_beta[c]
+            p = sigmoid(beta * (field[c, j] + bias[j]) + (one - beta) * base_bias[j])
+            states[c, j] = bernoulli(p, j, uint32(chain_offset + c), draw_lo, draw_hi, key0, key1)
+
+    return kernel
+
+
+def sample_tempered_layer(field, bias, base_bias, row_beta, key0, key1, draw, chain_offset, states):
+    """``states[c, j] = 1{u < sigmoid(beta_c (field[c, j] + bias[j]) + (1 - beta_c) base_bias[j])}``, the
+    random numbers of ``sample_bernoulli_layer`` (see ``_cpu.sample_tempered_layer``); ``row_beta`` in the dtype
+    of ``field``."""
+    block = default_block()
+    grid = grid_2d(field.shape[0], field.shape[1], block)
+    if grid is not None:
+        _tempered_layer_kernel(np.dtype(field.dtype))[grid, block](field, bias, base_bias, row_beta, key0, key1,
+                                                                   *split_draw(draw), chain_offset, states)
+
+
+def gap_threads():
+    """Threads of the block that reduces one row's swap gap, a power of 2 (1 in the simulator, whose barriers
+    cost milliseconds; the kernel tests give it more)."""
+    return 1 if simulated() else 128
+
+
+@lru_cache(maxsize=None)
+def _gap_kernel(dtype, threads):
+    """One block per row: the row's softplus and visible terms summed by its threads, then in shared memory."""
+    scalar = np.dtype(dtype).type
+    one, zero = scalar(1.0), scalar(0.0)
+
+    @cuda.jit
+    def kernel(hidden_field, hbias, visible, vbias_gap, betas, new_betas, gaps):
+        c, t = cuda.blockIdx.x, cuda.threadIdx.x
+        partial = cuda.shared.array(threads, float64)
+        beta, new_beta = betas[c], new_betas[c]
+        total = 0.0
+        if beta != new_beta:
+            low, high = scalar(beta), scalar(new_beta)
+            for j in range(t, hidden_field.shape[1], threads):
+                y = hidden_field[c, j] + hbias[j]
+                ay = abs(y)
+                ratio = (one + math.exp(-high * ay)) / (one + math.exp(-low * ay))
+                total += (high - low) * max(y, zero) + math.log(ratio)
+            visible_terms = 0.0
+            for i in range(t, visible.shape[1], threads):
+                visible_terms += visible[c, i] * vbias_gap[i]
+            total += (new_beta - beta) * visible_terms
+        partial[t] = total
+        cuda.syncthreads()
+        width = threads // 2
+        while width > 0:
+            if t < width:
+                partial[t] += partial[t + width]
+            cuda.syncthreads()
+            width //= 2
+        if t == 0:
+            gaps[c] = partial[0]
+
+    return kernel
+
+
+def tempered_gaps(hidden_field, hbias, visible, vbias_gap, betas, new_betas, gaps, threads=None):
+    """``gaps[c]`` = log p*_{new_betas[c]}(v_c) - log p*_{betas[c]}(v_c) from the hidden field ``v W`` (float64;
+    0 where the betas are equal): the reduction of ``_cpu.tempered_fields_and_gaps``, the product given;
+    ``threads`` per row (default ``gap_threads()``)."""
+    threads = gap_threads() if threads is None else threads
+    if gaps.shape[0]:
+        _gap_kernel(np.dtype(hidden_field.dtype), threads)[gaps.shape[0], threads](hidden_field, hbias, visible,
+                                                                                   vbias_gap, betas, new_betas, gaps)

@@ -241,3 +241,81 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
         linalg.scaled_product(self.grad_w, lam.reshape(nh, 1), -1.0, self.grad_a.reshape(nv, 1), accumulate=True)
         linalg.scaled_product(mu.reshape(1, nv), self.grad_w, -1.0, self.grad_b.reshape(1, nh), accumulate=True)
         linalg.blend(lam, self.hidden_data_means, self.centering_rate)
+
+
+class _TemperedDeviceWorkspace:
+    """Device copies of parallel tempering's rows and their fields, and the host copy of the swap gaps."""
+
+    def __init__(self, model, num_rows):
+        dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
+        self.state = cuda.device_array((num_rows, nv), dtype=dtype)
+        self.hidden_field = cuda.device_array((num_rows, nh), dtype=dtype)
+        self.hidden = cuda.device_array((num_rows, nh), dtype=dtype)
+        self.visible_field = cuda.device_array((num_rows, nv), dtype=dtype)
+        self.betas = cuda.device_array(num_rows, dtype=np.float64)
+        self.new_betas = cuda.device_array(num_rows, dtype=np.float64)
+        self.row_betas = cuda.device_array(num_rows, dtype=dtype)
+        self.gaps = cuda.device_array(num_rows, dtype=np.float64)
+        self.host_gaps = np.empty(num_rows)
+        self.host_is_stale = False
+
+
+class DeviceTempered:
+    """Parallel tempering's RBM chains on a CUDA device, for ``bmsample.tempering`` (a ``TemperedChains``).
+
+    The rows live on the device; each sweep computes ``v W`` and the swap gaps there and copies the R x M gaps
+    to the host, which decides the swaps (the same draws as on the CPU) and sends back the rows' betas; the
+    hidden and visible passes then run on the device.  The host state is brought up to date only when the
+    ladder reads it (``download``: recording, resizing, the output).
+
+    Parameters
+    ----------
+    host : bmsample.rbm.tempering.RBMTempered
+        The CPU process of the same model and base (its parameters, base biases and options).
+    """
+
+    def __init__(self, host):
+        self.host, self.model = host, host.model
+        self.task, self.record_dtype, self.to_data_units = host.task, host.record_dtype, host.to_data_units
+        self.params = DeviceParameters(self.model)
+        dtype = self.model.dtype
+        self.base_vbias = cuda.to_device(host.base_vbias)
+        self.zero_hbias = cuda.to_device(np.zeros(self.model.num_hiddens, dtype=dtype))
+        self.vbias_gap = cuda.to_device(host.vbias_gap64.astype(dtype))
+
+    def base_states(self, num_rows, streams):
+        return self.host.base_states(num_rows, streams)
+
+    def workspace(self, num_rows):
+        self.host.workspace(num_rows)  # its memory check, as on the CPU
+        return _TemperedDeviceWorkspace(self.model, num_rows)
+
+    def upload(self, state, workspace):
+        workspace.state.copy_to_device(state)
+        workspace.host_is_stale = False
+
+    def download(self, state, workspace):
+        if workspace.host_is_stale:
+            workspace.state.copy_to_host(state)
+            workspace.host_is_stale = False
+
+    def prepare(self, state, workspace, fresh, betas, new_betas):
+        linalg.scaled_product(workspace.state, self.params.weights, 1.0, workspace.hidden_field)
+        workspace.betas.copy_to_device(np.ascontiguousarray(betas, dtype=np.float64))
+        workspace.new_betas.copy_to_device(np.ascontiguousarray(new_betas, dtype=np.float64))
+        _gpu.tempered_gaps(workspace.hidden_field, self.params.hbias, workspace.state, self.vbias_gap,
+                           workspace.betas, workspace.new_betas, workspace.gaps)
+        workspace.gaps.copy_to_host(workspace.host_gaps)
+        return workspace.host_gaps
+
+    def step(self, state, workspace, row_betas, streams):
+        workspace.row_betas.copy_to_device(np.ascontiguousarray(row_betas, dtype=self.model.dtype))
+        key0, key1 = streams.kernel_args()
+        draw = streams.reserve(2)
+        _gpu.sample_tempered_layer(workspace.hidden_field, self.params.hbias, self.zero_hbias, workspace.row_betas,
+                                   key0, key1, draw, 0, workspace.hidden)
+        linalg.scaled_product(workspace.hidden, self.params.weights, 1.0, workspace.visible_field,
+                              transpose_right=True)
+        _gpu.sample_tempered_layer(workspace.visible_field, self.params.vbias, self.base_vbias, workspace.row_betas,
+                                   key0, key1, draw + 1, 0, workspace.state)
+        workspace.host_is_stale = True

@@ -88,6 +88,11 @@ class RBMTempered(TemperedChains):
                                   workspace.visible_field)
         self._visible_pass(state, workspace, betas, key0, key1, draw + 1)
 
+    def on_device(self, backend):
+        from .device import DeviceTempered
+
+        return DeviceTempered(self)
+
     def _visible_pass(self, state, workspace, betas, key0, key1, draw):
         _cpu.sample_tempered_layer(workspace.visible_field, self.model.vbias, self.base_vbias, betas, key0, key1,
                                    draw, 0, state)
