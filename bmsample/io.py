@@ -236,14 +236,17 @@ def sample_arrays(result):
     return arrays
 
 
-def save_samples(path, result, **metadata):
+def save_samples(path, result, log_weights=None, **metadata):
     """Write ``result`` (a ``SampleResult``) to the ``.npz`` samples file ``path``, atomically.
 
-    The file holds ``sample_arrays(result)`` and a JSON ``metadata`` entry:
-    ``init``, ``steps``, ``num_chains``, ``package_version`` and the given
-    ``metadata`` (``bmsample sample`` adds ``model``, ``family`` and ``seed``).
+    The file holds ``sample_arrays(result)``, ``log_weights`` where given (importance weights of the chains,
+    one per row of ``visible``) and a JSON ``metadata`` entry: ``init``, ``steps``, ``num_chains``,
+    ``package_version`` and the given ``metadata`` (``bmsample sample`` adds ``model``, ``family`` and
+    ``seed``).
     """
     arrays = sample_arrays(result)
+    if log_weights is not None:
+        arrays["log_weights"] = np.asarray(log_weights, dtype=np.float64)
     meta = {**metadata, "init": result.init, "steps": result.steps, "num_chains": int(result.visible.shape[0]),
             "package_version": __version__}
     arrays["metadata"] = np.array(json.dumps(meta))

@@ -119,9 +119,32 @@ def sample(model_path, chains, steps, init, init_scale, sampler, step_size, temp
     result = _sample_with_progress(model, chains, steps, device, settings)
     if png_path is not None:
         _write_grid(png_path, model, result.visible)
-    save_samples(out, result, model=str(model_path), family=model.family, seed=seed)
+    log_weights = _saved_chain_weights(loaded, result)
+    save_samples(out, result, log_weights, model=str(model_path), family=model.family, seed=seed)
     click.echo(f"wrote {out}: {result.visible.shape[0]} chains x {result.visible.shape[1]} units, "
-               f"{result.steps} steps from {result.init}, seed {seed}")
+               f"{result.steps} steps from {result.init}, seed {seed}" + _weights_note(log_weights))
+
+
+def _saved_chain_weights(loaded, result):
+    """The log-weights of the saved chains a Jarzynski model's samples continue (the model is fixed, so steps
+    leave them as they are), or None."""
+    import numpy as np
+
+    saved = loaded.arrays.get("chain_log_weights")
+    if saved is None or result.init != "chains":
+        return None
+    return np.asarray(saved, dtype=np.float64)[:result.visible.shape[0]]
+
+
+def _weights_note(log_weights):
+    import numpy as np
+
+    if log_weights is None:
+        return ""
+    w = np.exp(log_weights - log_weights.max())
+    ess = w.sum() ** 2 / np.sum(w**2)
+    return (f"; weighted chains (Jarzynski): averages must weight each row by exp(log_weights), effective sample "
+            f"size {ess:.0f}")
 
 
 def _sample_with_progress(model, chains, steps, device, settings):

@@ -144,7 +144,7 @@ def test_bad_jarzynski_settings_are_refused(settings, message):
         TrainingConfig(**{"scheme": "jarzynski", **settings}).validated()
 
 
-def test_cli_fit_jarzynski_logs_the_ess_and_refuses_a_bad_threshold(tmp_path):
+def test_cli_fit_jarzynski_logs_the_ess_samples_carry_the_weights_and_a_bad_threshold_is_refused(tmp_path):
     import json
 
     done = run_cli("fit", "digits", "--hidden", "8", "--updates", "30", "--scheme", "jarzynski", "-k", "2",
@@ -155,6 +155,17 @@ def test_cli_fit_jarzynski_logs_the_ess_and_refuses_a_bad_threshold(tmp_path):
     assert logged and any(r["resampled"] for r in logged)
     with np.load(tmp_path / "run" / "model.npz", allow_pickle=False) as saved:
         assert saved["chain_log_weights"].shape == (100,)  # one per chain (the batch size)
+    done = run_cli("sample", tmp_path / "run" / "model.npz", "--chains", "40", "--seed", "1", "--out",
+                   tmp_path / "s.npz")
+    assert done.returncode == 0 and "weighted chains (Jarzynski)" in done.stdout, done.stderr
+    with np.load(tmp_path / "s.npz", allow_pickle=False) as samples, \
+            np.load(tmp_path / "run" / "model.npz", allow_pickle=False) as saved:
+        np.testing.assert_array_equal(samples["log_weights"], saved["chain_log_weights"][:40])
+        assert samples["visible"].shape == (40, 64)
+    fresh = run_cli("sample", tmp_path / "run" / "model.npz", "--init", "uniform", "--out", tmp_path / "u.npz")
+    assert fresh.returncode == 0 and "weighted" not in fresh.stdout
+    with np.load(tmp_path / "u.npz", allow_pickle=False) as samples:
+        assert "log_weights" not in samples.files
     refused = run_cli("fit", "digits", "--scheme", "jarzynski", "--ess-threshold", "2", "--out", tmp_path / "x")
     assert refused.returncode == 2 and "ess_threshold" in refused.stderr and len(refused.stderr.splitlines()) == 1
 
