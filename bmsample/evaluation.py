@@ -115,8 +115,8 @@ def _row(model, reference, held_out, t, states, aats):
     return row
 
 
-def equilibrium(model, data, method="pt", *, trajectory=None, num_chains=200, sweeps=1000, rng=None, aats=True,
-                aats_samples=1000):
+def equilibrium(model, data, method="pt", *, trajectory=None, num_chains=200, sweeps=1000, samples=None, rng=None,
+                aats=True, aats_samples=1000):
     """The row of ``evaluate`` at t = infinity: equilibrium samples of ``model`` against ``data``.
 
     Parameters
@@ -132,31 +132,53 @@ def equilibrium(model, data, method="pt", *, trajectory=None, num_chains=200, sw
         Chains per replica; their final states are the samples.
     sweeps : int
         Sweeps after the warm-up.
+    samples : int, optional
+        How many equilibrium samples the row is computed from (default ``num_chains``, the final states): more
+        than ``num_chains`` takes the chains at evenly spaced sweeps of the second half of the run as well, so
+        that the row's sampling noise can match that of ``evaluate``'s rows at no extra cost.
     rng, aats, aats_samples
         As in ``evaluate``.
 
     Returns
     -------
     dict
-        ``row`` (as ``evaluate``'s rows, with ``t = "inf"``) and ``diagnostics`` of the tempering run.
+        ``row`` (as ``evaluate``'s rows, with ``t = "inf"``), ``samples`` and ``diagnostics`` of the tempering
+        run.
     """
     reference = comparable_data(model, data)
     aats_samples = check_int(aats_samples, "aats_samples")
+    num_chains = check_int(num_chains, "num_chains")
+    sweeps = check_int(sweeps, "sweeps", minimum=0)
+    samples = num_chains if samples is None else check_int(samples, "samples")
+    record = _equilibrium_times(samples, num_chains, sweeps) or None
     if method == "pt":
         from .tempering import parallel_tempering
 
-        run = parallel_tempering(model, num_chains, sweeps, rng=rng)
+        run = parallel_tempering(model, num_chains, sweeps, rng=rng, record=record)
     elif method == "ptt":
         from .trajectory import trajectory_tempering
 
         if trajectory is None:
             raise ValueError("trajectory: method 'ptt' needs the run's trajectory (a run directory)")
-        run = trajectory_tempering(trajectory, num_chains, sweeps, rng=rng)
+        run = trajectory_tempering(trajectory, num_chains, sweeps, rng=rng, record=record)
     else:
         raise ValueError(f"method: expected 'pt' or 'ptt', got {method!r}")
-    states = np.asarray(run.visible, dtype=np.float64)
+    kept = run.recorded if record else np.asarray(run.visible)[None]
+    states = np.asarray(kept, dtype=np.float64).reshape(-1, kept.shape[-1])[-samples:]
     return {"method": method, "row": _row(model, reference, reference[:aats_samples], "inf", states, aats),
-            "diagnostics": run.diagnostics()}
+            "samples": int(states.shape[0]), "diagnostics": run.diagnostics()}
+
+
+def _equilibrium_times(samples, num_chains, sweeps):
+    """Sweeps at which to keep the chains for ``samples`` samples: none when the final states suffice, else
+    ceil(samples / num_chains) sweeps evenly spaced over the second half, the last one included."""
+    count = -(-samples // num_chains)
+    if count == 1:
+        return []
+    if count > sweeps // 2 + 1:
+        raise ValueError(f"samples: {samples} samples need {count} recording times of {num_chains} chains, more "
+                         f"than the {sweeps // 2 + 1} sweeps of the run's second half")
+    return sorted({int(round(t)) for t in np.linspace(sweeps - sweeps // 2, sweeps, count)})
 
 
 def mixing(model, *, num_chains=100, steps=1000, rng=None, threshold=0.05, **sample_options):

@@ -33,7 +33,8 @@ from ._shell import announces_compiling, handle_errors, set_threads
               help="Add a t = inf row: equilibrium samples by parallel tempering (pt) or trajectory tempering over "
                    "the models of RUN_DIR (ptt).")
 @click.option("--equilibrium-chains", type=int, default=200, show_default=True,
-              help="Chains per replica of --equilibrium.")
+              help="Chains per replica of --equilibrium; its row takes as many samples as --chains, from sweeps "
+                   "of the second half of the run.")
 @click.option("--equilibrium-sweeps", type=int, default=1000, show_default=True,
               help="Sweeps of --equilibrium after its warm-up.")
 @click.option("--mixing", "mixing_steps", type=int, default=0,
@@ -97,12 +98,14 @@ def evaluate_command(model_path, data, times, chains, init, sampler, aats, aats_
     for row in result.rows:
         click.echo(_row_line(row, aats) + (" <- k" if row["t"] == k else ""))
     if equilibrium is not None:
+        # As many samples as the other rows have chains (their sampling noise), as far as the run's second half has
+        samples = min(chains, equilibrium_chains * (equilibrium_sweeps // 2 + 1))
         found = evaluation.equilibrium(model, reference, equilibrium, trajectory=trajectory,
-                                       num_chains=equilibrium_chains, sweeps=equilibrium_sweeps, rng=seed, aats=aats,
-                                       aats_samples=aats_samples)
+                                       num_chains=equilibrium_chains, sweeps=equilibrium_sweeps, samples=samples,
+                                       rng=seed, aats=aats, aats_samples=aats_samples)
         diagnostics = found["diagnostics"]
         click.echo(f"{_row_line(found['row'], aats)} <- equilibrium ({equilibrium}, {diagnostics['replicas']} "
-                   f"replicas, {diagnostics['round_trips']} round trips)")
+                   f"replicas, {diagnostics['round_trips']} round trips, {found['samples']} samples)")
     if aats and any(aa_disagree(row) for row in result.rows):
         click.echo(f"! AA_truth and AA_syn differ by more than {AA_DISAGREEMENT}: there AATS near 0.5 does not mean "
                    "indistinguishable (both must be near 0.5)")

@@ -186,6 +186,7 @@ def test_rbm_report_files_and_numbers(rbm_run):
         assert found["method"] == "pt" and found["row"]["t"] == "inf"
         assert found["diagnostics"]["chains_per_replica"] == s["equilibrium_chains"]
         assert found["diagnostics"]["sweeps"] == s["equilibrium_sweeps"]
+        assert found["samples"] == s["eval_chains"]  # the other rows' sampling noise
         assert 0 < found["row"]["mean_rmse"] < 0.5 and 0 <= found["row"]["aats"] <= 1
     assert "## Equilibrium" in markdown and markdown.count("| inf (PT) |") == 5
     assert f"Do chains from noise reach PCD-{k}'s equilibrium" in markdown
@@ -217,12 +218,12 @@ def _entry(label, at_k, at_last, at_inf):
     (0.2, 0.05, "no: the chains at t = 1000 are farther from")])
 def test_equilibrium_observations_judge_pcd_against_its_noise_level(at_last, at_inf, verdict):
     lines = equilibrium_observations({"pcd": _entry("PCD-10", 0.1, at_last, at_inf),
-                                      "rdm": _entry("Rdm-10", 0.03, 0.2, 0.3)}, 10, 1000, 0.01, 0.02)
+                                      "rdm": _entry("Rdm-10", 0.03, 0.2, 0.3)}, 10, 1000, 0.02)
     judged = next(line for line in lines if line.startswith("- Do chains"))
     assert f": {verdict}" in judged, judged
     rdm = next(line for line in lines if line.startswith("- Rdm-10's equilibrium"))
-    # biases without noise: sqrt(0.3^2 - 0.02^2) / sqrt(0.03^2 - 0.01^2)
-    assert f"ratio {np.sqrt(0.3**2 - 0.02**2) / np.sqrt(0.03**2 - 0.01**2):.3g}" in rdm
+    # biases without noise: sqrt(0.3^2 - 0.02^2) / sqrt(0.03^2 - 0.02^2)
+    assert f"ratio {np.sqrt(0.3**2 - 0.02**2) / np.sqrt(0.03**2 - 0.02**2):.3g}" in rdm
     assert "not at equilibrium" in rdm
 
 

@@ -327,3 +327,24 @@ def test_eval_adds_the_equilibrium_row(run_dir, tmp_path, method):
 def test_eval_equilibrium_ptt_needs_a_run_directory(run_dir):
     done = run_cli("eval", run_dir / "model.npz", "digits", "--equilibrium", "ptt")
     assert done.returncode == 2 and "--equilibrium ptt: expected a run directory" in done.stderr, done.stderr
+
+
+def test_equilibrium_row_takes_its_samples_from_the_second_half_of_the_run():
+    """samples = 4 x chains: the beta = 1 chains at sweeps 20, 27, 33 and 40 of a 40-sweep run, the final ones
+    last; more than the second half holds is refused."""
+    from bmsample import evaluation, metrics
+    from bmsample.tempering import parallel_tempering
+
+    model = bimodal_rbm()
+    data = (np.random.default_rng(0).random((300, 8)) < 0.8).astype(np.float64)
+    found = evaluation.equilibrium(model, data, "pt", num_chains=50, sweeps=40, samples=200, rng=3, aats=False)
+    run = parallel_tempering(model, 50, 40, rng=3, record=[20, 27, 33, 40])
+    states = run.recorded.reshape(-1, 8).astype(np.float64)
+    np.testing.assert_array_equal(run.recorded[-1], run.visible)
+    assert found["samples"] == 200
+    assert found["row"]["mean_rmse"] == metrics.moment_errors(states, data)["mean_rmse"]
+    final = evaluation.equilibrium(model, data, "pt", num_chains=50, sweeps=40, rng=3, aats=False)
+    assert final["samples"] == 50
+    assert final["row"]["mean_rmse"] == metrics.moment_errors(run.visible.astype(np.float64), data)["mean_rmse"]
+    with pytest.raises(ValueError, match="samples: 1100 samples need 22 recording times"):
+        evaluation.equilibrium(model, data, "pt", num_chains=50, sweeps=40, samples=1100, rng=3, aats=False)

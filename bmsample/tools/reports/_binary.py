@@ -16,8 +16,8 @@ def _train_and_evaluate(say, *, family, schemes, k, train_data, eval_data, fit_s
                         eval_chains, init, aats, aats_samples, data_name, after=None, equilibrium=None):
     """Train each scheme with the same settings, evaluate fresh chains from ``init`` at ``times``.
 
-    ``equilibrium``, a dict with ``num_chains`` and ``sweeps``, adds each model's t = inf row: its equilibrium
-    samples by parallel tempering (``evaluation.equilibrium``)."""
+    ``equilibrium``, a dict with ``num_chains`` and ``sweeps``, adds each model's t = inf row: ``eval_chains``
+    equilibrium samples by parallel tempering (``evaluation.equilibrium``), the sampling noise of the other rows."""
     per_scheme = {}
     for scheme, seed_s in zip(schemes, seeds):
         label = _label(scheme, k)
@@ -44,8 +44,8 @@ def _train_and_evaluate(say, *, family, schemes, k, train_data, eval_data, fit_s
             say(f"equilibrium of {label}: parallel tempering, {equilibrium['num_chains']} chains per replica, "
                 f"{equilibrium['sweeps']} sweeps after an auto-ladder warm-up")
             t0 = time.perf_counter()
-            entry["equilibrium"] = equilibrium_row(result.model, eval_data, "pt", rng=eval_seed, aats=aats,
-                                                   aats_samples=aats_samples, **equilibrium)
+            entry["equilibrium"] = equilibrium_row(result.model, eval_data, "pt", samples=eval_chains, rng=eval_seed,
+                                                   aats=aats, aats_samples=aats_samples, **equilibrium)
             entry["equilibrium_seconds"] = time.perf_counter() - t0
         if after is not None:
             entry.update(after(scheme, result.model) or {})
@@ -150,11 +150,11 @@ def _bias(rmse, noise):
     return float(np.sqrt(max(rmse**2 - noise**2, 0.0)))
 
 
-def equilibrium_observations(per_scheme, k, last, noise_at_last, noise_at_equilibrium):
+def equilibrium_observations(per_scheme, k, last, noise):
     """What the t = inf rows say: is PCD at equilibrium at t = ``last``, how far is Rdm's equilibrium from the data.
 
-    ``noise_at_last`` and ``noise_at_equilibrium``: ``means_noise_level`` of the evaluated chains and of the
-    equilibrium samples; the means errors are compared after taking it out (``_bias``)."""
+    ``noise``: ``means_noise_level`` of the rows (as many equilibrium samples as evaluated chains); the means
+    errors are compared after taking it out (``_bias``), and agree when they differ by less than it."""
     out = []
     for entry in per_scheme.values():
         found = entry.get("equilibrium")
@@ -169,18 +169,18 @@ def equilibrium_observations(per_scheme, k, last, noise_at_last, noise_at_equili
                                                   "equilibrium."))
     pcd, rdm = per_scheme.get("pcd"), per_scheme.get("rdm")
     if pcd and pcd.get("equilibrium"):
-        at_last = _bias(pcd["at_last"]["mean_rmse"], noise_at_last)
-        at_inf = _bias(pcd["equilibrium"]["row"]["mean_rmse"], noise_at_equilibrium)
-        same = abs(at_last - at_inf) <= noise_at_equilibrium
+        at_last = _bias(pcd["at_last"]["mean_rmse"], noise)
+        at_inf = _bias(pcd["equilibrium"]["row"]["mean_rmse"], noise)
+        same = abs(at_last - at_inf) <= noise
         verdict = ("yes: the two agree within the sampling-noise level" if same else
                    f"no: the chains at t = {last} are {'closer to' if at_last < at_inf else 'farther from'} the "
                    "data than the equilibrium")
         out.append(f"- Do chains from noise reach PCD-{k}'s equilibrium by t = {last}? Means error without its "
-                   f"sampling-noise part: {_fmt(at_last)} at t = {last}, {_fmt(at_inf)} at equilibrium (noise levels "
-                   f"{_fmt(noise_at_last)} and {_fmt(noise_at_equilibrium)}): {verdict}.")
+                   f"sampling-noise part: {_fmt(at_last)} at t = {last}, {_fmt(at_inf)} at equilibrium (noise level "
+                   f"{_fmt(noise)}): {verdict}.")
     if rdm and rdm.get("equilibrium"):
-        at_k = _bias(rdm["at_k"]["mean_rmse"], noise_at_last)
-        at_inf = _bias(rdm["equilibrium"]["row"]["mean_rmse"], noise_at_equilibrium)
+        at_k = _bias(rdm["at_k"]["mean_rmse"], noise)
+        at_inf = _bias(rdm["equilibrium"]["row"]["mean_rmse"], noise)
         ratio = at_inf / at_k if at_k > 0 else float("inf")
         out.append(f"- Rdm-{k}'s equilibrium against the data: means error without its sampling-noise part "
                    f"{_fmt(at_inf)}, against {_fmt(at_k)} at t = k (ratio {_fmt(ratio, 3)}); correlations rmse "

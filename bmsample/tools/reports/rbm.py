@@ -23,6 +23,7 @@ from ._common import (
     _announcer,
     _Capture,
     _check_schemes,
+    _fmt,
     _header,
     _jsonable,
     _label,
@@ -98,9 +99,9 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
     sample grids of the first ``grid_chains`` of those chains at
     ``grid_times`` (default 1, k, 10 k, 100 k up to ``last_time``).  With
     ``equilibrium`` (default), each model also gets a t = inf row: the final
-    states of ``equilibrium_chains`` chains of a parallel-tempering run of
-    ``equilibrium_sweeps`` sweeps after an auto-ladder warm-up
-    (``evaluation.equilibrium``), which says whether the PCD model's chains
+    ``eval_chains`` states of ``equilibrium_chains`` chains per replica of a
+    parallel-tempering run of ``equilibrium_sweeps`` sweeps after an
+    auto-ladder warm-up (``evaluation.equilibrium``), which says whether the PCD model's chains
     from noise are at equilibrium by ``last_time`` and how far the Rdm
     model's equilibrium is from the data.
 
@@ -158,8 +159,7 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
                "seconds": seconds, "data": {"train": "mnist", "train_rows": rows, "eval": "mnist-test",
                                             "eval_rows": int(test.shape[0])},
                "times": times, "eval_seed": eval_seed, "schemes": per_scheme,
-               "means_noise_level": {"evaluation": means_noise_level(test, s["eval_chains"]),
-                                     "equilibrium": means_noise_level(test, s["equilibrium_chains"])},
+               "means_noise_level": means_noise_level(test, s["eval_chains"]),
                "errors_at_k": {sc: (None if not e["rows"] else
                                     {key: e["at_k"].get(key) for key in ("mean_rmse", "covariance_rmse",
                                                                          "covariance_pearson", "aats")})
@@ -198,11 +198,14 @@ def _rbm_markdown(r, s, seed, quick):
     if s["equilibrium"]:
         noise = r["means_noise_level"]
         lines += ["## Equilibrium", "",
-                  f"Row t = inf (PT) of the tables: the final states of {s['equilibrium_chains']} chains of a "
-                  f"parallel-tempering run of each model ({s['equilibrium_sweeps']} sweeps after an auto-ladder "
-                  "warm-up; `bmsample eval MODEL DATA --equilibrium pt` gives the same row). Dash-dotted lines in "
-                  "the figure.", ""]
-        lines += equilibrium_observations(r["schemes"], k, last, noise["evaluation"], noise["equilibrium"]) + [""]
+                  f"Row t = inf (PT) of the tables: {s['eval_chains']} equilibrium samples of each model, as many "
+                  "as the other rows have chains, so the rows share their sampling noise: the states of "
+                  f"{s['equilibrium_chains']} chains per replica of a parallel-tempering run "
+                  f"({s['equilibrium_sweeps']} sweeps after an auto-ladder warm-up) at evenly spaced sweeps of its "
+                  "second half (`bmsample eval MODEL DATA --equilibrium pt` gives the same row). Dash-dotted lines "
+                  "in the figure. Means-rmse sampling-noise level of the rows: "
+                  f"{_fmt(noise)}.", ""]
+        lines += equilibrium_observations(r["schemes"], k, last, noise) + [""]
     done = [e for e in r["schemes"].values() if e.get("grids")]
     if done:
         grid_times = s["grid_times"]
