@@ -167,6 +167,25 @@ def test_swap_energies_equal_the_exact_log_weights_up_to_a_constant(family):
         assert not np.any(process.prepare(state, workspace, True, betas, betas))
 
 
+@pytest.mark.parametrize("num_hiddens", [1, 16, 37, 500])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_rbm_swap_gaps_of_wide_hidden_layers_to_float_rounding(num_hiddens, dtype):
+    """The gap sums log ratios 16 at a time (one logarithm per product): every width that leaves a remainder,
+    against the float64 formula; float32 within the rounding of its field and of 500 terms."""
+    model = random_rbm(20, num_hiddens, scale=1.5, seed=num_hiddens, dtype=dtype)
+    process = families.named("rbm").tempering(model, base="data")
+    states = (np.random.default_rng(3).random((9, 20)) < 0.5).astype(dtype)
+    betas = np.linspace(0.0, 1.0, 9)
+    new_betas = betas[::-1].copy()
+    got = process.prepare(states, process.workspace(9), True, betas, new_betas).copy()
+    exact = np.array([rbm_log_weights(model, nb, states[i:i + 1].astype(np.float64), process.base_vbias64)[0]
+                      - rbm_log_weights(model, b, states[i:i + 1].astype(np.float64), process.base_vbias64)[0]
+                      for i, (b, nb) in enumerate(zip(betas, new_betas))])
+    scale = 1.0 + np.abs(states.astype(np.float64) @ model.weight_matrix.astype(np.float64)).sum(1)
+    tolerance = (64 * np.finfo(dtype).eps) * (scale + num_hiddens)
+    assert np.all(np.abs(got - exact) <= tolerance) and got[4] == 0.0
+
+
 def test_swap_probability_is_the_metropolis_ratio_and_the_accepted_fraction_follows_it():
     # p*_r(x_r) = 0.2, p*_s(x_r) = 0.05, p*_s(x_s) = 0.1, p*_r(x_s) = 0.3: ratio 0.3 * 0.05 / (0.2 * 0.1) = 0.75;
     # a second pair more likely swapped (ratio 1.5) is always accepted.

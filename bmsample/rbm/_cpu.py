@@ -211,16 +211,36 @@ def sample_tempered_layer(field, bias, base_bias, row_beta, key0, key1, draw, ch
 
 
 @helper
-def _softplus_gap(y, beta, beta_new):
-    """softplus(beta_new y) - softplus(beta y) in the dtype of ``y``, for 0 <= beta, beta_new.
+def _log_of_product(terms, n):
+    """sum_j log(terms[j]) over the first ``n`` terms, each in [1/2, 2], destroying them: four rounds of
+    terms[j] *= terms[j + half] (contiguous, so they vectorise) leave products of 16 terms, in [2^-20, 2^20],
+    whose logarithms are summed: one logarithm per 16 terms, at a float rounding of 16 products."""
+    for _ in range(4):
+        if n < 2:
+            break
+        half = n // 2
+        for j in range(half):
+            terms[j] *= terms[j + half]
+        if n & 1:
+            terms[0] *= terms[n - 1]
+        n = half
+    for j in range(n):
+        terms[j] = fast_log(terms[j])
+    return _plain_sum(terms, n)
 
-    = (beta_new - beta) max(y, 0) + log((1 + e^{-beta_new |y|}) / (1 + e^{-beta |y|})): two exponentials and
-    one logarithm of a ratio in [1/2, 2].
-    """
-    one = one_like(y)
-    ay = abs(y)
-    ratio = (one + fast_exp(-beta_new * ay)) / (one + fast_exp(-beta * ay))
-    return (beta_new - beta) * max(y, y - y) + fast_log(ratio)
+
+@helper
+def _plain_sum(x, n):
+    """sum of x[:n] in float64, four partial sums."""
+    s0 = s1 = s2 = s3 = 0.0
+    for i in range(0, n - 3, 4):
+        s0 += x[i]
+        s1 += x[i + 1]
+        s2 += x[i + 2]
+        s3 += x[i + 3]
+    for i in range(n - n % 4, n):
+        s0 += x[i]
+    return (s0 + s1) + (s2 + s3)
 
 
 @helper
@@ -241,9 +261,9 @@ def tempered_fields_and_gaps(weights, hbias, visible, vbias_gap, betas, new_beta
     y = hidden_field + hbias, beta_c = ``betas[c]``, beta'_c = ``new_betas[c]``: log p*_{beta'}(v) -
     log p*_beta(v) for the RBM (beta W, (1 - beta) a0 + beta a, beta b), ``vbias_gap`` = a - a0; 0 where
     beta' = beta.  The softplus terms are computed in the dtype of ``hidden_field`` (float32 ones at twice the
-    SIMD width; the field is then a float32 product itself) into ``terms`` (num_rows, num_hiddens), a loop with
-    no reduction that vectorises, and summed in float64.  ``hbias``, ``ones`` (num_hiddens ones) are in that
-    dtype, ``vbias_gap`` and the betas float64.
+    SIMD width; the field is then a float32 product itself) into ``terms`` (a scratch row of 2 num_hiddens per
+    block), loops with no reduction that vectorise (``_gap_rows``), and summed in float64.  ``hbias``, ``ones``
+    (num_hiddens ones) are in that dtype, ``vbias_gap`` and the betas float64.
     """
     num_rows = hidden_field.shape[0]
     for block in prange(num_blocks):
@@ -251,22 +271,31 @@ def tempered_fields_and_gaps(weights, hbias, visible, vbias_gap, betas, new_beta
         # 784 x 500, 1600 rows, float32, sweep 11.7-12.5 ms whole blocks, 12.5-13.0 ms chunks of 256, 13.7-14.0 of 128.
         lo, hi = _block_bounds(block, num_rows, num_blocks)
         np.dot(visible[lo:hi], weights, hidden_field[lo:hi])
-        _gap_rows(hidden_field, hbias, visible, vbias_gap, betas, new_betas, lo, hi, terms, ones, gaps)
+        _gap_rows(hidden_field, hbias, visible, vbias_gap, betas, new_betas, lo, hi, terms[block], ones, gaps)
 
 
 @helper
 def _gap_rows(hidden_field, hbias, visible, vbias_gap, betas, new_betas, lo, hi, terms, ones, gaps):
+    """softplus(beta' y) - softplus(beta y) = (beta' - beta) max(y, 0) + log((1 + e^{-beta' |y|}) / (1 + e^{-beta |y|}))
+    summed over a row: the ratios (in [1/2, 2]) go to the first half of ``terms`` (the block's scratch row,
+    which stays in L1) and max(y, 0) to the second, in loops without reductions that vectorise; then one
+    logarithm per 16 ratios (``_log_of_product``)."""
     num_hiddens = hidden_field.shape[1]
     for c in range(lo, hi):
         beta, new_beta = betas[c], new_betas[c]
         if beta == new_beta:
             gaps[c] = 0.0
             continue
-        field, row_terms = hidden_field[c], terms[c]
+        field, ratios, positive = hidden_field[c], terms[:num_hiddens], terms[num_hiddens:]
         low, low_new = hbias.dtype.type(beta), hbias.dtype.type(new_beta)
+        one = one_like(low)
         for j in range(num_hiddens):
-            row_terms[j] = _softplus_gap(field[j] + hbias[j], low, low_new)
-        gaps[c] = sum_products4(row_terms, ones) + (new_beta - beta) * sum_products4(visible[c], vbias_gap)
+            y = field[j] + hbias[j]
+            ay = abs(y)
+            ratios[j] = (one + fast_exp(-low_new * ay)) / (one + fast_exp(-low * ay))
+            positive[j] = max(y, y - y)
+        gaps[c] = (_log_of_product(ratios, num_hiddens) + (new_beta - beta) * sum_products4(positive, ones)
+                   + (new_beta - beta) * sum_products4(visible[c], vbias_gap))
 
 
 @kernel

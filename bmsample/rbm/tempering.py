@@ -33,7 +33,8 @@ class _Workspace(GibbsWorkspace):
 
     def __init__(self, model, num_rows):
         super().__init__(model, num_rows)
-        self.terms = np.empty((num_rows, model.num_hiddens), dtype=model.dtype)
+        # One scratch row of the swap gaps per block of rows (a block per thread at most).
+        self.terms = np.empty((numba.config.NUMBA_NUM_THREADS, 2 * model.num_hiddens), dtype=model.dtype)
         self.gaps = np.empty(num_rows)
 
 
