@@ -223,8 +223,11 @@ class TrajectoryTemperingResult:
         ``[t, r0, m]``: the replica at sweep t of the walker that started at replica r0 in column m.
     replica_states : ndarray, shape (R, M, num_units)
     selection : dict
-        How the ladder was chosen: target, the estimated acceptance of each chosen pair, and where the saved
-        models fall short of the target (``shortfalls``: updates, estimated acceptance, models missing).
+        How the ladder was chosen: target, the pilot's estimated acceptance of each pair it chose
+        (``estimated_acceptance``), the warm-up's measured acceptance of the final ladder's pairs
+        (``warmup_acceptance``) after ``refinements`` rounds of adding models where it fell short, and where the
+        saved models fall short of the target (``shortfalls``: updates, acceptance, models missing; measured
+        when there was a warm-up).
     """
 
     visible: np.ndarray
@@ -436,8 +439,10 @@ def trajectory_tempering(trajectory, num_chains=None, sweeps=1000, *, models="au
         model, ``pilot_steps`` steps each); "all" uses every saved model; or indices into the trajectory's
         models (the last must be the final model's).  The independent-site law is always the last replica.
     target_acceptance : float in (0, 1)
-        The least estimated swap acceptance of neighbouring models (default 0.25).  Where even consecutive saved
-        models fall short, a ``TrajectoryWarning`` says where and how many models are missing.
+        The least swap acceptance of neighbouring models (default 0.25): estimated by the pilot run, then
+        measured in the warm-up, which adds saved models between pairs that fall short and warms up again.
+        Where even consecutive saved models fall short, a ``TrajectoryWarning`` says where and how many models
+        are missing.
     pilot_steps : int
         Gibbs steps under each model in the pilot run (``models="auto"``).
     warmup : int
@@ -468,16 +473,51 @@ def trajectory_tempering(trajectory, num_chains=None, sweeps=1000, *, models="au
     labels = [None, *trajectory.updates]
     streams = ChainStreams.from_seed_sequence(seed_sequence(rng))
     ladder, selection = _ladder(process, models, trajectory, target, num_chains, pilot_steps, streams, labels)
+    samples = selection.pop("_samples", None)
+    run = _warmed_up(_Ladder(process, ladder, selection.pop("_states"), streams), warmup)
+    if samples is not None and warmup:
+        run, ladder = _refined(run, samples, target, warmup, labels, selection)
     if selection.get("shortfalls"):
         warnings.warn(_shortfall_warning(selection["shortfalls"], target), TrajectoryWarning, stacklevel=2)
-    states = selection.pop("_states")
-    run = _Ladder(process, ladder, states, streams)
+    run.reset_statistics()
+    return _production(run, sweeps, times, record_replicas, warmup, [labels[t] for t in ladder], selection)
+
+
+#: Most rounds in which trajectory tempering adds models where the warm-up's swaps fell short of the target.
+MAX_REFINEMENTS = 3
+
+
+def _warmed_up(run, warmup):
     with _steps.abandonable(), single_threaded_blas():
         for _ in range(warmup):
             run.sweep()
             _steps.steps_done(1)
-    run.reset_statistics()
-    return _production(run, sweeps, times, record_replicas, warmup, [labels[t] for t in ladder], selection)
+    return run
+
+
+def _refined(run, samples, target, warmup, labels, selection):
+    """The auto ladder, checked against the warm-up's measured swaps: where a pair falls short of ``target`` and
+    saved models lie between its two, the middle one joins and the warm-up runs again (at most
+    ``MAX_REFINEMENTS`` rounds, from the pilot's samples).  The pilot's estimate comes from annealed chains,
+    which can miss modes that have formed, so it can be optimistic.  ``selection`` gets ``warmup_acceptance``,
+    ``refinements`` and the shortfalls the measured swaps leave.
+
+    Returns (the warmed-up run, its ladder)."""
+    ladder = run.models
+    for refinement in range(MAX_REFINEMENTS + 1):
+        measured = run.acceptance()
+        short = [r for r in range(ladder.size - 1) if measured[r] < target and ladder[r] - ladder[r + 1] > 1]
+        if not short or refinement == MAX_REFINEMENTS:
+            break
+        middles = [(ladder[r] + ladder[r + 1]) // 2 for r in short]
+        ladder = np.sort(np.concatenate([ladder, middles]))[::-1].copy()
+        run = _warmed_up(_Ladder(run.process, ladder, np.ascontiguousarray(samples[ladder]), run.streams), warmup)
+    selection["refinements"] = refinement
+    selection["warmup_acceptance"] = [float(a) for a in measured]
+    selection["shortfalls"] = [{"updates": [labels[ladder[r + 1]], labels[ladder[r]]], "acceptance": float(a),
+                                "models_missing": extra_models_needed(a, target)}
+                               for r, a in enumerate(measured) if a < target]
+    return run, ladder
 
 
 def _ladder(process, models, trajectory, target, num_chains, pilot_steps, streams, labels):
@@ -487,7 +527,7 @@ def _ladder(process, models, trajectory, target, num_chains, pilot_steps, stream
         _, samples = _anneal_through(process, num_chains, pilot_steps, streams, keep=True)
         ladder, estimated, shortfalls = _choose_ladder(process, samples, target, labels)
         selection = {"target": target, "pilot_steps": pilot_steps, "estimated_acceptance": estimated,
-                     "shortfalls": shortfalls}
+                     "shortfalls": shortfalls, "_samples": samples}
         states = samples[ladder]
     else:
         if isinstance(models, str):

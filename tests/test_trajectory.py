@@ -133,6 +133,18 @@ def test_auto_ladder_keeps_fewer_models_each_pair_above_the_target():
     assert np.all(result.swap_probability > 0.15)
 
 
+def test_warm_up_adds_saved_models_where_the_measured_swaps_fall_short():
+    """The pilot's annealed chains miss the second mode of the late models, so its estimate is optimistic for
+    one pair at a target of 0.4; the warm-up measures it, adds the middle saved model and warms up again."""
+    models = scaled_trajectory(bimodal_rbm(), np.linspace(0.02, 1.0, 60))
+    result = trajectory_tempering(models, num_chains=1000, sweeps=50, target_acceptance=0.4, rng=5)
+    selection = result.selection
+    assert min(selection["estimated_acceptance"]) >= 0.4
+    assert selection["refinements"] == 1 and len(result.updates) == len(selection["estimated_acceptance"]) + 2
+    sd = np.sqrt(0.4 * 0.6 / (50 * 1000))  # 50 of the 100 warm-up sweeps propose each pair
+    assert min(selection["warmup_acceptance"]) >= 0.4 - 3 * sd and not selection["shortfalls"]
+
+
 def test_sparse_models_warn_with_the_number_missing():
     models = scaled_trajectory(bimodal_rbm(), [0.05, 1.0])
     with pytest.warns(TrajectoryWarning, match=r"too sparse .* between update 0 and update 1 .* about \d+ more"):
