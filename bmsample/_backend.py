@@ -48,7 +48,8 @@ GPU_TASKS = ("rbm block-gibbs sampling", "rbm block-gibbs training", "gaussian l
              "ising metropolis sampling", "ising heat-bath training", "ising random-site training",
              "ising metropolis training", "independent heat-bath training", "independent random-site training",
              "independent metropolis training", "gaussian-rbm block-gibbs sampling",
-             "gaussian-rbm block-gibbs training", "rbm block-gibbs tempering")
+             "gaussian-rbm block-gibbs training", "rbm block-gibbs tempering",
+             "gaussian-rbm block-gibbs tempering")
 
 
 def resolve_backend(backend, task=None):

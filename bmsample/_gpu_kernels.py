@@ -116,7 +116,9 @@ def targets():
             out.append(Target(f"grbm_visible[{tag},{with_means:d}]",
                               grbm_gpu._visible_kernel(np.dtype(dtype), with_means),
                               (A2, A1, A1, *randoms, I64, A2, A2)))
-        out += [Target(f"divide_rows[{tag}]", grbm_gpu._divide_rows_kernel, (A2, A1, A2)),
+        out += [Target(f"grbm_tempered_visible[{tag}]", grbm_gpu._tempered_visible_kernel(np.dtype(dtype)),
+                       (A2, A1, A1, A1, A1, *randoms, I64, A2)),
+                Target(f"divide_rows[{tag}]", grbm_gpu._divide_rows_kernel, (A2, A1, A2)),
                 Target(f"scale_by_square[{tag}]", grbm_gpu._scale_by_square_kernel, (A1, A1))]
         for kind in (gaussian_gpu.LANGEVIN, gaussian_gpu.NORMAL, gaussian_gpu.UNIFORM):
             out.append(Target(f"gaussian_units[{tag},kind={kind}]",

@@ -70,3 +70,37 @@ def test_device_training_writes_the_cpu_run(tmp_path, scheme, init):
         assert gpu_record.keys() == cpu_record.keys()
         for key in ("mean_rmse", "variance_rmse"):
             assert gpu_record[key] == pytest.approx(cpu_record[key], rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_tempered_visible_kernel_draws_the_cpu_passes_units(dtype):
+    """The visible pass of parallel tempering at each row's beta: the CPU's scaled field, then its draw."""
+    rng = np.random.default_rng(2)
+    field = rng.standard_normal((6, 7)).astype(dtype)
+    gap, bias, sigma = rng.standard_normal(7).astype(dtype), rng.standard_normal(7).astype(dtype), \
+        (0.5 + rng.random(7)).astype(dtype)
+    beta = np.array([1.0, 0.0, 0.5, 0.2, 0.9, 0.3], dtype=dtype)
+    key, draw, offset = (3, 4), 7, 1
+    tempered = field * beta[:, None] + (1 - beta)[:, None] * gap[None, :]
+    cpu_states = np.empty_like(field)
+    _cpu.sample_gaussian_visible(tempered, bias, sigma, np.uint32(key[0]), np.uint32(key[1]), draw, offset,
+                                 cpu_states)
+    states = cuda.device_array_like(field)
+    _gpu.sample_tempered_gaussian_visible(*(cuda.to_device(a) for a in (field, gap, beta, bias, sigma)),
+                                          np.uint32(key[0]), np.uint32(key[1]), draw, offset, states)
+    np.testing.assert_allclose(states.copy_to_host(), cpu_states, rtol=RTOL[dtype], atol=RTOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_device_parallel_tempering_runs_the_cpu_ladder(dtype):
+    """Same swaps and replicas as the CPU, states to rounding: the device's gaps decide as the CPU's do."""
+    from bmsample.tempering import parallel_tempering
+
+    options = dict(num_chains=3, sweeps=5, betas=[1.0, 0.5, 0.0], rng=4, record=[0, 5], record_replicas=True)
+    cpu = parallel_tempering(_model(dtype), **options)
+    gpu = parallel_tempering(_model(dtype), backend="cuda", **options)
+    np.testing.assert_array_equal(gpu.replica_history, cpu.replica_history)
+    np.testing.assert_array_equal(gpu.acceptance, cpu.acceptance)
+    np.testing.assert_allclose(gpu.replica_states, cpu.replica_states, rtol=8 * RTOL[dtype], atol=8 * RTOL[dtype])
+    np.testing.assert_allclose(gpu.recorded, cpu.recorded, rtol=8 * RTOL[dtype], atol=8 * RTOL[dtype])
+    assert 0 < cpu.acceptance.min() and not np.allclose(cpu.recorded[0], cpu.recorded[1])

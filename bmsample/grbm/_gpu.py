@@ -15,7 +15,8 @@ from .._gpu_linalg import default_block, grid_1d, grid_2d, split_draw
 from .._rng_gpu import normal_of_unit
 from ..rbm._gpu import bernoulli_means, sample_bernoulli_layer
 
-__all__ = ["bernoulli_means", "divide_rows", "sample_bernoulli_layer", "sample_gaussian_visible", "scale_by_square"]
+__all__ = ["bernoulli_means", "divide_rows", "sample_bernoulli_layer", "sample_gaussian_visible", "scale_by_square",
+           "sample_tempered_gaussian_visible"]
 
 
 @lru_cache(maxsize=None)
@@ -50,6 +51,35 @@ def sample_gaussian_visible(field, bias, sigma, key0, key1, draw, chain_offset, 
     ``means = bias + sigma * field`` (see ``_cpu``)."""
     _launch_visible(field, bias, sigma, key0, key1, draw, chain_offset, states,
                     states if means is None else means, means is not None)
+
+
+@lru_cache(maxsize=None)
+def _tempered_visible_kernel(dtype):
+    normal = normal_of_unit(dtype)
+    one = np.dtype(dtype).type(1.0)
+
+    @cuda.jit
+    def kernel(field, bias_gap, row_beta, bias, sigma, key0, key1, draw_lo, draw_hi, chain_offset, states):
+        j, first = cuda.grid(2)
+        if j >= states.shape[1]:
+            return
+        for c in range(first, states.shape[0], cuda.gridsize(2)[1]):
+            beta = row_beta[c]
+            tempered = field[c, j] * beta + (one - beta) * bias_gap[j]
+            states[c, j] = (bias[j] + sigma[j] * tempered
+                            + sigma[j] * normal(j, uint32(chain_offset + c), draw_lo, draw_hi, key0, key1))
+
+    return kernel
+
+
+def sample_tempered_gaussian_visible(field, bias_gap, row_beta, bias, sigma, key0, key1, draw, chain_offset, states):
+    """Parallel tempering's visible pass: ``sample_gaussian_visible`` of the field ``beta_c field[c] + (1 - beta_c)
+    bias_gap`` (as the CPU's ``GRBMTempered``), ``row_beta`` in the dtype of ``field``."""
+    block = default_block()
+    grid = grid_2d(states.shape[0], states.shape[1], block)
+    if grid is not None:
+        _tempered_visible_kernel(np.dtype(states.dtype))[grid, block](field, bias_gap, row_beta, bias, sigma, key0,
+                                                                      key1, *split_draw(draw), chain_offset, states)
 
 
 @cuda.jit

@@ -14,7 +14,7 @@ from .. import _steps
 from .._device_training import LazyMetrics
 from ..gaussian.device import _moment_metrics, draw_initial_states
 from ..rbm import _gpu as rbm_gpu
-from ..rbm.device import TwoLayerDeviceTrainer, two_layer_products
+from ..rbm.device import DeviceTempered, TwoLayerDeviceTrainer, two_layer_products
 from . import _gpu
 
 
@@ -131,3 +131,17 @@ class GRBMDeviceTrainer(TwoLayerDeviceTrainer):
         self.ascend([(params.weights, self.grad_w, self.l2), (params.vbias, self.grad_a, 0.0),
                      (params.hbias, self.grad_b, 0.0)], learning_rate)
         return LazyMetrics(lambda: _moment_metrics(batch.copy_to_host(), chains.copy_to_host()))
+
+
+class DeviceGRBMTempered(DeviceTempered):
+    """Parallel tempering of a Gaussian-Bernoulli RBM on the device: the visible pass draws the Gaussian units
+    of the rows' tempered field (``_gpu.sample_tempered_gaussian_visible``)."""
+
+    def __init__(self, host):
+        super().__init__(host)
+        self.sigma = cuda.to_device(self.model.sigma)
+        self.bias_gap = cuda.to_device(host.bias_gap)
+
+    def _visible_pass(self, workspace, key0, key1, draw):
+        _gpu.sample_tempered_gaussian_visible(workspace.visible_field, self.bias_gap, workspace.row_betas,
+                                              self.params.vbias, self.sigma, key0, key1, draw, 0, workspace.state)

@@ -13,7 +13,6 @@ import numpy as np
 
 from .._validation import check_choice
 from ..rbm.tempering import RBMTempered
-from ..tempering import TemperedChains
 from . import _cpu
 from .model import GaussianBernoulliRBM
 from .sample import scaled_weights
@@ -39,7 +38,9 @@ class GRBMTempered(RBMTempered):
         self.record_dtype, self.to_data_units = model.dtype, model.destandardise
 
     def on_device(self, backend):
-        return TemperedChains.on_device(self, backend)  # the device process has the Bernoulli visible pass only
+        from .device import DeviceGRBMTempered
+
+        return DeviceGRBMTempered(self)
 
     def base_states(self, num_rows, streams):
         shape = (num_rows, self.model.num_visibles)

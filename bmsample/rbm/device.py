@@ -261,7 +261,8 @@ class _TemperedDeviceWorkspace:
 
 
 class DeviceTempered:
-    """Parallel tempering's RBM chains on a CUDA device, for ``bmsample.tempering`` (a ``TemperedChains``).
+    """Parallel tempering's RBM chains on a CUDA device, for ``bmsample.tempering`` (a ``TemperedChains``);
+    subclasses change the visible pass (``bmsample.grbm.device.DeviceGRBMTempered``).
 
     The rows live on the device; each sweep computes ``v W`` and the swap gaps there and copies the R x M gaps
     to the host, which decides the swaps (the same draws as on the CPU) and sends back the rows' betas; the
@@ -279,6 +280,9 @@ class DeviceTempered:
         self.task, self.record_dtype, self.to_data_units = host.task, host.record_dtype, host.to_data_units
         self.params = DeviceParameters(self.model)
         dtype = self.model.dtype
+        # The hidden field's weights: the model's (Gaussian-Bernoulli: scaled by 1 / sigma).
+        self.field_weights = (self.params.weights if host.weights is self.model.weight_matrix else
+                              cuda.to_device(np.ascontiguousarray(host.weights)))
         self.base_vbias = cuda.to_device(host.base_vbias)
         self.zero_hbias = cuda.to_device(np.zeros(self.model.num_hiddens, dtype=dtype))
         self.vbias_gap = cuda.to_device(host.vbias_gap64.astype(dtype))
@@ -300,7 +304,7 @@ class DeviceTempered:
             workspace.host_is_stale = False
 
     def prepare(self, state, workspace, fresh, betas, new_betas):
-        linalg.scaled_product(workspace.state, self.params.weights, 1.0, workspace.hidden_field)
+        linalg.scaled_product(workspace.state, self.field_weights, 1.0, workspace.hidden_field)
         workspace.betas.copy_to_device(np.ascontiguousarray(betas, dtype=np.float64))
         workspace.new_betas.copy_to_device(np.ascontiguousarray(new_betas, dtype=np.float64))
         _gpu.tempered_gaps(workspace.hidden_field, self.params.hbias, workspace.state, self.vbias_gap,
@@ -316,6 +320,10 @@ class DeviceTempered:
                                    key0, key1, draw, 0, workspace.hidden)
         linalg.scaled_product(workspace.hidden, self.params.weights, 1.0, workspace.visible_field,
                               transpose_right=True)
-        _gpu.sample_tempered_layer(workspace.visible_field, self.params.vbias, self.base_vbias, workspace.row_betas,
-                                   key0, key1, draw + 1, 0, workspace.state)
+        self._visible_pass(workspace, key0, key1, draw + 1)
         workspace.host_is_stale = True
+
+    def _visible_pass(self, workspace, key0, key1, draw):
+        """The visible layer at the rows' betas from ``workspace.visible_field`` = h W^T."""
+        _gpu.sample_tempered_layer(workspace.visible_field, self.params.vbias, self.base_vbias, workspace.row_betas,
+                                   key0, key1, draw, 0, workspace.state)
