@@ -49,7 +49,8 @@ GPU_TASKS = ("rbm block-gibbs sampling", "rbm block-gibbs training", "gaussian l
              "ising metropolis training", "independent heat-bath training", "independent random-site training",
              "independent metropolis training", "gaussian-rbm block-gibbs sampling",
              "gaussian-rbm block-gibbs training", "rbm block-gibbs tempering",
-             "gaussian-rbm block-gibbs tempering")
+             "gaussian-rbm block-gibbs tempering", "ising heat-bath tempering", "ising random-site tempering",
+             "ising metropolis tempering")
 
 
 def resolve_backend(backend, task=None):

@@ -116,6 +116,8 @@ def targets():
             out.append(Target(f"grbm_visible[{tag},{with_means:d}]",
                               grbm_gpu._visible_kernel(np.dtype(dtype), with_means),
                               (A2, A1, A1, *randoms, I64, A2, A2)))
+        out.append(Target(f"ising_tempering_log_weights[{tag}]", ising_gpu._log_weight_kernel(128),
+                          (A2, A2, types.Array(types.float64, 1, "C"), types.Array(types.float64, 1, "C"))))
         out += [Target(f"grbm_tempered_visible[{tag}]", grbm_gpu._tempered_visible_kernel(np.dtype(dtype)),
                        (A2, A1, A1, A1, A1, *randoms, I64, A2)),
                 Target(f"divide_rows[{tag}]", grbm_gpu._divide_rows_kernel, (A2, A1, A2)),
@@ -130,9 +132,10 @@ def targets():
                               (A2, A1, F, A2, A2, A2)))
             for kind, name in ((ising_cpu.HEAT_BATH, "heat-bath"), (ising_cpu.RANDOM_SITE, "random-site"),
                                (ising_cpu.METROPOLIS, "metropolis")):
-                out.append(Target(f"ising_sweeps[{tag},{name},{where}]",
-                                  ising_gpu._sweep_kernel(np.dtype(dtype), kind, layout),
-                                  (A2, I64, U32, U32, I64, I64, A2, A2)))
+                for tempered in (False, True):
+                    out.append(Target(f"ising_{'tempered_' if tempered else ''}sweeps[{tag},{name},{where}]",
+                                      ising_gpu._sweep_kernel(np.dtype(dtype), kind, layout, tempered),
+                                      (A2, I64, U32, U32, I64, I64, A2, A2, A1, A1)))
     return out
 
 

@@ -72,9 +72,10 @@ def test_philox_is_32_bit_multiplies(compiled):
             assert rows[label]["mul64"] == 0, label
 
 
-#: float32 kernels that convert to float64 by design: the swap gaps of tempering sum their float32 terms in
-#: float64 from float64 betas, as the CPU kernel does (two narrowings of the betas, one widening per term block).
-FLOAT64_SUMS = {"rbm_tempered_gaps[float32]"}
+#: float32 kernels that convert to float64 by design: the swap terms of tempering are summed in float64, as
+#: on the CPU (the RBM's from float64 betas: two narrowings of the betas, one widening per term block; the
+#: spins' -E(s) - h0 . s from float32 spins and fields).
+FLOAT64_SUMS = {"rbm_tempered_gaps[float32]", "ising_tempering_log_weights[float32]"}
 
 
 def test_exponentials_are_accurate_and_float32_stays_float32(compiled):

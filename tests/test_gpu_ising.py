@@ -140,3 +140,56 @@ def test_device_ising_run_resumes_bit_identically(tmp_path):
     for name, array in full.model.to_arrays().items():
         assert np.array_equal(resumed.model.to_arrays()[name], array), name
     assert np.array_equal(resumed.chains, full.chains)
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_tempered_sweep_kernel_matches_the_cpu_kernel(sampler, layout):
+    """Each chain at its own beta towards the base field: the CPU's tempered sweeps, in every layout."""
+    model = _model(7, "float64")
+    rng = np.random.default_rng(2)
+    state = np.where(rng.random((7, 7)) < 0.5, 1.0, -1.0)
+    fields = state @ model.coupling_matrix + model.field
+    row_beta, base = np.linspace(0.0, 1.0, 7), rng.standard_normal(7) * 0.5
+    key0, key1, first_draw, offset = np.uint32(11), np.uint32(22), 5, 0
+    cpu_state, workspace = state.copy(), IsingWorkspace(model, 7)
+    workspace.local_field[...] = fields
+    _cpu.sweeps(model.coupling_matrix, SAMPLERS[sampler], 2, key0, key1, first_draw, offset, cpu_state,
+                *workspace.scratch(), row_beta, base)
+    d_state, d_fields = cuda.to_device(state), cuda.to_device(fields)
+    _gpu.sweeps(cuda.to_device(model.coupling_matrix), SAMPLERS[sampler], 2, key0, key1, first_draw, offset,
+                d_state, d_fields, layout=LAYOUTS[layout], row_beta=cuda.to_device(row_beta),
+                base_field=cuda.to_device(base))
+    np.testing.assert_array_equal(d_state.copy_to_host(), cpu_state)
+    assert not np.array_equal(cpu_state, state)
+
+
+def test_tempering_log_weights_kernel_is_minus_the_energy_less_the_base_term():
+    model = _model(9, "float32", seed=4)
+    rng = np.random.default_rng(3)
+    state = np.where(rng.random((6, 9)) < 0.5, 1.0, -1.0).astype(np.float32)
+    fields = (state @ model.coupling_matrix + model.field).astype(np.float32)
+    base = rng.standard_normal(9) * 0.5
+    for threads in (1, 4):
+        out = cuda.device_array(6, dtype=np.float64)
+        _gpu.tempering_log_weights(cuda.to_device(state), cuda.to_device(fields),
+                                   cuda.to_device(0.5 * model.field.astype(np.float64) - base), out, threads=threads)
+        exact = -model.energy(state) - state.astype(np.float64) @ base
+        np.testing.assert_allclose(out.copy_to_host(), exact, rtol=0, atol=1e-5)
+
+
+def test_device_parallel_tempering_runs_the_cpu_ladder(monkeypatch):
+    """Swaps from the device's reductions, tempered sweeps on the device: the CPU's run, through an auto
+    ladder's resizing, the output's restart and refreshes of the local fields (every 4 sweeps here)."""
+    from bmsample import tempering
+
+    monkeypatch.setattr(tempering, "REFRESH_SWEEPS", 4)
+    model = _model(5, "float64", seed=2)
+    options = dict(num_chains=2, sweeps=9, replicas=3, warmup=16, rng=4, record=[0, 9], record_replicas=True)
+    cpu = tempering.parallel_tempering(model, **options)
+    gpu = tempering.parallel_tempering(model, backend="cuda", **options)
+    np.testing.assert_array_equal(gpu.betas, cpu.betas)
+    np.testing.assert_array_equal(gpu.replica_history, cpu.replica_history)
+    np.testing.assert_array_equal(gpu.replica_states, cpu.replica_states)
+    np.testing.assert_array_equal(gpu.recorded, cpu.recorded)
+    assert 0 < cpu.acceptance.min()

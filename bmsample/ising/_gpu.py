@@ -17,15 +17,15 @@ import math
 from functools import lru_cache
 
 import numpy as np
-from numba import cuda, int32, uint32, uint64
+from numba import cuda, float64, int32, uint32, uint64
 
-from .._gpu_linalg import bernoulli_unit_functions, chain_group_functions, chain_layout
+from .._gpu_linalg import bernoulli_unit_functions, chain_group_functions, chain_layout, simulated
 from .._rng_gpu import philox4x32, uniform_from_bits
 from ._cpu import METROPOLIS, RANDOM_SITE
 
 
 @lru_cache(maxsize=None)
-def _sweep_kernel(dtype, kind, layout):
+def _sweep_kernel(dtype, kind, layout, tempered=False):
     row_dtype = np.dtype(dtype)  # an instance: the simulator's dynamic shared array reads its itemsize
     dtype = row_dtype.type
     one = dtype(1.0)
@@ -41,7 +41,7 @@ def _sweep_kernel(dtype, kind, layout):
     chunk_shape = (slots, chunk)  # literal shapes for cuda.shared.array, built here
 
     @cuda.jit
-    def kernel(coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field):
+    def kernel(coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, row_beta, base_field):
         num_chains, num_units = state.shape
         lane, slot = cuda.threadIdx.x % group, cuda.threadIdx.x // group
         c = cuda.blockIdx.x * slots + slot
@@ -62,6 +62,7 @@ def _sweep_kernel(dtype, kind, layout):
         else:
             spins, fields = state[row], local_field[row]
         stream = uint32(chain_offset + row)
+        beta = row_beta[row] if tempered else one
         for t in range(num_sweeps):
             draw = uint64(first_draw + t)
             draw_lo, draw_hi = uint32(draw & low32), uint32(draw >> shift32)
@@ -90,6 +91,8 @@ def _sweep_kernel(dtype, kind, layout):
                     if lane == 0:
                         i = sites[slot, k] if kind == RANDOM_SITE else start + k
                         u, s, h = uniforms[slot, k], spins[i], fields[i]
+                        if tempered:  # parallel tempering: beta H_i + (1 - beta) h0_i, as the CPU's tempered_field
+                            h = beta * h + (one - beta) * base_field[i]
                         if kind == METROPOLIS:
                             gain = s * h
                             new = -s if u < math.exp(min(max(-(gain + gain), -limit), limit)) else s
@@ -111,8 +114,14 @@ def _sweep_kernel(dtype, kind, layout):
     return kernel
 
 
+@lru_cache(maxsize=None)
+def _unused(dtype):
+    """A one-element device array for the tempering arguments of a plain sweep (its kernel never reads them)."""
+    return cuda.to_device(np.zeros(1, dtype=dtype))
+
+
 def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, *cpu_scratch,
-           layout=None):
+           layout=None, row_beta=None, base_field=None):
     """Run ``num_sweeps`` sweeps of every chain in place (see ``_cpu.sweeps``; its scratch arguments are ignored).
 
     Parameters
@@ -131,11 +140,53 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
         h + state @ J on entry, kept up to date.
     layout : ChainLayout, optional
         Default: ``chain_layout(N, itemsize)``.
+    row_beta : device array, shape (num_chains,), optional
+        Parallel tempering: each chain's inverse temperature, in the dtype of ``state``; its sites feel
+        beta H_i + (1 - beta) base_field_i while ``local_field`` stays H.
+    base_field : device array, shape (N,), optional
+        h0 of the beta = 0 law (with ``row_beta``).
     """
     if state.size == 0 or num_sweeps == 0:
         return
     num_chains, num_units = state.shape
     layout = layout or chain_layout(num_units, state.dtype.itemsize)
-    kernel = _sweep_kernel(np.dtype(state.dtype), kind, layout)
+    tempered = row_beta is not None
+    kernel = _sweep_kernel(np.dtype(state.dtype), kind, layout, tempered)
+    unused = None if tempered else _unused(np.dtype(state.dtype))
     kernel[layout.blocks(num_chains), layout.threads, 0, layout.shared_bytes(num_units, state.dtype.itemsize)](
-        coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field)
+        coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field,
+        row_beta if tempered else unused, base_field if tempered else unused)
+
+
+@lru_cache(maxsize=None)
+def _log_weight_kernel(threads):
+    """One block per chain: sum_i s_i (H_i / 2 + offset_i) in float64, by its threads and then in shared memory."""
+
+    @cuda.jit
+    def kernel(state, local_field, offset, out):
+        c, t = cuda.blockIdx.x, cuda.threadIdx.x
+        partial = cuda.shared.array(threads, float64)
+        total = 0.0
+        for i in range(t, state.shape[1], threads):
+            total += float64(state[c, i]) * (0.5 * float64(local_field[c, i]) + offset[i])
+        partial[t] = total
+        cuda.syncthreads()
+        width = threads // 2
+        while width > 0:
+            if t < width:
+                partial[t] += partial[t + width]
+            cuda.syncthreads()
+            width //= 2
+        if t == 0:
+            out[c] = partial[0]
+
+    return kernel
+
+
+def tempering_log_weights(state, local_field, offset, out, threads=None):
+    """``out[c] = -E(s_c) - h0 . s_c`` = sum_i s_i (H_i / 2 + offset_i), ``offset = h / 2 - h0`` (float64): the
+    part of log p*_beta that beta multiplies, from the local fields H = h + s J (see ``tempering.IsingTempered``).
+    ``threads`` per chain, a power of 2 (default 128; 1 in the simulator)."""
+    threads = (1 if simulated() else 128) if threads is None else threads
+    if out.shape[0]:
+        _log_weight_kernel(threads)[out.shape[0], threads](state, local_field, offset, out)

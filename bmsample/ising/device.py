@@ -150,3 +150,69 @@ class IsingDeviceTrainer(DeviceTrainer):
             return values
 
         return LazyMetrics(metrics)
+
+
+class _TemperedSpinWorkspace:
+    """Device copies of parallel tempering's spins, their local fields and betas; the host copy of the swap terms."""
+
+    def __init__(self, model, num_rows):
+        dtype, n = model.dtype, model.num_units
+        self.state = cuda.device_array((num_rows, n), dtype=dtype)
+        self.local_field = cuda.device_array((num_rows, n), dtype=dtype)
+        self.row_betas = cuda.device_array(num_rows, dtype=dtype)
+        self.log_weights = cuda.device_array(num_rows, dtype=np.float64)
+        self.host_log_weights = np.empty(num_rows)
+        self.host_is_stale = False
+
+
+class DeviceIsingTempered:
+    """Parallel tempering of +-1 spins on a CUDA device, for ``bmsample.tempering`` (a ``TemperedChains``).
+
+    The rows and their local fields live on the device; each sweep reduces every row's -E(s) - h0 . s there
+    and copies the R x M values to the host, which forms the gaps (beta' - beta) times them as the CPU does and
+    decides the swaps; the tempered sweep (``_gpu.sweeps`` with ``row_beta``) then runs on the device.  The
+    local fields are recomputed from the spins when the CPU recomputes them (``fresh``).
+
+    Parameters
+    ----------
+    host : bmsample.ising.tempering.IsingTempered
+    """
+
+    def __init__(self, host):
+        self.host, self.model = host, host.model
+        self.task, self.record_dtype, self.to_data_units = host.task, host.record_dtype, host.to_data_units
+        self.params = DeviceCouplings(self.model)
+        self.kind = SAMPLERS[host.sampler]
+        self.base = cuda.to_device(host.base)
+        self.offset = cuda.to_device(0.5 * host.field64 - host.base64)
+
+    def base_states(self, num_rows, streams):
+        return self.host.base_states(num_rows, streams)
+
+    def workspace(self, num_rows):
+        self.host.workspace(num_rows)  # its memory check, as on the CPU
+        return _TemperedSpinWorkspace(self.model, num_rows)
+
+    def upload(self, state, workspace):
+        workspace.state.copy_to_device(state)
+        workspace.host_is_stale = False
+
+    def download(self, state, workspace):
+        if workspace.host_is_stale:
+            workspace.state.copy_to_host(state)
+            workspace.host_is_stale = False
+
+    def prepare(self, state, workspace, fresh, betas, new_betas):
+        if fresh:
+            linalg.scaled_product(workspace.state, self.params.coupling, 1.0, workspace.local_field)
+            linalg.add_row(workspace.local_field, self.params.field)
+        _gpu.tempering_log_weights(workspace.state, workspace.local_field, self.offset, workspace.log_weights)
+        workspace.log_weights.copy_to_host(workspace.host_log_weights)
+        return (new_betas - betas) * workspace.host_log_weights
+
+    def step(self, state, workspace, row_betas, streams):
+        workspace.row_betas.copy_to_device(np.ascontiguousarray(row_betas, dtype=self.model.dtype))
+        key0, key1 = streams.kernel_args()
+        _gpu.sweeps(self.params.coupling, self.kind, 1, key0, key1, streams.reserve(1), 0, workspace.state,
+                    workspace.local_field, row_beta=workspace.row_betas, base_field=self.base)
+        workspace.host_is_stale = True

@@ -59,6 +59,11 @@ class IsingTempered(TemperedChains):
         minus_energy = 0.5 * np.einsum("ij,ij->i", s, workspace.local_field + self.field64)
         return (new_betas - betas) * (minus_energy - s @ self.base64)
 
+    def on_device(self, backend):
+        from .device import DeviceIsingTempered
+
+        return DeviceIsingTempered(self)
+
     def step(self, state, workspace, row_betas, streams):
         if row_betas is not self._row_betas:
             self._row_betas, self._betas_in_dtype = row_betas, row_betas.astype(self.model.dtype)
