@@ -69,6 +69,8 @@ def targets():
             _, A1, A2 = _arrays(dtype)
             out.append(Target(f"store_rows[{np.dtype(dtype).name},{warp_sync:d}]", store_rows,
                               (A2, A2, I64, A1, A1, I64, I64), True))
+    out.append(Target("block_sum[128]", linalg.block_sum_function(128), (types.Array(types.float64, 1, "C"), I64),
+                      True))
     out.append(Target("philox_blocks", _rng_gpu._philox_blocks_kernel,
                       (types.Array(types.uint32, 2, "C"), U32, U32, types.Array(types.uint32, 2, "C"))))
     for dtype in DTYPES:

@@ -189,6 +189,26 @@ def grid_1d(size, threads):
     return -(-size // threads) if size else None
 
 
+@lru_cache(maxsize=None)
+def block_sum_function(threads):
+    """Device function ``block_sum(partial, t)``: the sum of the float64 shared array ``partial[:threads]``,
+    into which each of the block's ``threads`` threads (a power of 2) has written its entry ``t``; every thread
+    gets it.  A tree of pairwise sums, in a fixed order."""
+
+    @cuda.jit(device=True)
+    def block_sum(partial, t):
+        cuda.syncthreads()
+        width = threads // 2
+        while width > 0:
+            if t < width:
+                partial[t] += partial[t + width]
+            cuda.syncthreads()
+            width //= 2
+        return partial[0]
+
+    return block_sum
+
+
 def split_draw(draw):
     """(low, high) uint32 words of a draw index, as the kernels take them."""
     return np.uint32(draw & 0xFFFFFFFF), np.uint32(draw >> 32)

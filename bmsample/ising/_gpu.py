@@ -19,7 +19,7 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, float64, int32, uint32, uint64
 
-from .._gpu_linalg import bernoulli_unit_functions, chain_group_functions, chain_layout, simulated
+from .._gpu_linalg import bernoulli_unit_functions, block_sum_function, chain_group_functions, chain_layout, simulated
 from .._rng_gpu import philox4x32, uniform_from_bits
 from ._cpu import METROPOLIS, RANDOM_SITE
 
@@ -161,6 +161,7 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
 @lru_cache(maxsize=None)
 def _log_weight_kernel(threads):
     """One block per chain: sum_i s_i (H_i / 2 + offset_i) in float64, by its threads and then in shared memory."""
+    block_sum = block_sum_function(threads)
 
     @cuda.jit
     def kernel(state, local_field, offset, out):
@@ -170,15 +171,9 @@ def _log_weight_kernel(threads):
         for i in range(t, state.shape[1], threads):
             total += float64(state[c, i]) * (0.5 * float64(local_field[c, i]) + offset[i])
         partial[t] = total
-        cuda.syncthreads()
-        width = threads // 2
-        while width > 0:
-            if t < width:
-                partial[t] += partial[t + width]
-            cuda.syncthreads()
-            width //= 2
+        row_total = block_sum(partial, t)
         if t == 0:
-            out[c] = partial[0]
+            out[c] = row_total
 
     return kernel
 

@@ -6,6 +6,7 @@ from numba import cuda
 
 from .. import _gpu_linalg as linalg
 from .. import _steps
+from .._device_tempering import DeviceRows, DeviceTemperedChains
 from .._device_training import DeviceCouplings, DeviceTrainer, LazyMetrics, coupling_products, rms
 from ..rbm import _gpu as rbm_gpu
 from . import _gpu
@@ -152,20 +153,17 @@ class IsingDeviceTrainer(DeviceTrainer):
         return LazyMetrics(metrics)
 
 
-class _TemperedSpinWorkspace:
-    """Device copies of parallel tempering's spins, their local fields and betas; the host copy of the swap terms."""
+class _TemperedSpinWorkspace(DeviceRows):
+    """Device copies of parallel tempering's spins, local fields and betas; the host copy of the swap terms."""
 
     def __init__(self, model, num_rows):
-        dtype, n = model.dtype, model.num_units
-        self.state = cuda.device_array((num_rows, n), dtype=dtype)
-        self.local_field = cuda.device_array((num_rows, n), dtype=dtype)
-        self.row_betas = cuda.device_array(num_rows, dtype=dtype)
+        super().__init__(model, num_rows, model.num_units)
+        self.local_field = cuda.device_array((num_rows, model.num_units), dtype=model.dtype)
         self.log_weights = cuda.device_array(num_rows, dtype=np.float64)
         self.host_log_weights = np.empty(num_rows)
-        self.host_is_stale = False
 
 
-class DeviceIsingTempered:
+class DeviceIsingTempered(DeviceTemperedChains):
     """Parallel tempering of +-1 spins on a CUDA device, for ``bmsample.tempering`` (a ``TemperedChains``).
 
     The rows and their local fields live on the device; each sweep reduces every row's -E(s) - h0 . s there
@@ -179,28 +177,14 @@ class DeviceIsingTempered:
     """
 
     def __init__(self, host):
-        self.host, self.model = host, host.model
-        self.task, self.record_dtype, self.to_data_units = host.task, host.record_dtype, host.to_data_units
+        super().__init__(host)
         self.params = DeviceCouplings(self.model)
         self.kind = SAMPLERS[host.sampler]
         self.base = cuda.to_device(host.base)
         self.offset = cuda.to_device(0.5 * host.field64 - host.base64)
 
-    def base_states(self, num_rows, streams):
-        return self.host.base_states(num_rows, streams)
-
-    def workspace(self, num_rows):
-        self.host.workspace(num_rows)  # its memory check, as on the CPU
+    def _workspace(self, num_rows):
         return _TemperedSpinWorkspace(self.model, num_rows)
-
-    def upload(self, state, workspace):
-        workspace.state.copy_to_device(state)
-        workspace.host_is_stale = False
-
-    def download(self, state, workspace):
-        if workspace.host_is_stale:
-            workspace.state.copy_to_host(state)
-            workspace.host_is_stale = False
 
     def prepare(self, state, workspace, fresh, betas, new_betas):
         if fresh:
@@ -211,7 +195,7 @@ class DeviceIsingTempered:
         return (new_betas - betas) * workspace.host_log_weights
 
     def step(self, state, workspace, row_betas, streams):
-        workspace.row_betas.copy_to_device(np.ascontiguousarray(row_betas, dtype=self.model.dtype))
+        workspace.send_betas(row_betas)
         key0, key1 = streams.kernel_args()
         _gpu.sweeps(self.params.coupling, self.kind, 1, key0, key1, streams.reserve(1), 0, workspace.state,
                     workspace.local_field, row_beta=workspace.row_betas, base_field=self.base)

@@ -26,6 +26,7 @@ from .._gpu_linalg import (
     SAMPLE,
     SAMPLE_WITH_MEANS,
     bernoulli_unit_functions,
+    block_sum_function,
     default_block,
     grid_2d,
     launch_product,
@@ -163,6 +164,7 @@ def _gap_kernel(dtype, threads):
     """One block per row: the row's softplus and visible terms summed by its threads, then in shared memory."""
     scalar = np.dtype(dtype).type
     one, zero = scalar(1.0), scalar(0.0)
+    block_sum = block_sum_function(threads)
 
     @cuda.jit
     def kernel(hidden_field, hbias, visible, vbias_gap, betas, new_betas, gaps):
@@ -182,15 +184,9 @@ def _gap_kernel(dtype, threads):
                 visible_terms += visible[c, i] * vbias_gap[i]
             total += (new_beta - beta) * visible_terms
         partial[t] = total
-        cuda.syncthreads()
-        width = threads // 2
-        while width > 0:
-            if t < width:
-                partial[t] += partial[t + width]
-            cuda.syncthreads()
-            width //= 2
+        row_total = block_sum(partial, t)
         if t == 0:
-            gaps[c] = partial[0]
+            gaps[c] = row_total
 
     return kernel
 

@@ -13,6 +13,7 @@ from numba import cuda
 
 from .. import _gpu_linalg as linalg
 from .. import _steps
+from .._device_tempering import DeviceRows, DeviceTemperedChains
 from .._device_training import DeviceTrainer, LazyMetrics, rms
 from . import _gpu
 from .model import bias_init_probabilities
@@ -243,24 +244,22 @@ class RBMDeviceTrainer(TwoLayerDeviceTrainer):
         linalg.blend(lam, self.hidden_data_means, self.centering_rate)
 
 
-class _TemperedDeviceWorkspace:
+class _TemperedDeviceWorkspace(DeviceRows):
     """Device copies of parallel tempering's rows and their fields, and the host copy of the swap gaps."""
 
     def __init__(self, model, num_rows):
+        super().__init__(model, num_rows, model.num_visibles)
         dtype, nv, nh = model.dtype, model.num_visibles, model.num_hiddens
-        self.state = cuda.device_array((num_rows, nv), dtype=dtype)
         self.hidden_field = cuda.device_array((num_rows, nh), dtype=dtype)
         self.hidden = cuda.device_array((num_rows, nh), dtype=dtype)
         self.visible_field = cuda.device_array((num_rows, nv), dtype=dtype)
         self.betas = cuda.device_array(num_rows, dtype=np.float64)
         self.new_betas = cuda.device_array(num_rows, dtype=np.float64)
-        self.row_betas = cuda.device_array(num_rows, dtype=dtype)
         self.gaps = cuda.device_array(num_rows, dtype=np.float64)
         self.host_gaps = np.empty(num_rows)
-        self.host_is_stale = False
 
 
-class DeviceTempered:
+class DeviceTempered(DeviceTemperedChains):
     """Parallel tempering's RBM chains on a CUDA device, for ``bmsample.tempering`` (a ``TemperedChains``);
     subclasses change the visible pass (``bmsample.grbm.device.DeviceGRBMTempered``).
 
@@ -276,8 +275,7 @@ class DeviceTempered:
     """
 
     def __init__(self, host):
-        self.host, self.model = host, host.model
-        self.task, self.record_dtype, self.to_data_units = host.task, host.record_dtype, host.to_data_units
+        super().__init__(host)
         self.params = DeviceParameters(self.model)
         dtype = self.model.dtype
         # The hidden field's weights: the model's (Gaussian-Bernoulli: scaled by 1 / sigma).
@@ -287,21 +285,8 @@ class DeviceTempered:
         self.zero_hbias = cuda.to_device(np.zeros(self.model.num_hiddens, dtype=dtype))
         self.vbias_gap = cuda.to_device(host.vbias_gap64.astype(dtype))
 
-    def base_states(self, num_rows, streams):
-        return self.host.base_states(num_rows, streams)
-
-    def workspace(self, num_rows):
-        self.host.workspace(num_rows)  # its memory check, as on the CPU
+    def _workspace(self, num_rows):
         return _TemperedDeviceWorkspace(self.model, num_rows)
-
-    def upload(self, state, workspace):
-        workspace.state.copy_to_device(state)
-        workspace.host_is_stale = False
-
-    def download(self, state, workspace):
-        if workspace.host_is_stale:
-            workspace.state.copy_to_host(state)
-            workspace.host_is_stale = False
 
     def prepare(self, state, workspace, fresh, betas, new_betas):
         linalg.scaled_product(workspace.state, self.field_weights, 1.0, workspace.hidden_field)
@@ -313,7 +298,7 @@ class DeviceTempered:
         return workspace.host_gaps
 
     def step(self, state, workspace, row_betas, streams):
-        workspace.row_betas.copy_to_device(np.ascontiguousarray(row_betas, dtype=self.model.dtype))
+        workspace.send_betas(row_betas)
         key0, key1 = streams.kernel_args()
         draw = streams.reserve(2)
         _gpu.sample_tempered_layer(workspace.hidden_field, self.params.hbias, self.zero_hbias, workspace.row_betas,
