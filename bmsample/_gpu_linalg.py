@@ -189,6 +189,12 @@ def grid_1d(size, threads):
     return -(-size // threads) if size else None
 
 
+def reduction_threads():
+    """Threads of a block that reduces one row (``block_sum_function``): 128, or 1 in the simulator, whose
+    barriers cost milliseconds each (the kernel tests ask for more)."""
+    return 1 if simulated() else 128
+
+
 @lru_cache(maxsize=None)
 def block_sum_function(threads):
     """Device function ``block_sum(partial, t)``: the sum of the float64 shared array ``partial[:threads]``,

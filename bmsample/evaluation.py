@@ -129,7 +129,7 @@ def equilibrium(model, data, method="pt", *, trajectory=None, num_chains=200, sw
     trajectory : Trajectory or run directory, optional
         For ``"ptt"``.
     num_chains : int
-        Chains per replica; their final states are the samples.
+        Chains per replica; their final states are the samples unless ``samples`` asks for more.
     sweeps : int
         Sweeps after the warm-up.
     samples : int, optional

@@ -19,7 +19,13 @@ from functools import lru_cache
 import numpy as np
 from numba import cuda, float64, int32, uint32, uint64
 
-from .._gpu_linalg import bernoulli_unit_functions, block_sum_function, chain_group_functions, chain_layout, simulated
+from .._gpu_linalg import (
+    bernoulli_unit_functions,
+    block_sum_function,
+    chain_group_functions,
+    chain_layout,
+    reduction_threads,
+)
 from .._rng_gpu import philox4x32, uniform_from_bits
 from ._cpu import METROPOLIS, RANDOM_SITE
 
@@ -114,12 +120,6 @@ def _sweep_kernel(dtype, kind, layout, tempered=False):
     return kernel
 
 
-@lru_cache(maxsize=None)
-def _unused(dtype):
-    """A one-element device array for the tempering arguments of a plain sweep (its kernel never reads them)."""
-    return cuda.to_device(np.zeros(1, dtype=dtype))
-
-
 def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, *cpu_scratch,
            layout=None, row_beta=None, base_field=None):
     """Run ``num_sweeps`` sweeps of every chain in place (see ``_cpu.sweeps``; its scratch arguments are ignored).
@@ -152,10 +152,10 @@ def sweeps(coupling, kind, num_sweeps, key0, key1, first_draw, chain_offset, sta
     layout = layout or chain_layout(num_units, state.dtype.itemsize)
     tempered = row_beta is not None
     kernel = _sweep_kernel(np.dtype(state.dtype), kind, layout, tempered)
-    unused = None if tempered else _unused(np.dtype(state.dtype))
+    if not tempered:  # a plain sweep's kernel never reads them: any 1-d array of the dtype fills the slots
+        row_beta = base_field = local_field[0]
     kernel[layout.blocks(num_chains), layout.threads, 0, layout.shared_bytes(num_units, state.dtype.itemsize)](
-        coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field,
-        row_beta if tempered else unused, base_field if tempered else unused)
+        coupling, num_sweeps, key0, key1, first_draw, chain_offset, state, local_field, row_beta, base_field)
 
 
 @lru_cache(maxsize=None)
@@ -181,7 +181,7 @@ def _log_weight_kernel(threads):
 def tempering_log_weights(state, local_field, offset, out, threads=None):
     """``out[c] = -E(s_c) - h0 . s_c`` = sum_i s_i (H_i / 2 + offset_i), ``offset = h / 2 - h0`` (float64): the
     part of log p*_beta that beta multiplies, from the local fields H = h + s J (see ``tempering.IsingTempered``).
-    ``threads`` per chain, a power of 2 (default 128; 1 in the simulator)."""
-    threads = (1 if simulated() else 128) if threads is None else threads
+    ``threads`` per chain, a power of 2 (default ``reduction_threads()``)."""
+    threads = reduction_threads() if threads is None else threads
     if out.shape[0]:
         _log_weight_kernel(threads)[out.shape[0], threads](state, local_field, offset, out)

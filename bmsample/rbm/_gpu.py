@@ -30,7 +30,7 @@ from .._gpu_linalg import (
     default_block,
     grid_2d,
     launch_product,
-    simulated,
+    reduction_threads,
     split_draw,
 )
 
@@ -153,12 +153,6 @@ def sample_tempered_layer(field, bias, base_bias, row_beta, key0, key1, draw, ch
                                                                    *split_draw(draw), chain_offset, states)
 
 
-def gap_threads():
-    """Threads of the block that reduces one row's swap gap, a power of 2 (1 in the simulator, whose barriers
-    cost milliseconds; the kernel tests give it more)."""
-    return 1 if simulated() else 128
-
-
 @lru_cache(maxsize=None)
 def _gap_kernel(dtype, threads):
     """One block per row: the row's softplus and visible terms summed by its threads, then in shared memory."""
@@ -194,8 +188,8 @@ def _gap_kernel(dtype, threads):
 def tempered_gaps(hidden_field, hbias, visible, vbias_gap, betas, new_betas, gaps, threads=None):
     """``gaps[c]`` = log p*_{new_betas[c]}(v_c) - log p*_{betas[c]}(v_c) from the hidden field ``v W`` (float64;
     0 where the betas are equal): the reduction of ``_cpu.tempered_fields_and_gaps``, the product given;
-    ``threads`` per row (default ``gap_threads()``)."""
-    threads = gap_threads() if threads is None else threads
+    ``threads`` per row, a power of 2 (default ``reduction_threads()``)."""
+    threads = reduction_threads() if threads is None else threads
     if gaps.shape[0]:
         _gap_kernel(np.dtype(hidden_field.dtype), threads)[gaps.shape[0], threads](hidden_field, hbias, visible,
                                                                                    vbias_gap, betas, new_betas, gaps)

@@ -98,12 +98,13 @@ def report_rbm(out, *, quick=False, seed=0, progress=None, overwrite=False, **se
     ``eval_size`` images, default all) at ``default_times(k, last_time)``;
     sample grids of the first ``grid_chains`` of those chains at
     ``grid_times`` (default 1, k, 10 k, 100 k up to ``last_time``).  With
-    ``equilibrium`` (default), each model also gets a t = inf row: the final
-    ``eval_chains`` states of ``equilibrium_chains`` chains per replica of a
-    parallel-tempering run of ``equilibrium_sweeps`` sweeps after an
-    auto-ladder warm-up (``evaluation.equilibrium``), which says whether the PCD model's chains
-    from noise are at equilibrium by ``last_time`` and how far the Rdm
-    model's equilibrium is from the data.
+    ``equilibrium`` (default), each model also gets a t = inf row from
+    ``eval_chains`` equilibrium samples: the ``equilibrium_chains`` chains per
+    replica of a parallel-tempering run of ``equilibrium_sweeps`` sweeps
+    (after an auto-ladder warm-up) at evenly spaced sweeps of its second half
+    (``evaluation.equilibrium``).  The report says from it whether the PCD
+    model's chains from noise are at equilibrium by ``last_time`` and how far
+    the Rdm model's equilibrium is from the data.
 
     Returns
     -------
